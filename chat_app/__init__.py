@@ -1,0 +1,72 @@
+"""Parley: a self-hosted real-time team chat."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from quart import Quart
+
+from chat_app import config
+from chat_app.auth import make_auth
+from chat_app.errors import init_errors
+from chat_app.db import close_database, open_database, pending_migrations
+from chat_app.realtime.broker import Broker, broker_from_url
+from chat_app.realtime.hub import Hub
+from chat_app.realtime.streams import dom_id
+from chat_app.security import init_security
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
+    """Build the application: settings, database, auth, blueprints and the realtime hub."""
+    app = Quart(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    settings = config.load(overrides=overrides)
+    app.config.update(settings)
+    app.config.update(
+        SESSION_COOKIE_NAME="parley_csrf",
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings["COOKIE_SECURE"],
+        PERMANENT_SESSION_LIFETIME=timedelta(days=settings["SESSION_DAYS"]),
+        SEND_FILE_MAX_AGE_DEFAULT=timedelta(hours=1),
+    )
+    make_auth(settings["COOKIE_SECURE"], settings["SESSION_DAYS"]).init_app(app)
+    init_security(app)
+    init_errors(app)
+    app.jinja_env.globals["dom_id"] = dom_id
+
+    hub = Hub(app)
+    broker: Broker = broker_from_url(settings["BROKER_URL"])
+    app.extensions["hub"] = hub
+    app.extensions["broker"] = broker
+
+    @app.before_serving
+    async def start() -> None:
+        await open_database(settings["DATABASE_URL"])
+        pending = await pending_migrations(settings["DATABASE_URL"])
+        if pending:
+            await close_database()
+            raise RuntimeError(
+                "The database schema is behind (pending: "
+                + ", ".join(pending)
+                + "). Run `make migrate` (or `python -m chat_app migrate`) first."
+            )
+        await broker.start(hub.deliver)
+
+    @app.after_serving
+    async def stop() -> None:
+        hub.close_all()
+        await broker.stop()
+        await close_database()
+
+    from chat_app.blueprints import register_blueprints
+
+    register_blueprints(app)
+    return app

@@ -1,0 +1,25 @@
+"""The only write path: validate → transaction → publish after commit.
+
+HTTP handlers, the websocket, the CLI and tests all call these functions.
+"""
+
+from chat_app.actions.accounts import (
+    AccountError,
+    authenticate,
+    end_session,
+    register_user,
+    start_session,
+)
+from chat_app.actions.messages import MessageRejected, post_message
+from chat_app.actions.rooms import join_room
+
+__all__ = [
+    "AccountError",
+    "MessageRejected",
+    "authenticate",
+    "end_session",
+    "join_room",
+    "post_message",
+    "register_user",
+    "start_session",
+]

@@ -1,0 +1,82 @@
+"""Posting a message."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from quart import current_app
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from chat_app.actions.limits import TokenBucket
+from chat_app.models import Message, Room, User
+from chat_app.realtime import publish
+from chat_app.realtime.events import MessagePosted
+
+CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+class MessageRejected(ValueError):
+    """The message was not stored; ``str()`` tells the sender why."""
+
+
+def new_client_id() -> str:
+    """A fresh idempotency key for a composer."""
+    return uuid.uuid4().hex
+
+
+def _rate_limiter() -> TokenBucket:
+    limiter: TokenBucket | None = current_app.extensions.get("message_limiter")
+    if limiter is None:
+        cfg = current_app.config
+        limiter = TokenBucket(cfg["MESSAGES_PER_SECOND"], cfg["MESSAGES_BURST"])
+        current_app.extensions["message_limiter"] = limiter
+    return limiter
+
+
+def clean_content(raw: object) -> str:
+    """The text to store, or MessageRejected saying what is wrong with it."""
+    if not isinstance(raw, str):
+        raise MessageRejected("A message must be text.")
+    content = raw.replace("\r\n", "\n").strip()
+    if not content:
+        raise MessageRejected("Write something before sending.")
+    limit: int = current_app.config["MESSAGE_MAX_CHARS"]
+    if len(content) > limit:
+        raise MessageRejected(
+            f"Messages are at most {limit:,} characters; this one has {len(content):,}."
+        )
+    if "\x00" in content:
+        raise MessageRejected("Messages cannot contain NUL characters.")
+    return content
+
+
+async def post_message(author: User, room: Room, content: object, client_id: object) -> Message:
+    """Store a message and, after the commit, publish ``MessagePosted``.
+
+    A retry with the same ``client_id`` returns the stored message and publishes nothing.
+    The caller has already checked that ``author`` belongs to ``room``.
+    """
+    if not isinstance(client_id, str) or not CLIENT_ID_RE.fullmatch(client_id):
+        raise MessageRejected("This message has no valid client id; reload the page.")
+    text = clean_content(content)
+    existing = await Message.get_or_none(author_id=author.id, client_id=client_id)
+    if existing is not None:
+        return existing
+    wait = _rate_limiter().take(author.id)
+    if wait:
+        raise MessageRejected(f"You are sending too fast; try again in {wait:.1f} s.")
+    try:
+        async with in_transaction():
+            message = await Message.create(
+                room_id=room.id, author_id=author.id, content=text, client_id=client_id
+            )
+    except IntegrityError:
+        # The same client id raced us: the other insert won, and it publishes.
+        raced = await Message.get_or_none(author_id=author.id, client_id=client_id)
+        if raced is None:
+            raise
+        return raced
+    await publish(MessagePosted(room_id=room.id, message_id=message.id))
+    return message

@@ -1,0 +1,65 @@
+"""Who is asking: quart-auth's cookie names a server-side session row."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from quart import abort
+from quart_auth import Action, AuthUser, QuartAuth, current_user
+
+from chat_app.models import AuthSession, Room, User
+from chat_app.models.rooms import room_for_member
+
+
+class Viewer(AuthUser):
+    """The signed-in user behind the cookie, loaded once per request or socket."""
+
+    def __init__(self, auth_id: str | None, action: Action = Action.PASS) -> None:
+        super().__init__(auth_id, action)
+        self._user: User | None = None
+        self._loaded = False
+
+    async def user(self) -> User | None:
+        """The active user of an unexpired session, or None."""
+        if not self._loaded:
+            self._loaded = True
+            if self.auth_id is not None:
+                session = (
+                    await AuthSession.filter(token=self.auth_id, expires_at__gt=datetime.now(UTC))
+                    .select_related("user")
+                    .first()
+                )
+                if session is not None and session.user.is_active:
+                    self._user = session.user
+        return self._user
+
+    @property
+    async def is_authenticated(self) -> bool:  # type: ignore[override]
+        return await self.user() is not None
+
+
+def make_auth(cookie_secure: bool, session_days: int) -> QuartAuth:
+    """quart-auth configured from our settings (lifetime, Secure flag)."""
+    return QuartAuth(
+        cookie_secure=cookie_secure,
+        cookie_samesite="Lax",
+        duration=session_days * 24 * 3600,
+        cookie_name="parley_session",
+        user_class=Viewer,
+    )
+
+
+async def viewer_user() -> User:
+    """The signed-in user, or 401 (use after ``login_required``)."""
+    user = await current_user.user()
+    if user is None:
+        abort(401)
+    return user
+
+
+async def room_or_404(user: User, slug: str) -> Room:
+    """The room ``slug`` seen through ``user``'s membership: outsiders get 404, not 403."""
+    room = await room_for_member(user.id, slug)
+    if room is None:
+        abort(404)
+    return room

@@ -1,0 +1,13 @@
+"""One blueprint per surface."""
+
+from __future__ import annotations
+
+from quart import Quart
+
+from chat_app.blueprints import api, auth, health, live, messages, rooms
+
+
+def register_blueprints(app: Quart) -> None:
+    """Attach every surface to ``app``."""
+    for module in (auth, rooms, messages, live, api, health):
+        app.register_blueprint(module.blueprint)

@@ -1,0 +1,46 @@
+"""JSON for scripts and clients that want data instead of HTML."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint, abort, current_app, request
+from quart_auth import login_required
+
+from chat_app.auth import room_or_404, viewer_user
+from chat_app.blueprints.rooms import cursor_arg
+from chat_app.models import Message
+from chat_app.models.messages import page_before
+
+blueprint = Blueprint("api", __name__, url_prefix="/api")
+
+MAX_LIMIT = 200
+
+
+def message_json(message: Message) -> dict[str, Any]:
+    """A message as the API shows it."""
+    return {
+        "id": message.id,
+        "room_id": message.room_id,
+        "author": message.author.username,
+        "content": message.content,
+        "created_at": message.created_at.isoformat(),
+    }
+
+
+@blueprint.get("/rooms/<slug>/messages")
+@login_required
+async def room_messages(slug: str) -> dict[str, Any]:
+    """A page of messages before the cursor, oldest first; ``next_before`` fetches older."""
+    user = await viewer_user()
+    room = await room_or_404(user, slug)
+    before = cursor_arg("before")
+    raw_limit = request.args.get("limit", str(current_app.config["HISTORY_PAGE_SIZE"]))
+    if not raw_limit.isascii() or not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+        abort(400, f"'limit' must be an integer from 1 to {MAX_LIMIT}.")
+    limit = int(raw_limit)
+    messages = await page_before(room.id, before, limit)
+    return {
+        "messages": [message_json(m) for m in messages],
+        "next_before": messages[0].id if len(messages) == limit else None,
+    }

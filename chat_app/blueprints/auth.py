@@ -1,0 +1,69 @@
+"""Register, log in, log out."""
+
+from __future__ import annotations
+
+from quart import Blueprint, current_app, redirect, render_template, request, url_for
+from quart_auth import current_user, login_user, logout_user
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from chat_app.actions import AccountError, authenticate, end_session, register_user, start_session
+from chat_app.auth import Viewer
+from chat_app.security import rotate_csrf_token
+
+blueprint = Blueprint("auth", __name__)
+
+Page = str | tuple[str, int] | WerkzeugResponse
+
+
+async def _sign_in(session_token: str) -> WerkzeugResponse:
+    login_user(Viewer(session_token), remember=True)
+    rotate_csrf_token()
+    return redirect(url_for("rooms.show", slug=current_app.config["DEFAULT_ROOM"]), 303)
+
+
+@blueprint.get("/")
+async def index() -> WerkzeugResponse:
+    """Signed-in users go to the default room, others to the login form."""
+    if await current_user.is_authenticated:
+        return redirect(url_for("rooms.show", slug=current_app.config["DEFAULT_ROOM"]))
+    return redirect(url_for("auth.login"))
+
+
+@blueprint.route("/register", methods=["GET", "POST"])
+async def register() -> Page:
+    """The sign-up form; a new user lands in the default room."""
+    if request.method == "GET":
+        return await render_template("auth/register.html")
+    form = await request.form
+    username = form.get("username", "")
+    try:
+        user = await register_user(
+            username, form.get("password", ""), current_app.config["DEFAULT_ROOM"]
+        )
+    except AccountError as error:
+        return await render_template("auth/register.html", error=error, username=username), 422
+    return await _sign_in(await start_session(user, current_app.config["SESSION_DAYS"]))
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+async def login() -> Page:
+    """The sign-in form."""
+    if request.method == "GET":
+        return await render_template("auth/login.html")
+    form = await request.form
+    username = form.get("username", "")
+    try:
+        user = await authenticate(username, form.get("password", ""))
+    except AccountError as error:
+        return await render_template("auth/login.html", error=error, username=username), 401
+    return await _sign_in(await start_session(user, current_app.config["SESSION_DAYS"]))
+
+
+@blueprint.post("/logout")
+async def logout() -> WerkzeugResponse:
+    """End this browser's session (the row is deleted, so the cookie is dead everywhere)."""
+    if current_user.auth_id is not None:
+        await end_session(current_user.auth_id)
+    logout_user()
+    rotate_csrf_token()
+    return redirect(url_for("auth.login"), 303)

@@ -1,0 +1,120 @@
+"""The one websocket per tab: htmx's ws extension sends form JSON, we push HTML fragments."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+from quart import Blueprint, abort, current_app, session, websocket
+from quart_auth import login_required
+
+from chat_app.actions import MessageRejected, post_message
+from chat_app.auth import room_or_404, viewer_user
+from chat_app.models import Room, User
+from chat_app.models.messages import page_after
+from chat_app.realtime import streams
+from chat_app.realtime.hub import Connection, Hub
+from chat_app.security import CSRF_FIELD, origin_allowed
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint("live", __name__)
+
+POLICY_VIOLATION = 1008
+TOO_BIG = 1009
+CATCH_UP_PAGE = 200
+
+
+@blueprint.websocket("/rooms/<slug>/live")
+@login_required
+async def live(slug: str) -> None:
+    """Authenticate and authorize before accept, catch up, then stream both ways."""
+    if not origin_allowed(websocket.headers.get("Origin"), websocket.scheme, websocket.host):
+        abort(403)
+    user = await viewer_user()
+    room = await room_or_404(user, slug)
+    hub: Hub = current_app.extensions["hub"]
+    if hub.sockets_of(user.id) >= current_app.config["WS_MAX_SOCKETS_PER_USER"]:
+        abort(429)
+    await websocket.accept()
+    socket = websocket._get_current_object()
+    connection = Connection(socket, user.id, room.id, current_app.config["WS_QUEUE_SIZE"])
+    hub.attach(connection)  # subscribe first, so nothing committed from now on is missed
+    try:
+        await _catch_up(connection, room, _after_arg())
+        sender = connection.start_sender()
+        receiver = asyncio.create_task(_receive(connection, user, room))
+        await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (sender, receiver):
+            task.cancel()
+        if connection.close_code is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    websocket.close(connection.close_code, connection.close_reason), 5
+                )
+    finally:
+        hub.detach(connection)
+
+
+def _after_arg() -> int | None:
+    raw = websocket.args.get("after", "")
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None
+
+
+async def _catch_up(connection: Connection, room: Room, after: int | None) -> None:
+    """Send what was posted after the client's last message; live copies of it are skipped."""
+    while after is not None:
+        missed = await page_after(room.id, after, CATCH_UP_PAGE)
+        if not missed:
+            return
+        connection.replayed.update(m.id for m in missed)
+        await connection.socket.send(await streams.render_messages(missed, connection.user_id))
+        after = missed[-1].id if len(missed) == CATCH_UP_PAGE else None
+
+
+async def _receive(connection: Connection, user: User, room: Room) -> None:
+    """Read frames promptly and answer each; a bad frame gets a notice, never a crash."""
+    max_bytes: int = current_app.config["WS_MAX_FRAME_BYTES"]
+    while True:
+        frame = await websocket.receive()
+        if not isinstance(frame, str):
+            connection.offer(None, await streams.render_notice("Only text frames are accepted."))
+            continue
+        if len(frame) > max_bytes:
+            connection.close(TOO_BIG, "frame too large")
+            return
+        data = _parse(frame)
+        if data is None:
+            connection.offer(None, await streams.render_notice("That frame was not understood."))
+        elif "content" in data:
+            await _post(connection, user, room, data)
+        else:
+            connection.offer(None, await streams.render_notice("Unknown request."))
+
+
+def _parse(frame: str) -> dict[str, Any] | None:
+    try:
+        data = json.loads(frame)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+async def _post(connection: Connection, user: User, room: Room, data: dict[str, Any]) -> None:
+    content = data.get("content")
+    try:
+        await post_message(user, room, content, data.get("client_id"))
+    except MessageRejected as error:
+        text = content if isinstance(content, str) else ""
+        reply = await streams.render_composer(_csrf(), text, str(error), slug=room.slug)
+    else:
+        reply = await streams.render_composer(_csrf(), slug=room.slug)
+    connection.offer(None, reply)
+
+
+def _csrf() -> str:
+    # The composer keeps working as a plain form if the socket goes away.
+    token = session.get(CSRF_FIELD)
+    return token if isinstance(token, str) else ""

@@ -1,0 +1,30 @@
+"""Posting by plain form, for browsers without JavaScript (the socket is the fast path)."""
+
+from __future__ import annotations
+
+from quart import Blueprint, redirect, request, url_for
+from quart_auth import login_required
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from chat_app.actions import MessageRejected, post_message
+from chat_app.auth import room_or_404, viewer_user
+from chat_app.blueprints.rooms import render_room
+from chat_app.realtime.streams import dom_id
+
+blueprint = Blueprint("messages", __name__)
+
+
+@blueprint.post("/rooms/<slug>/messages")
+@login_required
+async def create(slug: str) -> WerkzeugResponse | tuple[str, int]:
+    """Store the message and go back to the room (303); on error show it, keeping the text."""
+    user = await viewer_user()
+    room = await room_or_404(user, slug)
+    form = await request.form
+    content = form.get("content", "")
+    try:
+        message = await post_message(user, room, content, form.get("client_id"))
+    except MessageRejected as error:
+        return await render_room(room, user, content=content, error=str(error), status=422)
+    target = url_for("rooms.show", slug=room.slug, _anchor=dom_id("message", message.id))
+    return redirect(target, 303)

@@ -1,0 +1,39 @@
+"""Opening, closing and migrating the database (Tortoise's own migrations)."""
+
+from __future__ import annotations
+
+from tortoise import Tortoise, connections
+from tortoise.migrations.api import migrate
+from tortoise.migrations.executor import MigrationExecutor
+
+from chat_app.config import tortoise_config
+
+
+async def open_database(database_url: str) -> None:
+    """Connect Tortoise. Called once per process, in ``before_serving`` (not register_tortoise,
+    which loses its context under Hypercorn)."""
+    await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
+
+
+async def close_database() -> None:
+    """Close every connection; an open aiosqlite connection would keep the process alive."""
+    await Tortoise.close_connections()
+
+
+async def apply_migrations(database_url: str) -> None:
+    """Bring the schema up to date and close the connections the migrator opened."""
+    try:
+        await migrate(config=tortoise_config(database_url))
+    finally:
+        await close_database()
+
+
+async def pending_migrations(database_url: str) -> list[str]:
+    """Names of migrations on disk not yet applied to the connected database."""
+    apps = tortoise_config(database_url)["apps"]
+    executor = MigrationExecutor(connections.get("default"), apps)
+    return [
+        f"{step.migration.app_label}.{step.migration.name}"
+        for step in await executor.plan()
+        if not step.backward
+    ]

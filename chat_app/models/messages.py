@@ -1,0 +1,61 @@
+"""Messages, ordered by an increasing id, and their keyset-paginated reads."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+from chat_app.models.rooms import Room
+from chat_app.models.users import User
+
+
+class Message(Model):
+    """One chat message. ``client_id`` makes a retried send store one copy."""
+
+    id = fields.BigIntField(primary_key=True)
+    room: fields.ForeignKeyRelation[Room] = fields.ForeignKeyField(
+        "chat.Room", related_name="messages", on_delete=fields.CASCADE
+    )
+    author: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "chat.User", related_name="messages", on_delete=fields.CASCADE
+    )
+    content = fields.TextField()
+    client_id = fields.CharField(max_length=64)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "messages"
+        unique_together = (("author", "client_id"),)
+        indexes = (("room", "id"),)
+
+    room_id: int
+    author_id: int
+
+
+async def latest(room_id: int, limit: int) -> list[Message]:
+    """The newest ``limit`` messages of a room, oldest first."""
+    return await page_before(room_id, None, limit)
+
+
+async def page_before(room_id: int, before: int | None, limit: int) -> list[Message]:
+    """Up to ``limit`` messages older than id ``before`` (or the newest), oldest first."""
+    query = Message.filter(room_id=room_id)
+    if before is not None:
+        query = query.filter(id__lt=before)
+    rows = await query.order_by("-id").limit(limit).select_related("author")
+    return rows[::-1]
+
+
+async def page_after(room_id: int, after: int, limit: int) -> list[Message]:
+    """Up to ``limit`` messages newer than id ``after``, oldest first."""
+    return (
+        await Message.filter(room_id=room_id, id__gt=after)
+        .order_by("id")
+        .limit(limit)
+        .select_related("author")
+    )
+
+
+async def with_author(message_id: int) -> Message | None:
+    """One message with its author loaded, ready to render."""
+    return await Message.filter(id=message_id).select_related("author").first()

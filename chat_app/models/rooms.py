@@ -1,0 +1,56 @@
+"""Rooms and who belongs to them."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+from chat_app.models.users import User
+
+
+class Room(Model):
+    """A place where members chat, addressed by its slug."""
+
+    id = fields.IntField(primary_key=True)
+    slug = fields.CharField(max_length=64, unique=True)
+    name = fields.CharField(max_length=100)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "rooms"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(Model):
+    """A user belongs to a room. Reading or posting in a room goes through this row."""
+
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "chat.User", related_name="memberships", on_delete=fields.CASCADE
+    )
+    room: fields.ForeignKeyRelation[Room] = fields.ForeignKeyField(
+        "chat.Room", related_name="memberships", on_delete=fields.CASCADE
+    )
+    joined_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "memberships"
+        unique_together = (("user", "room"),)
+
+
+async def room_for_member(user_id: int, slug: str) -> Room | None:
+    """The room called ``slug`` if ``user_id`` belongs to it, else None (outsiders get 404)."""
+    return await Room.filter(slug=slug, memberships__user_id=user_id).first()
+
+
+async def rooms_of(user_id: int) -> list[Room]:
+    """Every room the user belongs to, by name."""
+    return await Room.filter(memberships__user_id=user_id).order_by("name")
+
+
+async def member_ids(room_id: int) -> list[int]:
+    """Ids of the room's members."""
+    return await Membership.filter(room_id=room_id).values_list("user_id", flat=True)  # type: ignore[return-value]

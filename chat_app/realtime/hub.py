@@ -1,0 +1,119 @@
+"""This node's live connections: one bounded queue and one sender task per socket.
+
+Fan-out renders an event once and only enqueues text, so a slow socket never stalls the
+others; a socket whose queue is full is closed (its tab reconnects and catches up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from typing import Protocol
+
+from quart import Quart
+
+from chat_app.realtime import streams
+from chat_app.realtime.events import Event
+
+log = logging.getLogger(__name__)
+
+TRY_AGAIN_LATER = 1013  # the ws extension reconnects after this code
+SERVICE_RESTART = 1012
+
+
+class Socket(Protocol):
+    async def send(self, data: str) -> None: ...
+
+
+class Connection:
+    """One open websocket of ``user_id`` in ``room_id``."""
+
+    def __init__(self, socket: Socket, user_id: int, room_id: int, queue_size: int) -> None:
+        self.socket = socket
+        self.user_id = user_id
+        self.room_id = room_id
+        self.queue: asyncio.Queue[tuple[int | None, str]] = asyncio.Queue(maxsize=queue_size)
+        # Messages already sent by catch-up; their live copies are skipped, never shown twice.
+        self.replayed: set[int] = set()
+        self.close_code: int | None = None
+        self.close_reason = ""
+        self._sender: asyncio.Task[None] | None = None
+
+    def offer(self, message_id: int | None, text: str) -> None:
+        """Queue ``text`` without waiting; close the socket when it cannot keep up."""
+        if self.close_code is not None:
+            return
+        try:
+            self.queue.put_nowait((message_id, text))
+        except asyncio.QueueFull:
+            log.warning("closing slow socket of user %s: outbound queue full", self.user_id)
+            self.close(TRY_AGAIN_LATER, "too slow, reconnect")
+
+    def close(self, code: int, reason: str = "") -> None:
+        """Ask the handler to close the socket with ``code``; it notices the sender stop."""
+        if self.close_code is None:
+            self.close_code, self.close_reason = code, reason
+        if self._sender is not None:
+            self._sender.cancel()
+
+    def start_sender(self) -> asyncio.Task[None]:
+        """Start writing queued fragments; the task ends when the socket should close."""
+        self._sender = asyncio.create_task(self._send_forever())
+        return self._sender
+
+    async def _send_forever(self) -> None:
+        while True:
+            batch = [await self.queue.get()]
+            while not self.queue.empty():
+                batch.append(self.queue.get_nowait())
+            # One frame for everything queued: the ws extension swaps each top-level element.
+            text = "".join(t for mid, t in batch if mid is None or mid not in self.replayed)
+            if text:
+                await self.socket.send(text)
+
+
+class Hub:
+    """Connections by room, and the fan-out of events to them."""
+
+    def __init__(self, app: Quart) -> None:
+        self._app = app
+        self._rooms: defaultdict[int, set[Connection]] = defaultdict(set)
+
+    def attach(self, connection: Connection) -> None:
+        """Subscribe a connection to its room's events (before any catch-up query)."""
+        self._rooms[connection.room_id].add(connection)
+
+    def detach(self, connection: Connection) -> None:
+        """Forget a connection that has ended."""
+        room = self._rooms.get(connection.room_id)
+        if room is not None:
+            room.discard(connection)
+            if not room:
+                del self._rooms[connection.room_id]
+
+    def sockets_of(self, user_id: int) -> int:
+        """How many sockets ``user_id`` has open on this node."""
+        return sum(c.user_id == user_id for room in self._rooms.values() for c in room)
+
+    async def deliver(self, event: Event) -> None:
+        """Render ``event`` once and enqueue it on every socket of its room on this node."""
+        if not self._rooms.get(event.room_id):
+            return
+        async with self._app.app_context():
+            fanout = await streams.render_event(event)
+        if fanout is None:
+            return
+        for connection in list(self._rooms.get(fanout.room_id, ())):
+            own = connection.user_id == fanout.author_id
+            connection.offer(fanout.message_id, fanout.for_author if own else fanout.for_others)
+
+    def open_sockets(self) -> int:
+        """How many sockets are open on this node."""
+        return sum(len(room) for room in self._rooms.values())
+
+    def close_all(self, code: int = SERVICE_RESTART, reason: str = "server restarting") -> None:
+        """Close every socket (shutdown: 1012 makes clients reconnect at once)."""
+        for room in list(self._rooms.values()):
+            for connection in list(room):
+                connection.close(code, reason)

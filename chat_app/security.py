@@ -1,0 +1,95 @@
+"""Origin checks, CSRF protection for forms, and security headers."""
+
+from __future__ import annotations
+
+import secrets
+from hmac import compare_digest
+from urllib.parse import urlsplit
+
+from quart import Quart, Response, abort, current_app, request, session
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "object-src 'none'",
+    ]
+)
+
+
+def own_origin(scheme: str, host: str) -> str:
+    """The origin a page served at ``scheme://host`` has (ws→http, wss→https)."""
+    scheme = {"ws": "http", "wss": "https"}.get(scheme, scheme)
+    return f"{scheme}://{host}".lower()
+
+
+def origin_allowed(origin: str | None, scheme: str, host: str) -> bool:
+    """Exact match against our own origin or one listed in ``CHAT_ALLOWED_ORIGINS``."""
+    if not origin:
+        return False
+    parts = urlsplit(origin)
+    if parts.scheme not in {"http", "https"} or parts.path or parts.query or parts.fragment:
+        return False
+    origin = origin.lower()
+    allowed = {o.strip().lower() for o in current_app.config["ALLOWED_ORIGINS"].split(",")}
+    return origin == own_origin(scheme, host) or origin in allowed
+
+
+def csrf_token() -> str:
+    """This browser's CSRF token (kept in the signed Quart session cookie)."""
+    token = session.get(CSRF_FIELD)
+    if not isinstance(token, str):
+        token = session[CSRF_FIELD] = secrets.token_urlsafe(32)
+    return token
+
+
+def rotate_csrf_token() -> None:
+    """A new token at login and logout, so one captured before does not carry over."""
+    session[CSRF_FIELD] = secrets.token_urlsafe(32)
+
+
+async def check_csrf() -> None:
+    """Refuse a state-changing request that is cross-site or lacks this browser's token."""
+    if request.method not in UNSAFE_METHODS:
+        return
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if fetch_site is not None and fetch_site not in {"same-origin", "none"}:
+        abort(403, "Cross-site request refused.")
+    origin = request.headers.get("Origin")
+    if origin is not None and not origin_allowed(origin, request.scheme, request.host):
+        abort(403, "Cross-site request refused.")
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None and request.mimetype in {
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    }:
+        sent = (await request.form).get(CSRF_FIELD)
+    expected = session.get(CSRF_FIELD)
+    if not sent or not isinstance(expected, str) or not compare_digest(sent, expected):
+        abort(403, "This form has expired or did not come from this site; reload and retry.")
+
+
+async def add_security_headers(response: Response) -> Response:
+    """Headers every response carries."""
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    return response
+
+
+def init_security(app: Quart) -> None:
+    """Install the CSRF check and the headers on ``app``."""
+    app.before_request(check_csrf)
+    app.after_request(add_security_headers)
+    app.jinja_env.globals["csrf_token"] = csrf_token
