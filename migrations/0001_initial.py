@@ -64,7 +64,7 @@ class Migration(migrations.Migration):
                 ('client_id', fields.CharField(max_length=64)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
             ],
-            options={'table': 'messages', 'app': 'chat', 'unique_together': (('author', 'client_id'),), 'indexes': [Index(fields=['room', 'id'])], 'pk_attr': 'id', 'table_description': 'One chat message. ``client_id`` makes a retried send store one copy.'},
+            options={'table': 'messages', 'app': 'chat', 'unique_together': (('author', 'client_id'),), 'indexes': [Index(fields=['room_id', 'id'])], 'pk_attr': 'id', 'table_description': 'One chat message. ``client_id`` makes a retried send store one copy.'},
             bases=['Model'],
         ),
     ]

@@ -26,7 +26,7 @@ class Message(Model):
     class Meta:
         table = "messages"
         unique_together = (("author", "client_id"),)
-        indexes = (("room", "id"),)
+        indexes = (("room_id", "id"),)
 
     room_id: int
     author_id: int

@@ -1,0 +1,116 @@
+"""post_message: validation, one event after commit, idempotent retries, rate limit."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from quart import Quart
+
+from chat_app.actions import MessageRejected, post_message
+from chat_app.models import Message, Room, User
+from chat_app.realtime.broker import Deliver
+from chat_app.realtime.events import Event, MessagePosted
+
+
+class RecordingBroker:
+    """Records what is published and whether the row was committed at that moment."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.committed_when_published: list[bool] = []
+
+    async def start(self, deliver: Deliver) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def publish(self, event: Event) -> None:
+        self.events.append(event)
+        self.committed_when_published.append(await Message.exists(id=event.message_id))
+
+
+@pytest.fixture
+async def published(app: Quart) -> AsyncIterator[RecordingBroker]:
+    real = app.extensions["broker"]
+    app.extensions["broker"] = recorder = RecordingBroker()
+    try:
+        async with app.app_context():
+            yield recorder
+    finally:
+        app.extensions["broker"] = real
+
+
+async def test_stores_and_publishes_once_after_commit(
+    published: RecordingBroker, alice: User, general: Room
+) -> None:
+    message = await post_message(alice, general, "  hello\r\nworld  ", "client-0001")
+    assert message.content == "hello\nworld"
+    assert published.events == [MessagePosted(room_id=general.id, message_id=message.id)]
+    assert published.committed_when_published == [True]
+
+
+async def test_retry_with_same_client_id_stores_and_publishes_nothing_new(
+    published: RecordingBroker, alice: User, general: Room
+) -> None:
+    first = await post_message(alice, general, "hello", "client-0001")
+    again = await post_message(alice, general, "hello", "client-0001")
+    assert again.id == first.id
+    assert await Message.filter(author=alice).count() == 1
+    assert len(published.events) == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ("", "Write something"),
+        (" \n\t ", "Write something"),
+        ("x" * 4001, "at most 4,000 characters"),
+        (None, "must be text"),
+        (["list"], "must be text"),
+        ("nul\x00byte", "NUL"),
+    ],
+)
+async def test_invalid_content_is_rejected_and_nothing_is_stored(
+    published: RecordingBroker, alice: User, general: Room, content: object, reason: str
+) -> None:
+    with pytest.raises(MessageRejected, match=reason):
+        await post_message(alice, general, content, "client-0001")
+    assert await Message.all().count() == 0
+    assert published.events == []
+
+
+async def test_exactly_the_limit_is_accepted(
+    published: RecordingBroker, alice: User, general: Room
+) -> None:
+    message = await post_message(alice, general, "é" * 4000, "client-0001")
+    assert len(message.content) == 4000
+
+
+@pytest.mark.parametrize("client_id", [None, "", "short", "x" * 65, "has space12", 42])
+async def test_invalid_client_id_is_rejected(
+    published: RecordingBroker, alice: User, general: Room, client_id: object
+) -> None:
+    with pytest.raises(MessageRejected, match="client id"):
+        await post_message(alice, general, "hello", client_id)
+    assert published.events == []
+
+
+async def test_failed_insert_publishes_nothing(
+    published: RecordingBroker, alice: User, general: Room
+) -> None:
+    gone = Room(id=general.id + 1000, slug="gone", name="Gone")  # never saved: FK violation
+    with pytest.raises(Exception):  # noqa: B017 - the database's own integrity error
+        await post_message(alice, gone, "into the void", "client-0001")
+    assert published.events == []
+    assert await Message.all().count() == 0
+
+
+async def test_burst_then_rate_limit(
+    published: RecordingBroker, alice: User, bob: User, general: Room
+) -> None:
+    for n in range(10):
+        await post_message(alice, general, f"burst {n}", f"client-{n:04d}")
+    with pytest.raises(MessageRejected, match="too fast"):
+        await post_message(alice, general, "one too many", "client-0010")
+    await post_message(bob, general, "others are not slowed", "client-0011")
+    assert len(published.events) == 11

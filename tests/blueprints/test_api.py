@@ -1,0 +1,49 @@
+"""JSON history with cursor pagination."""
+
+from __future__ import annotations
+
+from quart.testing import QuartClient
+
+from chat_app.models import Message, Room, User
+
+
+async def test_pages_walk_back_with_next_before(
+    alice_client: QuartClient, general: Room, alice: User
+) -> None:
+    ids = [
+        (await Message.create(room=general, author=alice, content=f"j{n}", client_id=f"c-{n:05d}")).id
+        for n in range(25)
+    ]
+    first = await (await alice_client.get("/api/rooms/general/messages?limit=10")).get_json()
+    assert [m["id"] for m in first["messages"]] == ids[15:]
+    assert first["messages"][0] | {"created_at": None} == {
+        "id": ids[15], "room_id": general.id, "author": "alice", "content": "j15",
+        "created_at": None,
+    }
+    second = await (
+        await alice_client.get(f"/api/rooms/general/messages?limit=10&before={first['next_before']}")
+    ).get_json()
+    assert [m["id"] for m in second["messages"]] == ids[5:15]
+    last = await (
+        await alice_client.get(f"/api/rooms/general/messages?limit=10&before={second['next_before']}")
+    ).get_json()
+    assert [m["id"] for m in last["messages"]] == ids[:5]
+    assert last["next_before"] is None
+
+
+async def test_empty_room(alice_client: QuartClient, general: Room) -> None:
+    body = await (await alice_client.get("/api/rooms/general/messages")).get_json()
+    assert body == {"messages": [], "next_before": None}
+
+
+async def test_bad_parameters_get_json_400(alice_client: QuartClient, general: Room) -> None:
+    for query in ("before=x", "limit=0", "limit=201", "limit=-3", "limit=ten"):
+        response = await alice_client.get(f"/api/rooms/general/messages?{query}")
+        assert response.status_code == 400, query
+        assert "error" in await response.get_json()
+
+
+async def test_outsiders_and_anonymous(client: QuartClient, alice_client: QuartClient) -> None:
+    await Room.create(slug="secret", name="Secret")
+    assert (await alice_client.get("/api/rooms/secret/messages")).status_code == 404
+    assert (await client.get("/api/rooms/general/messages")).status_code == 401

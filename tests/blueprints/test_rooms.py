@@ -1,0 +1,105 @@
+"""The chat page, the no-JS post and the history pages."""
+
+from __future__ import annotations
+
+import re
+
+from quart.testing import QuartClient
+
+from chat_app.models import Message, Room, User
+from tests.conftest import csrf_from
+
+
+async def _post(client: QuartClient, content: str, client_id: str = "form-client-0001"):  # type: ignore[no-untyped-def]
+    token = csrf_from(await (await client.get("/rooms/general")).get_data(as_text=True))
+    return await client.post(
+        "/rooms/general/messages",
+        form={"content": content, "client_id": client_id, "csrf_token": token},
+    )
+
+
+async def test_chat_page_has_socket_messages_and_composer(
+    alice_client: QuartClient, general: Room, alice: User
+) -> None:
+    for n in range(55):
+        await Message.create(room=general, author=alice, content=f"m{n}", client_id=f"c-{n:05d}")
+    html = await (await alice_client.get("/rooms/general")).get_data(as_text=True)
+    assert 'hx-ext="ws"' in html and 'ws-connect="/rooms/general/live?after=' in html
+    assert len(re.findall(r'id="message-\d+"', html)) == 50
+    assert ">m4<" not in html and ">m54<" in html
+    composer = re.search(r'<form id="composer"[^>]*>', html)
+    assert composer and 'method="post"' in composer.group(0) and "ws-send" in composer.group(0)
+    assert 'name="content"' in html
+    assert 'class="chat chat-end"' in html  # alice's own messages on the right
+
+
+async def test_outsiders_get_404(alice_client: QuartClient, general: Room) -> None:
+    await Room.create(slug="secret", name="Secret")
+    assert (await alice_client.get("/rooms/secret")).status_code == 404
+    assert (await alice_client.get("/rooms/nope")).status_code == 404
+
+
+async def test_anonymous_visitors_are_refused(client: QuartClient, general: Room) -> None:
+    assert (await client.get("/rooms/general")).status_code == 401
+
+
+async def test_plain_form_post_stores_and_redirects_back(
+    alice_client: QuartClient, general: Room
+) -> None:
+    response = await _post(alice_client, "no javascript here")
+    assert response.status_code == 303
+    message = await Message.get(content="no javascript here")
+    assert response.headers["Location"] == f"/rooms/general#message-{message.id}"
+
+
+async def test_plain_form_double_submit_stores_one_copy(
+    alice_client: QuartClient, general: Room
+) -> None:
+    await _post(alice_client, "once", client_id="same-client-id")
+    await _post(alice_client, "once", client_id="same-client-id")
+    assert await Message.filter(content="once").count() == 1
+
+
+async def test_rejected_post_shows_the_error_and_keeps_the_text(
+    alice_client: QuartClient, general: Room
+) -> None:
+    response = await _post(alice_client, "x" * 4001)
+    assert response.status_code == 422
+    html = await response.get_data(as_text=True)
+    assert "at most 4,000 characters" in html
+    assert "x" * 4001 in html
+    assert await Message.all().count() == 0
+
+
+async def test_history_pages_link_older_and_newer(
+    alice_client: QuartClient, general: Room, alice: User
+) -> None:
+    ids = [
+        (await Message.create(room=general, author=alice, content=f"h{n}", client_id=f"c-{n:05d}")).id
+        for n in range(120)
+    ]
+    html = await (await alice_client.get(f"/rooms/general/history?before={ids[100]}")).get_data(
+        as_text=True
+    )
+    shown = [int(i) for i in re.findall(r'id="message-(\d+)"', html)]
+    assert shown == ids[50:100]
+    assert f"/rooms/general/history?before={ids[50]}" in html
+    assert f"/rooms/general/history?after={ids[99]}" in html
+    newer = await (await alice_client.get(f"/rooms/general/history?after={ids[99]}")).get_data(
+        as_text=True
+    )
+    assert [int(i) for i in re.findall(r'id="message-(\d+)"', newer)] == ids[100:120]
+    assert "Newer →" not in newer
+
+
+async def test_history_of_empty_room(alice_client: QuartClient, general: Room) -> None:
+    response = await alice_client.get("/rooms/general/history")
+    assert response.status_code == 200
+    assert "No messages here." in await response.get_data(as_text=True)
+
+
+async def test_bad_cursors_are_400(alice_client: QuartClient, general: Room) -> None:
+    for query in ("before=abc", "before=-1", "before=0", "after=1e9", "before=1&after=2",
+                  "before=" + "9" * 40, "before=%D9%A3"):
+        response = await alice_client.get(f"/rooms/general/history?{query}")
+        assert response.status_code == 400, query

@@ -1,0 +1,136 @@
+"""Fixtures named after people and rooms. The database is real: SQLite or PostgreSQL,
+chosen by CHAT_TEST_DATABASE (``make test`` runs the suite once on each)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+from quart import Quart
+from quart.testing import QuartClient
+
+from chat_app import create_app
+from chat_app.actions import register_user
+from chat_app.db import apply_migrations
+from chat_app.models import AuthSession, Membership, Message, Room, User
+
+DATABASE = os.environ.get("CHAT_TEST_DATABASE", "sqlite")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "CHAT_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"
+)
+REQUIRE_POSTGRES = os.environ.get("CHAT_REQUIRE_POSTGRES") == "1"
+ORIGIN = "http://localhost"  # what Quart's test client serves as
+PASSWORD = "correct horse battery"
+
+
+def pytest_report_header() -> str:
+    return f"database: {DATABASE}"
+
+
+@pytest.fixture(scope="session")
+async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """An empty database with every migration applied; dropped at the end."""
+    if DATABASE == "sqlite":
+        url = f"sqlite://{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+        await apply_migrations(url)
+        yield url
+        return
+    try:
+        admin = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
+    except (OSError, asyncpg.PostgresError) as error:
+        message = f"PostgreSQL at {POSTGRES_ADMIN_URL} is not reachable: {error}"
+        if REQUIRE_POSTGRES:
+            pytest.fail(message)
+        pytest.skip(message + " (set CHAT_REQUIRE_POSTGRES=1 to fail instead)")
+    name = f"parley_test_{uuid.uuid4().hex[:10]}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+        await apply_migrations(url)
+        yield url
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def app(database_url: str) -> AsyncIterator[Quart]:
+    """The application, started (database open, broker running)."""
+    application = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "test-secret"})
+    async with application.test_app():
+        yield application
+
+
+@pytest.fixture(autouse=True)
+async def clean_database(app: Quart) -> AsyncIterator[None]:
+    """Every test starts with empty tables and fresh rate limits."""
+    yield
+    for model in (Message, Membership, AuthSession, Room, User):
+        await model.all().delete()
+    app.extensions.pop("message_limiter", None)
+
+
+@pytest.fixture
+async def alice(app: Quart) -> User:
+    return await register_user("alice", PASSWORD)
+
+
+@pytest.fixture
+async def bob(app: Quart) -> User:
+    return await register_user("bob", PASSWORD)
+
+
+@pytest.fixture
+async def general(alice: User) -> Room:
+    return await Room.get(slug="general")
+
+
+@pytest.fixture
+def client(app: Quart) -> QuartClient:
+    return app.test_client()
+
+
+def csrf_from(html: str) -> str:
+    """The CSRF token a page's form carries."""
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+async def log_in(app: Quart, username: str) -> QuartClient:
+    """A test client signed in as ``username`` through the real login form."""
+    browser = app.test_client()
+    page = await (await browser.get("/login")).get_data(as_text=True)
+    response = await browser.post(
+        "/login",
+        form={"username": username, "password": PASSWORD, "csrf_token": csrf_from(page)},
+    )
+    assert response.status_code == 303, await response.get_data(as_text=True)
+    return browser
+
+
+@pytest.fixture
+async def alice_client(app: Quart, alice: User) -> QuartClient:
+    return await log_in(app, "alice")
+
+
+@pytest.fixture
+async def bob_client(app: Quart, bob: User) -> QuartClient:
+    return await log_in(app, "bob")
+
+
+def send_frame(content: str, client_id: str | None = None) -> str:
+    """A frame as htmx's ws extension sends the composer: its fields plus HEADERS."""
+    return json.dumps(
+        {
+            "csrf_token": "ignored-over-the-socket",
+            "client_id": client_id or uuid.uuid4().hex,
+            "content": content,
+            "HEADERS": {"HX-Request": "true", "HX-Trigger": "composer", "HX-Target": None},
+        }
+    )
