@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -11,14 +12,18 @@ from quart import Quart
 
 from chat_app import config
 from chat_app.auth import make_auth
-from chat_app.errors import init_errors
 from chat_app.db import close_database, open_database, pending_migrations
+from chat_app.errors import init_errors
 from chat_app.realtime.broker import Broker, broker_from_url
 from chat_app.realtime.hub import Hub
 from chat_app.realtime.streams import dom_id
 from chat_app.security import init_security
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+# quart-auth warns on every login over plain http; behind a TLS proxy that is every login.
+warnings.filterwarnings("ignore", "Secure cookies will be ignored", UserWarning)
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:

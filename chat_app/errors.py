@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Quart, render_template, request
+from quart import Quart, has_websocket_context, render_template, request
 from werkzeug.exceptions import HTTPException
 
 
 async def handle_http_error(error: HTTPException) -> tuple[Any, int]:
     """Answer an HTTP error in the format the client asked for."""
     code = error.code or 500
+    if has_websocket_context():  # a refused handshake: a plain HTTP answer, before accept
+        return error.description or error.name, code
     if request.path.startswith("/api/"):
         return {"error": error.description, "status": code}, code
     page = await render_template(
@@ -21,4 +23,4 @@ async def handle_http_error(error: HTTPException) -> tuple[Any, int]:
 
 def init_errors(app: Quart) -> None:
     """Install the handlers on ``app``."""
-    app.register_error_handler(HTTPException, handle_http_error)  # type: ignore[type-var]
+    app.register_error_handler(HTTPException, handle_http_error)

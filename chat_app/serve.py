@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from pathlib import Path
@@ -34,16 +35,15 @@ async def _shutdown_trigger(app: Quart, grace: float) -> None:
     hub: Hub = app.extensions["hub"]
     log.info("shutting down: closing %d sockets with 1012", hub.open_sockets())
     hub.close_all()
-    deadline = loop.time() + grace
-    while hub.open_sockets() and loop.time() < deadline:
-        await asyncio.sleep(0.05)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(hub.drained.wait(), grace)
 
 
 async def serve(app: Quart, host: str, port: int, toml: Path | None = None) -> None:
     """Serve ``app`` until SIGTERM/SIGINT; sockets get 1012 so their tabs reconnect at once."""
     config = hypercorn_config(app, host, port, toml)
     await hypercorn_serve(
-        app,  # type: ignore[arg-type]
+        app,
         config,
         shutdown_trigger=lambda: _shutdown_trigger(app, float(config.graceful_timeout)),
     )

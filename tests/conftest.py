@@ -6,10 +6,17 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
+import subprocess
+import sys
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 from quart import Quart
 from quart.testing import QuartClient
@@ -134,3 +141,86 @@ def send_frame(content: str, client_id: str | None = None) -> str:
             "HEADERS": {"HX-Request": "true", "HX-Trigger": "composer", "HX-Target": None},
         }
     )
+
+
+async def fill_room(room: Room, author: User, count: int, prefix: str = "message") -> list[int]:
+    """Insert ``count`` messages directly (no events); their ids, oldest first."""
+    ids = []
+    for n in range(count):
+        message = await Message.create(
+            room=room, author=author, content=f"{prefix} {n}", client_id=f"{prefix}-{n:05d}"
+        )
+        ids.append(message.id)
+    return ids
+
+
+# --- a real server process (Hypercorn as deployed) for end-to-end tests ---
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    base: str
+
+    @property
+    def ws_base(self) -> str:
+        return self.base.replace("http://", "ws://")
+
+
+@pytest.fixture
+def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
+    port = free_port()
+    env = os.environ | {
+        "CHAT_DATABASE_URL": database_url,
+        "CHAT_SECRET_KEY": "server-test-secret",
+        "PORT": str(port),
+    }
+    log = tmp_path / "server.log"  # a file, not a pipe nobody reads: a full pipe blocks logging
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chat_app", "serve", "--port", str(port)],
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=0.5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None:
+                pytest.fail(f"server exited early:\n{log.read_text()}")
+            time.sleep(0.05)
+        else:
+            pytest.fail("server did not become healthy in 10 s")
+        yield Server(process, base)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+        print(log.read_text())  # shown by pytest when the test fails
+
+
+async def sign_up(base: str, username: str) -> str:
+    """Register through the real form; the Cookie header a browser would then send."""
+    async with httpx.AsyncClient(base_url=base) as http:
+        page = await http.get("/register")
+        cookies = {"parley_csrf": page.cookies["parley_csrf"]}
+        response = await http.post(
+            "/register",
+            data={"username": username, "password": PASSWORD, "csrf_token": csrf_from(page.text)},
+            headers={"Cookie": f"parley_csrf={cookies['parley_csrf']}"},
+        )
+        assert response.status_code == 303, response.text
+        # Secure cookies are not sent back over plain http by cookie jars: carry them by hand.
+        session = re.search(r"parley_session=([^;]+)", response.headers["set-cookie"])
+        assert session
+        return f"parley_session={session.group(1)}"

@@ -36,13 +36,11 @@ async def register_user(username: str, password: str, default_room: str = "gener
     username = normalize_username(username)
     if not USERNAME_RE.fullmatch(username):
         raise AccountError(
-            "Usernames are 2–32 characters: letters, digits, '_', '.' or '-', "
+            "Usernames are 2 to 32 characters: letters, digits, '_', '.' or '-', "
             "starting with a letter, digit or '_'."
         )
     if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
-        raise AccountError(
-            f"Passwords are {PASSWORD_MIN} to {PASSWORD_MAX} characters long."
-        )
+        raise AccountError(f"Passwords are {PASSWORD_MIN} to {PASSWORD_MAX} characters long.")
     try:
         async with in_transaction():
             user = await User.create(username=username, password_hash=_hasher.hash(password))

@@ -9,6 +9,7 @@ import logging
 from typing import Any
 
 from quart import Blueprint, abort, current_app, session, websocket
+from quart.wrappers.base import ClientDisconnectedError
 from quart_auth import login_required
 
 from chat_app.actions import MessageRejected, post_message
@@ -42,13 +43,10 @@ async def live(slug: str) -> None:
     socket = websocket._get_current_object()
     connection = Connection(socket, user.id, room.id, current_app.config["WS_QUEUE_SIZE"])
     hub.attach(connection)  # subscribe first, so nothing committed from now on is missed
+    log.info("socket opened user=%s room=%s", user.id, room.id)
     try:
         await _catch_up(connection, room, _after_arg())
-        sender = connection.start_sender()
-        receiver = asyncio.create_task(_receive(connection, user, room))
-        await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (sender, receiver):
-            task.cancel()
+        await _stream(connection, user, room)
         if connection.close_code is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(
@@ -56,6 +54,21 @@ async def live(slug: str) -> None:
                 )
     finally:
         hub.detach(connection)
+        log.info("socket closed user=%s room=%s code=%s", user.id, room.id, connection.close_code)
+
+
+async def _stream(connection: Connection, user: User, room: Room) -> None:
+    """Send and receive until either side ends; a failure is logged, never propagated."""
+    sender = connection.start_sender()
+    receiver = asyncio.create_task(_receive(connection, user, room))
+    try:
+        await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        sender.cancel()
+        receiver.cancel()
+        for outcome in await asyncio.gather(sender, receiver, return_exceptions=True):
+            if isinstance(outcome, Exception) and not isinstance(outcome, ClientDisconnectedError):
+                log.error("websocket of user %s failed", user.id, exc_info=outcome)
 
 
 def _after_arg() -> int | None:

@@ -18,7 +18,6 @@ class Room(Model):
 
     class Meta:
         table = "rooms"
-        ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name

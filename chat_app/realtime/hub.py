@@ -63,7 +63,7 @@ class Connection:
         return self._sender
 
     async def _send_forever(self) -> None:
-        while True:
+        while self.close_code is None:  # close() may come before the sender starts
             batch = [await self.queue.get()]
             while not self.queue.empty():
                 batch.append(self.queue.get_nowait())
@@ -79,10 +79,13 @@ class Hub:
     def __init__(self, app: Quart) -> None:
         self._app = app
         self._rooms: defaultdict[int, set[Connection]] = defaultdict(set)
+        self.drained = asyncio.Event()  # set while no socket is open (shutdown waits on it)
+        self.drained.set()
 
     def attach(self, connection: Connection) -> None:
         """Subscribe a connection to its room's events (before any catch-up query)."""
         self._rooms[connection.room_id].add(connection)
+        self.drained.clear()
 
     def detach(self, connection: Connection) -> None:
         """Forget a connection that has ended."""
@@ -91,6 +94,8 @@ class Hub:
             room.discard(connection)
             if not room:
                 del self._rooms[connection.room_id]
+        if not self._rooms:
+            self.drained.set()
 
     def sockets_of(self, user_id: int) -> int:
         """How many sockets ``user_id`` has open on this node."""

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from quart import current_app, render_template
 
 from chat_app.actions.messages import new_client_id
-
 from chat_app.models import Message
 from chat_app.models.messages import with_author
 from chat_app.realtime.events import Event, MessagePosted

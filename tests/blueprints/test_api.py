@@ -4,29 +4,27 @@ from __future__ import annotations
 
 from quart.testing import QuartClient
 
-from chat_app.models import Message, Room, User
+from chat_app.models import Room, User
+from tests.conftest import fill_room
 
 
 async def test_pages_walk_back_with_next_before(
     alice_client: QuartClient, general: Room, alice: User
 ) -> None:
-    ids = [
-        (await Message.create(room=general, author=alice, content=f"j{n}", client_id=f"c-{n:05d}")).id
-        for n in range(25)
-    ]
+    ids = await fill_room(general, alice, 25, prefix="j")
     first = await (await alice_client.get("/api/rooms/general/messages?limit=10")).get_json()
     assert [m["id"] for m in first["messages"]] == ids[15:]
     assert first["messages"][0] | {"created_at": None} == {
-        "id": ids[15], "room_id": general.id, "author": "alice", "content": "j15",
+        "id": ids[15],
+        "room_id": general.id,
+        "author": "alice",
+        "content": "j 15",
         "created_at": None,
     }
-    second = await (
-        await alice_client.get(f"/api/rooms/general/messages?limit=10&before={first['next_before']}")
-    ).get_json()
+    url = "/api/rooms/general/messages?limit=10&before={}"
+    second = await (await alice_client.get(url.format(first["next_before"]))).get_json()
     assert [m["id"] for m in second["messages"]] == ids[5:15]
-    last = await (
-        await alice_client.get(f"/api/rooms/general/messages?limit=10&before={second['next_before']}")
-    ).get_json()
+    last = await (await alice_client.get(url.format(second["next_before"]))).get_json()
     assert [m["id"] for m in last["messages"]] == ids[:5]
     assert last["next_before"] is None
 

@@ -7,7 +7,7 @@ import re
 from quart.testing import QuartClient
 
 from chat_app.models import Message, Room, User
-from tests.conftest import csrf_from
+from tests.conftest import csrf_from, fill_room
 
 
 async def _post(client: QuartClient, content: str, client_id: str = "form-client-0001"):  # type: ignore[no-untyped-def]
@@ -21,12 +21,11 @@ async def _post(client: QuartClient, content: str, client_id: str = "form-client
 async def test_chat_page_has_socket_messages_and_composer(
     alice_client: QuartClient, general: Room, alice: User
 ) -> None:
-    for n in range(55):
-        await Message.create(room=general, author=alice, content=f"m{n}", client_id=f"c-{n:05d}")
+    await fill_room(general, alice, 55, prefix="m")
     html = await (await alice_client.get("/rooms/general")).get_data(as_text=True)
     assert 'hx-ext="ws"' in html and 'ws-connect="/rooms/general/live?after=' in html
     assert len(re.findall(r'id="message-\d+"', html)) == 50
-    assert ">m4<" not in html and ">m54<" in html
+    assert ">m 4<" not in html and ">m 54<" in html
     composer = re.search(r'<form id="composer"[^>]*>', html)
     assert composer and 'method="post"' in composer.group(0) and "ws-send" in composer.group(0)
     assert 'name="content"' in html
@@ -74,10 +73,7 @@ async def test_rejected_post_shows_the_error_and_keeps_the_text(
 async def test_history_pages_link_older_and_newer(
     alice_client: QuartClient, general: Room, alice: User
 ) -> None:
-    ids = [
-        (await Message.create(room=general, author=alice, content=f"h{n}", client_id=f"c-{n:05d}")).id
-        for n in range(120)
-    ]
+    ids = await fill_room(general, alice, 120, prefix="h")
     html = await (await alice_client.get(f"/rooms/general/history?before={ids[100]}")).get_data(
         as_text=True
     )
@@ -99,7 +95,14 @@ async def test_history_of_empty_room(alice_client: QuartClient, general: Room) -
 
 
 async def test_bad_cursors_are_400(alice_client: QuartClient, general: Room) -> None:
-    for query in ("before=abc", "before=-1", "before=0", "after=1e9", "before=1&after=2",
-                  "before=" + "9" * 40, "before=%D9%A3"):
+    for query in (
+        "before=abc",
+        "before=-1",
+        "before=0",
+        "after=1e9",
+        "before=1&after=2",
+        "before=" + "9" * 40,
+        "before=%D9%A3",
+    ):
         response = await alice_client.get(f"/rooms/general/history?{query}")
         assert response.status_code == 400, query

@@ -2,34 +2,25 @@
 
 from __future__ import annotations
 
-from chat_app.models import Message, Room, User
+from chat_app.models import Room, User
 from chat_app.models.messages import latest, page_after, page_before
-
-
-async def _fill(room: Room, author: User, count: int) -> list[int]:
-    ids = []
-    for n in range(count):
-        message = await Message.create(
-            room=room, author=author, content=f"message {n}", client_id=f"client-{n:04d}"
-        )
-        ids.append(message.id)
-    return ids
+from tests.conftest import fill_room
 
 
 async def test_ids_increase_in_posting_order(general: Room, alice: User) -> None:
-    ids = await _fill(general, alice, 5)
+    ids = await fill_room(general, alice, 5)
     assert ids == sorted(ids)
 
 
 async def test_latest_returns_newest_page_oldest_first(general: Room, alice: User) -> None:
-    ids = await _fill(general, alice, 60)
+    ids = await fill_room(general, alice, 60)
     page = await latest(general.id, 50)
     assert [m.id for m in page] == ids[-50:]
     assert page[0].author.username == "alice"  # author loaded for rendering
 
 
 async def test_page_before_walks_back_without_gaps_or_repeats(general: Room, alice: User) -> None:
-    ids = await _fill(general, alice, 23)
+    ids = await fill_room(general, alice, 23)
     seen: list[int] = []
     before = None
     while page := await page_before(general.id, before, 10):
@@ -39,14 +30,14 @@ async def test_page_before_walks_back_without_gaps_or_repeats(general: Room, ali
 
 
 async def test_page_after_continues_from_cursor(general: Room, alice: User) -> None:
-    ids = await _fill(general, alice, 7)
+    ids = await fill_room(general, alice, 7)
     assert [m.id for m in await page_after(general.id, ids[2], 3)] == ids[3:6]
     assert await page_after(general.id, ids[-1], 50) == []
 
 
 async def test_pages_stay_inside_their_room(general: Room, alice: User) -> None:
     other = await Room.create(slug="random", name="Random")
-    await _fill(other, alice, 3)
+    await fill_room(other, alice, 3)
     assert await latest(general.id, 50) == []
 
 

@@ -1,0 +1,233 @@
+"""The websocket: handshake checks, two live users, bad frames, hostile content, catch-up."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import re
+from html.parser import HTMLParser
+
+import pytest
+from quart import Quart
+from quart.testing import QuartClient, WebsocketResponseError
+
+from chat_app.actions import post_message
+from chat_app.models import Message, Room, User
+from tests.conftest import ORIGIN, send_frame
+
+LIVE = "/rooms/general/live?after=0"  # a page always says what it has; 0 = nothing
+
+
+async def receive(ws, timeout: float = 5.0) -> str:  # type: ignore[no-untyped-def]
+    frame = await asyncio.wait_for(ws.receive(), timeout)
+    assert isinstance(frame, str)
+    return frame
+
+
+async def receive_until(ws, needle: str, timeout: float = 5.0) -> str:  # type: ignore[no-untyped-def]
+    """Frames until one contains ``needle``; all of them joined."""
+    seen = ""
+    async with asyncio.timeout(timeout):
+        while needle not in seen:
+            seen += await receive(ws)
+    return seen
+
+
+def parse_elements(fragment: str) -> list[tuple[str, list[tuple[str, str | None]]]]:
+    """Every element (tag and attributes) a browser would build from ``fragment``."""
+    found: list[tuple[str, list[tuple[str, str | None]]]] = []
+
+    class Collector(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            found.append((tag, attrs))
+
+    Collector().feed(fragment)
+    return found
+
+
+async def nothing_more(ws, wait: float = 0.3) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(ws.receive(), wait)
+
+
+async def test_two_users_see_each_message_once_and_the_sender_gets_their_own(
+    alice_client: QuartClient, bob_client: QuartClient, general: Room
+) -> None:
+    async with (
+        alice_client.websocket(LIVE, headers={"Origin": ORIGIN}) as alice_ws,
+        bob_client.websocket(LIVE, headers={"Origin": ORIGIN}) as bob_ws,
+    ):
+        await alice_ws.send(send_frame("hello bob"))
+        to_bob = await receive_until(bob_ws, "hello bob")
+        to_alice = await receive_until(alice_ws, "hello bob")
+        message = await Message.get(content="hello bob")
+        assert to_bob.startswith('<div id="messages" hx-swap-oob="beforeend">')
+        assert f'id="message-{message.id}" class="chat chat-start"' in to_bob
+        assert f'id="message-{message.id}" class="chat chat-end"' in to_alice
+        # the composer comes back fresh (empty, new client id) to the sender only
+        composer = (
+            to_alice
+            if 'id="composer"' in to_alice
+            else await receive_until(alice_ws, 'id="composer"')
+        )
+        assert re.search(r"<textarea[^>]*>\s*</textarea>", composer)
+        await nothing_more(bob_ws)
+        await bob_ws.send(send_frame("hi alice"))
+        assert "hi alice" in await receive_until(alice_ws, "hi alice")
+    assert await Message.all().count() == 2
+
+
+async def test_handshake_without_session_is_refused(client: QuartClient, general: Room) -> None:
+    with pytest.raises(WebsocketResponseError) as refused:
+        async with client.websocket(LIVE, headers={"Origin": ORIGIN}) as ws:
+            await ws.receive()
+    assert refused.value.response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        None,
+        "null",
+        "https://evil.example",
+        "http://localhost.evil.example",
+        "http://localhost:8080",
+        "https://localhost",
+        "http://localhost/path",
+    ],
+)
+async def test_handshake_from_another_origin_is_refused(
+    alice_client: QuartClient, general: Room, origin: str | None
+) -> None:
+    headers = {} if origin is None else {"Origin": origin}
+    with pytest.raises(WebsocketResponseError) as refused:
+        async with alice_client.websocket(LIVE, headers=headers) as ws:
+            await ws.receive()
+    assert refused.value.response.status_code == 403
+
+
+async def test_handshake_to_a_room_you_are_not_in_is_404(
+    alice_client: QuartClient, general: Room
+) -> None:
+    await Room.create(slug="secret", name="Secret")
+    with pytest.raises(WebsocketResponseError) as refused:
+        async with alice_client.websocket("/rooms/secret/live", headers={"Origin": ORIGIN}) as ws:
+            await ws.receive()
+    assert refused.value.response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("frame", "notice"),
+    [
+        (b"\x00\x01binary", "Only text frames"),
+        # An empty binary frame cannot go through the test client; tests/test_server.py sends it.
+        ("", "not understood"),
+        ("{not json", "not understood"),
+        ("[1, 2, 3]", "not understood"),
+        ('"just a string"', "not understood"),
+        ('{"HEADERS": {}}', "Unknown request"),
+    ],
+)
+async def test_bad_frames_get_a_notice_and_the_socket_keeps_working(
+    alice_client: QuartClient, general: Room, frame: str | bytes, notice: str
+) -> None:
+    async with alice_client.websocket(LIVE, headers={"Origin": ORIGIN}) as ws:
+        await ws.send(frame)
+        reply = await receive_until(ws, notice)
+        assert reply.startswith('<div id="notice"')
+        await ws.send(send_frame("still alive"))
+        assert "still alive" in await receive_until(ws, "still alive")
+
+
+async def test_invalid_message_shows_error_at_composer_and_keeps_text(
+    alice_client: QuartClient, general: Room
+) -> None:
+    async with alice_client.websocket(LIVE, headers={"Origin": ORIGIN}) as ws:
+        await ws.send(send_frame("   "))
+        reply = await receive_until(ws, 'id="composer-error"')
+        assert "Write something before sending." in reply
+        await ws.send(send_frame("y" * 4001))
+        reply = await receive_until(ws, "at most 4,000 characters")
+        assert "y" * 4001 in reply
+    assert await Message.all().count() == 0
+
+
+HOSTILE = [
+    "<script>alert(1)</script>",
+    '<img src=x onerror="alert(1)">',
+    '<div hx-get="/logout" hx-trigger="load">click</div>',
+    '"><svg onload=alert(1)>',
+    "{{ 7*7 }} {% raw %}",
+]
+
+
+@pytest.mark.parametrize("payload", HOSTILE)
+async def test_hostile_content_arrives_escaped(
+    alice_client: QuartClient, bob_client: QuartClient, general: Room, payload: str
+) -> None:
+    async with (
+        alice_client.websocket(LIVE, headers={"Origin": ORIGIN}) as alice_ws,
+        bob_client.websocket(LIVE, headers={"Origin": ORIGIN}) as bob_ws,
+    ):
+        await alice_ws.send(send_frame(payload))
+        frame = await receive_until(bob_ws, "chat-bubble")
+    elements = parse_elements(frame)
+    assert {tag for tag, _ in elements} == {"div", "time"}
+    attributes = {name for _, attrs in elements for name, _ in attrs}
+    assert attributes <= {"id", "class", "hx-swap-oob", "data-message-id", "datetime"}
+    assert payload in html.unescape(frame)
+    assert (await Message.get()).content == payload  # stored as typed, escaped on output
+
+
+async def test_catch_up_replays_what_was_missed_exactly_once(
+    app: Quart, alice_client: QuartClient, alice: User, bob: User, general: Room
+) -> None:
+    async with app.app_context():
+        seen = await post_message(bob, general, "seen before disconnect", "client-seen-01")
+        missed = [
+            await post_message(bob, general, f"missed {n}", f"client-miss-{n:02d}")
+            for n in range(3)
+        ]
+    async with alice_client.websocket(
+        f"/rooms/general/live?after={seen.id}", headers={"Origin": ORIGIN}
+    ) as ws:
+        replay = await receive_until(ws, f"message-{missed[-1].id}")
+        ids = [int(i) for i in re.findall(r'id="message-(\d+)"', replay)]
+        assert ids == [m.id for m in missed]
+        await nothing_more(ws)
+
+
+async def test_live_events_are_not_repeated_after_catch_up(
+    app: Quart, alice_client: QuartClient, alice: User, bob: User, general: Room
+) -> None:
+    async with app.app_context():
+        first = await post_message(bob, general, "first", "client-first-01")
+    async with alice_client.websocket(LIVE, headers={"Origin": ORIGIN}) as ws:
+        await receive_until(ws, f"message-{first.id}")
+        async with app.app_context():
+            second = await post_message(bob, general, "second", "client-second-1")
+        frames = await receive_until(ws, f"message-{second.id}")
+        await asyncio.sleep(0.2)
+        assert f"message-{first.id}" not in frames
+        await nothing_more(ws)
+
+
+async def test_retried_frame_is_stored_and_broadcast_once(
+    alice_client: QuartClient, bob_client: QuartClient, general: Room
+) -> None:
+    async with (
+        alice_client.websocket(LIVE, headers={"Origin": ORIGIN}) as alice_ws,
+        bob_client.websocket(LIVE, headers={"Origin": ORIGIN}) as bob_ws,
+    ):
+        frame = send_frame("sent twice", client_id="retry-client-01")
+        await alice_ws.send(frame)
+        await alice_ws.send(frame)
+        await receive_until(bob_ws, "sent twice")
+        await nothing_more(bob_ws, 0.5)
+    assert await Message.filter(content="sent twice").count() == 1
+
+
+async def test_frames_are_json_as_htmx_sends_them(alice_client: QuartClient, general: Room) -> None:
+    frame = json.loads(send_frame("shape"))
+    assert set(frame) == {"csrf_token", "client_id", "content", "HEADERS"}

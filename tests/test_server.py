@@ -1,0 +1,87 @@
+"""The real thing: Hypercorn in a subprocess, real sockets, a websocket client library."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from tests.conftest import Server, sign_up
+
+
+@pytest.fixture
+async def sockets(server: Server) -> AsyncIterator[tuple[ClientConnection, ClientConnection]]:
+    alice, bob = await sign_up(server.base, "alice"), await sign_up(server.base, "bob")
+    url = f"{server.ws_base}/rooms/general/live?after=0"
+    headers = {"Origin": server.base}
+    async with (
+        connect(url, additional_headers=headers | {"Cookie": alice}) as alice_ws,
+        connect(url, additional_headers=headers | {"Cookie": bob}) as bob_ws,
+    ):
+        yield alice_ws, bob_ws
+
+
+def frame(content: str) -> str:
+    return json.dumps({"content": content, "client_id": uuid.uuid4().hex, "HEADERS": {}})
+
+
+async def received(ws: ClientConnection, needle: str) -> str:
+    seen = ""
+    async with asyncio.timeout(5):
+        while needle not in seen:
+            seen += str(await ws.recv())
+    return seen
+
+
+async def test_two_users_chat_over_real_sockets(sockets: tuple[ClientConnection, ...]) -> None:
+    alice_ws, bob_ws = sockets
+    await alice_ws.send(frame("over the wire"))
+    assert 'class="chat chat-start"' in await received(bob_ws, "over the wire")
+    assert 'class="chat chat-end"' in await received(alice_ws, "over the wire")
+    await bob_ws.send(frame("and back"))
+    assert "and back" in await received(alice_ws, "and back")
+
+
+async def test_empty_binary_frame_gets_a_notice(sockets: tuple[ClientConnection, ...]) -> None:
+    alice_ws, _ = sockets
+    await alice_ws.send(b"")
+    assert "Only text frames" in await received(alice_ws, "Only text frames")
+    await alice_ws.send(frame("still here"))
+    await received(alice_ws, "still here")
+
+
+async def test_oversized_frame_is_closed_with_1009(sockets: tuple[ClientConnection, ...]) -> None:
+    alice_ws, bob_ws = sockets
+    await alice_ws.send("x" * (64 * 1024 + 1))
+    with pytest.raises(ConnectionClosed) as closed:
+        await received(alice_ws, "never")
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+    await bob_ws.send(frame("others unaffected"))
+    await received(bob_ws, "others unaffected")
+
+
+async def test_handshake_from_another_origin_is_refused(server: Server) -> None:
+    cookie = await sign_up(server.base, "carol")
+    with pytest.raises(Exception, match="403"):
+        async with connect(
+            f"{server.ws_base}/rooms/general/live",
+            additional_headers={"Origin": "https://evil.example", "Cookie": cookie},
+        ):
+            pass
+
+
+async def test_sigterm_closes_sockets_with_1012_and_exits(
+    server: Server, sockets: tuple[ClientConnection, ...]
+) -> None:
+    alice_ws, _ = sockets
+    server.process.send_signal(signal.SIGTERM)
+    with pytest.raises(ConnectionClosed) as closed:
+        await received(alice_ws, "never")
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012
+    assert await asyncio.to_thread(server.process.wait, 15) == 0
