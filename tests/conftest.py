@@ -24,7 +24,7 @@ from quart.testing import QuartClient
 from chat_app import create_app
 from chat_app.actions import register_user
 from chat_app.db import apply_migrations
-from chat_app.models import AuthSession, Membership, Message, Room, User
+from chat_app.models import AuthSession, LiveSocket, Membership, Message, Room, User, UserPresence
 
 DATABASE = os.environ.get("CHAT_TEST_DATABASE", "sqlite")
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -77,7 +77,7 @@ async def app(database_url: str) -> AsyncIterator[Quart]:
 async def clean_database(app: Quart) -> AsyncIterator[None]:
     """Every test starts with empty tables and fresh rate limits."""
     yield
-    for model in (Message, Membership, AuthSession, Room, User):
+    for model in (LiveSocket, UserPresence, Message, Membership, AuthSession, Room, User):
         await model.all().delete()
     app.extensions.pop("message_limiter", None)
 

@@ -1,7 +1,16 @@
 """Tortoise models and the read queries that go with them (no HTTP, no broker)."""
 
 from chat_app.models.messages import Message
+from chat_app.models.presence import LiveSocket, UserPresence
 from chat_app.models.rooms import Membership, Room
 from chat_app.models.users import AuthSession, User
 
-__all__ = ["AuthSession", "Membership", "Message", "Room", "User"]
+__all__ = [
+    "AuthSession",
+    "LiveSocket",
+    "Membership",
+    "Message",
+    "Room",
+    "User",
+    "UserPresence",
+]

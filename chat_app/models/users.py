@@ -13,6 +13,7 @@ class User(Model):
     username = fields.CharField(max_length=32, unique=True)
     password_hash = fields.CharField(max_length=255)
     is_active = fields.BooleanField(default=True)
+    is_admin = fields.BooleanField(default=False, db_default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
