@@ -221,6 +221,6 @@ async def sign_up(base: str, username: str) -> str:
         )
         assert response.status_code == 303, response.text
         # Secure cookies are not sent back over plain http by cookie jars: carry them by hand.
-        session = re.search(r"parley_session=([^;]+)", response.headers["set-cookie"])
-        assert session
-        return f"parley_session={session.group(1)}"
+        cookies = dict(re.findall(r"(parley_\w+)=([^;]+)", response.headers["set-cookie"]))
+        assert "parley_session" in cookies
+        return "; ".join(f"{name}={value}" for name, value in cookies.items())

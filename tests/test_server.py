@@ -8,11 +8,12 @@ import signal
 import uuid
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.conftest import Server, sign_up
+from tests.conftest import Server, csrf_from, sign_up
 
 
 @pytest.fixture
@@ -85,3 +86,19 @@ async def test_sigterm_closes_sockets_with_1012_and_exits(
         await received(alice_ws, "never")
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012
     assert await asyncio.to_thread(server.process.wait, 15) == 0
+
+
+async def test_logout_closes_that_browsers_sockets_only(
+    server: Server, sockets: tuple[ClientConnection, ...]
+) -> None:
+    alice_ws, bob_ws = sockets
+    cookie = alice_ws.request.headers["Cookie"] if alice_ws.request else ""
+    async with httpx.AsyncClient(base_url=server.base, headers={"Cookie": cookie}) as http:
+        page = await http.get("/rooms/general")
+        response = await http.post("/logout", data={"csrf_token": csrf_from(page.text)})
+        assert response.status_code == 303
+    with pytest.raises(ConnectionClosed) as closed:
+        await received(alice_ws, "never")
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+    await bob_ws.send(frame("bob is still here"))
+    await received(bob_ws, "bob is still here")

@@ -6,6 +6,7 @@ HTTP handlers, the websocket, the CLI and tests all call these functions.
 from chat_app.actions.accounts import (
     AccountError,
     authenticate,
+    end_all_sessions,
     end_session,
     register_user,
     start_session,
@@ -17,6 +18,7 @@ __all__ = [
     "AccountError",
     "MessageRejected",
     "authenticate",
+    "end_all_sessions",
     "end_session",
     "join_room",
     "post_message",

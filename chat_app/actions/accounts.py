@@ -13,6 +13,8 @@ from tortoise.transactions import in_transaction
 
 from chat_app.actions.rooms import join_room
 from chat_app.models import AuthSession, User
+from chat_app.realtime import publish
+from chat_app.realtime.events import SessionsRevoked
 
 USERNAME_RE = re.compile(r"^[a-z0-9_][a-z0-9_.-]{1,31}$")
 PASSWORD_MIN, PASSWORD_MAX = 8, 256
@@ -74,5 +76,14 @@ async def start_session(user: User, days: int) -> str:
 
 
 async def end_session(token: str) -> None:
-    """Revoke one session (logout)."""
-    await AuthSession.filter(token=token).delete()
+    """Revoke one session (logout); its open sockets are closed on every node."""
+    session = await AuthSession.get_or_none(token=token)
+    if session is not None:
+        await session.delete()
+        await publish(SessionsRevoked(user_id=session.user_id, session_token=token))
+
+
+async def end_all_sessions(user: User) -> None:
+    """Revoke every session of ``user`` ("log out everywhere"); all their sockets close."""
+    await AuthSession.filter(user_id=user.id).delete()
+    await publish(SessionsRevoked(user_id=user.id))

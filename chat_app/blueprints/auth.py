@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from quart import Blueprint, current_app, redirect, render_template, request, url_for
-from quart_auth import current_user, login_user, logout_user
+from quart_auth import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from chat_app.actions import AccountError, authenticate, end_session, register_user, start_session
-from chat_app.auth import Viewer
+from chat_app.actions import (
+    AccountError,
+    authenticate,
+    end_all_sessions,
+    end_session,
+    register_user,
+    start_session,
+)
+from chat_app.auth import Viewer, viewer_user
 from chat_app.security import rotate_csrf_token
 
 blueprint = Blueprint("auth", __name__)
@@ -61,9 +68,21 @@ async def login() -> Page:
 
 @blueprint.post("/logout")
 async def logout() -> WerkzeugResponse:
-    """End this browser's session (the row is deleted, so the cookie is dead everywhere)."""
+    """End this browser's session; its row is deleted and its sockets are closed."""
     if current_user.auth_id is not None:
         await end_session(current_user.auth_id)
+    return _signed_out()
+
+
+@blueprint.post("/logout/everywhere")
+@login_required
+async def logout_everywhere() -> WerkzeugResponse:
+    """End every session of this user, on every device, and close all their sockets."""
+    await end_all_sessions(await viewer_user())
+    return _signed_out()
+
+
+def _signed_out() -> WerkzeugResponse:
     logout_user()
     rotate_csrf_token()
     return redirect(url_for("auth.login"), 303)

@@ -10,7 +10,7 @@ from typing import Any
 
 from quart import Blueprint, abort, current_app, session, websocket
 from quart.wrappers.base import ClientDisconnectedError
-from quart_auth import login_required
+from quart_auth import current_user, login_required
 
 from chat_app.actions import MessageRejected, post_message
 from chat_app.auth import room_or_404, viewer_user
@@ -23,7 +23,6 @@ from chat_app.security import CSRF_FIELD, origin_allowed
 log = logging.getLogger(__name__)
 blueprint = Blueprint("live", __name__)
 
-POLICY_VIOLATION = 1008
 TOO_BIG = 1009
 CATCH_UP_PAGE = 200
 
@@ -41,7 +40,13 @@ async def live(slug: str) -> None:
         abort(429)
     await websocket.accept()
     socket = websocket._get_current_object()
-    connection = Connection(socket, user.id, room.id, current_app.config["WS_QUEUE_SIZE"])
+    connection = Connection(
+        socket,
+        user.id,
+        room.id,
+        current_app.config["WS_QUEUE_SIZE"],
+        session_token=current_user.auth_id,
+    )
     hub.attach(connection)  # subscribe first, so nothing committed from now on is missed
     log.info("socket opened user=%s room=%s", user.id, room.id)
     try:

@@ -34,5 +34,7 @@ class AuthSession(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
     expires_at = fields.DatetimeField()
 
+    user_id: int
+
     class Meta:
         table = "auth_sessions"

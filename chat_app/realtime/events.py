@@ -15,9 +15,20 @@ class MessagePosted:
     message_id: int
 
 
-Event = MessagePosted
+@dataclass(frozen=True, slots=True)
+class SessionsRevoked:
+    """A user's session (``session_token``) or all their sessions (None) were ended."""
 
-_KINDS: dict[str, type[Event]] = {"message_posted": MessagePosted}
+    user_id: int
+    session_token: str | None = None
+
+
+Event = MessagePosted | SessionsRevoked
+
+_KINDS: dict[str, type[Event]] = {
+    "message_posted": MessagePosted,
+    "sessions_revoked": SessionsRevoked,
+}
 _NAMES = {cls: name for name, cls in _KINDS.items()}
 
 

@@ -14,12 +14,13 @@ from typing import Protocol
 from quart import Quart
 
 from chat_app.realtime import streams
-from chat_app.realtime.events import Event
+from chat_app.realtime.events import Event, MessagePosted, SessionsRevoked
 
 log = logging.getLogger(__name__)
 
-TRY_AGAIN_LATER = 1013  # the ws extension reconnects after this code
-SERVICE_RESTART = 1012
+POLICY_VIOLATION = 1008  # the ws extension does not reconnect after this one
+SERVICE_RESTART = 1012  # ... and reconnects after these two
+TRY_AGAIN_LATER = 1013
 
 
 class Socket(Protocol):
@@ -29,10 +30,18 @@ class Socket(Protocol):
 class Connection:
     """One open websocket of ``user_id`` in ``room_id``."""
 
-    def __init__(self, socket: Socket, user_id: int, room_id: int, queue_size: int) -> None:
+    def __init__(
+        self,
+        socket: Socket,
+        user_id: int,
+        room_id: int,
+        queue_size: int,
+        session_token: str | None = None,
+    ) -> None:
         self.socket = socket
         self.user_id = user_id
         self.room_id = room_id
+        self.session_token = session_token
         self.queue: asyncio.Queue[tuple[int | None, str]] = asyncio.Queue(maxsize=queue_size)
         # Messages already sent by catch-up; their live copies are skipped, never shown twice.
         self.replayed: set[int] = set()
@@ -99,10 +108,24 @@ class Hub:
 
     def sockets_of(self, user_id: int) -> int:
         """How many sockets ``user_id`` has open on this node."""
-        return sum(c.user_id == user_id for room in self._rooms.values() for c in room)
+        return sum(c.user_id == user_id for c in self.connections())
+
+    def connections(self) -> list[Connection]:
+        """Every open connection on this node."""
+        return [c for room in self._rooms.values() for c in room]
 
     async def deliver(self, event: Event) -> None:
-        """Render ``event`` once and enqueue it on every socket of its room on this node."""
+        """Apply ``event`` to this node's sockets."""
+        match event:
+            case MessagePosted():
+                await self._fan_out(event)
+            case SessionsRevoked(user_id=user_id, session_token=token):
+                for connection in self.connections():
+                    if connection.user_id == user_id and token in (None, connection.session_token):
+                        connection.close(POLICY_VIOLATION, "signed out")
+
+    async def _fan_out(self, event: MessagePosted) -> None:
+        """Render once and enqueue the same text on every socket of the room on this node."""
         if not self._rooms.get(event.room_id):
             return
         async with self._app.app_context():
@@ -119,6 +142,5 @@ class Hub:
 
     def close_all(self, code: int = SERVICE_RESTART, reason: str = "server restarting") -> None:
         """Close every socket (shutdown: 1012 makes clients reconnect at once)."""
-        for room in list(self._rooms.values()):
-            for connection in list(room):
-                connection.close(code, reason)
+        for connection in self.connections():
+            connection.close(code, reason)

@@ -53,6 +53,8 @@ async def render_event(event: Event) -> Fanout | None:
                 for_author=await render_messages([message], message.author_id),
                 for_others=await render_messages([message], None),
             )
+        case _:
+            return None
 
 
 async def render_composer(

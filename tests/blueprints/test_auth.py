@@ -104,3 +104,13 @@ async def test_cross_site_posts_are_refused_even_with_a_token(
     assert cross.status_code == 403
     same = await client.post("/login", form=form, headers={"Origin": "http://localhost"})
     assert same.status_code == 303
+
+
+async def test_log_out_everywhere_ends_every_session(app: Quart, alice: User) -> None:
+    laptop, phone = await log_in(app, "alice"), await log_in(app, "alice")
+    assert await AuthSession.filter(user=alice).count() == 2
+    token = await _form(laptop, "/rooms/general")
+    response = await laptop.post("/logout/everywhere", form={"csrf_token": token})
+    assert response.status_code == 303
+    assert await AuthSession.filter(user=alice).count() == 0
+    assert (await phone.get("/rooms/general")).status_code == 401
