@@ -20,6 +20,13 @@ DEFAULTS: dict[str, Any] = {
     "WS_QUEUE_SIZE": 256,
     "WS_MAX_SOCKETS_PER_USER": 10,
     "MAX_CONTENT_LENGTH": 1024 * 1024,
+    "BODY_TIMEOUT": 15,  # seconds to receive a request body (Quart's setting; its default is 60)
+    # Login throttling: failures per account name, attempts (logins and sign-ups) per address.
+    "LOGIN_ACCOUNT_BURST": 5,
+    "LOGIN_ACCOUNT_PER_MINUTE": 1.0,
+    "LOGIN_ADDRESS_BURST": 20,
+    "LOGIN_ADDRESS_PER_MINUTE": 10.0,
+    "TRUSTED_PROXIES": 0,  # proxies in front whose X-Forwarded-For we believe; 0 = none
     "SESSION_DAYS": 14,
     "COOKIE_SECURE": True,
 }

@@ -45,6 +45,22 @@ def origin_allowed(origin: str | None, scheme: str, host: str) -> bool:
     return origin == own_origin(scheme, host) or origin in allowed
 
 
+def client_address() -> str:
+    """The client's IP address, for per-address limits.
+
+    ``X-Forwarded-For`` is trusted only with ``CHAT_TRUSTED_PROXIES=n`` (the number of proxies
+    in front of us): then the entry the n-th proxy appended is the client. Without it anyone
+    could claim any address and escape the limits.
+    """
+    hops: int = current_app.config["TRUSTED_PROXIES"]
+    if hops > 0:
+        chain = ",".join(request.headers.getlist("X-Forwarded-For")).split(",")
+        forwarded = [hop.strip() for hop in chain if hop.strip()]
+        if len(forwarded) >= hops:
+            return forwarded[-hops][:64]
+    return request.remote_addr or "unknown"
+
+
 def csrf_token() -> str:
     """This browser's CSRF token (kept in the signed Quart session cookie)."""
     token = session.get(CSRF_FIELD)

@@ -79,7 +79,7 @@ async def clean_database(app: Quart) -> AsyncIterator[None]:
     yield
     for model in (LiveSocket, UserPresence, Message, Membership, AuthSession, Room, User):
         await model.all().delete()
-    app.extensions.pop("message_limiter", None)
+    app.extensions.pop("limiters", None)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ HTTP handlers, the websocket, the CLI and tests all call these functions.
 
 from chat_app.actions.accounts import (
     AccountError,
+    LoginThrottled,
     authenticate,
     end_all_sessions,
     end_session,
@@ -16,6 +17,7 @@ from chat_app.actions.rooms import join_room
 
 __all__ = [
     "AccountError",
+    "LoginThrottled",
     "MessageRejected",
     "authenticate",
     "end_all_sessions",

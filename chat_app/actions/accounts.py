@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from quart import current_app
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from chat_app.actions.limits import TokenBucket, app_limiter
 from chat_app.actions.rooms import join_room
 from chat_app.models import AuthSession, User
 from chat_app.realtime import publish
@@ -28,13 +31,56 @@ class AccountError(ValueError):
     """A registration or login the user must correct; ``str()`` is safe to show."""
 
 
+class LoginThrottled(AccountError):
+    """Too many attempts from this address or on this account; ``retry_after`` in seconds."""
+
+    def __init__(self, wait: float) -> None:
+        self.retry_after = max(1, math.ceil(wait))
+        super().__init__(f"Too many sign-in attempts. Wait {self.retry_after} s, then try again.")
+
+
+def _login_limiters() -> tuple[TokenBucket, TokenBucket]:
+    """Failed logins per account name, and password hashes (any attempt) per client address."""
+    cfg = current_app.config
+    per_account = app_limiter(
+        "login_accounts", cfg["LOGIN_ACCOUNT_PER_MINUTE"] / 60, cfg["LOGIN_ACCOUNT_BURST"]
+    )
+    per_address = app_limiter(
+        "login_addresses", cfg["LOGIN_ADDRESS_PER_MINUTE"] / 60, cfg["LOGIN_ADDRESS_BURST"]
+    )
+    return per_account, per_address
+
+
+def _spend_attempt(address: str | None, account: str | None = None) -> None:
+    """Raise LoginThrottled before any hashing if the address (or account) is out of tries."""
+    per_account, per_address = _login_limiters()
+    wait = max(
+        per_account.wait(account) if account is not None else 0.0,
+        per_address.wait(address) if address is not None else 0.0,
+    )
+    if wait:
+        raise LoginThrottled(wait)
+    if address is not None:
+        per_address.take(address)
+
+
+def _secret(password: str) -> bytes:
+    # A lone surrogate (possible from code or JSON, never from a form) must not crash hashing.
+    return password.encode("utf-8", "surrogatepass")
+
+
 def normalize_username(raw: str) -> str:
     """Usernames are case-insensitive; store and compare them lower-cased."""
     return raw.strip().lower()
 
 
-async def register_user(username: str, password: str, default_room: str = "general") -> User:
-    """Create an account and put it in the default room."""
+async def register_user(
+    username: str, password: str, default_room: str = "general", address: str | None = None
+) -> User:
+    """Create an account and put it in the default room.
+
+    ``address`` (the client's) shares the login budget: each registration costs a hash too.
+    """
     username = normalize_username(username)
     if not USERNAME_RE.fullmatch(username):
         raise AccountError(
@@ -43,26 +89,39 @@ async def register_user(username: str, password: str, default_room: str = "gener
         )
     if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
         raise AccountError(f"Passwords are {PASSWORD_MIN} to {PASSWORD_MAX} characters long.")
+    if address is not None:  # sign-ups from code (CLI, tests) have no address to limit
+        _spend_attempt(address)
     try:
         async with in_transaction():
-            user = await User.create(username=username, password_hash=_hasher.hash(password))
+            user = await User.create(
+                username=username, password_hash=_hasher.hash(_secret(password))
+            )
             await join_room(user, default_room)
     except IntegrityError:
         raise AccountError("That username is taken.") from None
     return user
 
 
-async def authenticate(username: str, password: str) -> User:
-    """The active user with these credentials; one vague error for every failure."""
-    user = await User.get_or_none(username=normalize_username(username), is_active=True)
+async def authenticate(username: str, password: str, address: str | None = None) -> User:
+    """The active user with these credentials; one vague error for every failure.
+
+    Failures are throttled per account name (known or not, so the throttle reveals nothing)
+    and attempts per client ``address``: both raise LoginThrottled before any hashing.
+    """
+    name = normalize_username(username)
+    # Names that cannot exist share one bucket and never reach the database.
+    account = name if USERNAME_RE.fullmatch(name) else None
+    _spend_attempt(address, account or "")
+    user = await User.get_or_none(username=account, is_active=True) if account else None
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, _secret(password))
     except (VerificationError, InvalidHashError):
         user = None
     if user is None:
+        _login_limiters()[0].take(account or "")
         raise AccountError("Wrong username or password.")
     if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+        user.password_hash = _hasher.hash(_secret(password))
         await user.save(update_fields=["password_hash"])
     return user
 

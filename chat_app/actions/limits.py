@@ -1,9 +1,11 @@
-"""Per-user token buckets (in this process; a shared store comes with several workers)."""
+"""Token buckets (in this process; a shared store comes with several workers)."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+
+from quart import current_app
 
 
 @dataclass
@@ -19,8 +21,7 @@ class TokenBucket:
         self.rate, self.burst, self.max_keys = rate, burst, max_keys
         self._buckets: dict[object, _Bucket] = {}
 
-    def take(self, key: object) -> float:
-        """Spend one token for ``key``: 0.0 if allowed, else the seconds until one is free."""
+    def _refilled(self, key: object) -> _Bucket:
         now = time.monotonic()
         bucket = self._buckets.get(key)
         if bucket is None:
@@ -29,7 +30,28 @@ class TokenBucket:
             bucket = self._buckets[key] = _Bucket(tokens=float(self.burst), updated=now)
         bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
         bucket.updated = now
-        if bucket.tokens >= 1.0:
-            bucket.tokens -= 1.0
-            return 0.0
-        return (1.0 - bucket.tokens) / self.rate
+        return bucket
+
+    def wait(self, key: object) -> float:
+        """Seconds until ``key`` has a token (0.0 if it has one now), spending nothing."""
+        tokens = self._refilled(key).tokens
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
+
+    def take(self, key: object) -> float:
+        """Spend one token for ``key``: 0.0 if allowed, else the seconds until one is free."""
+        wait = self.wait(key)
+        if not wait:
+            self._buckets[key].tokens -= 1.0
+        return wait
+
+
+def app_limiter(name: str, rate: float, burst: int) -> TokenBucket:
+    """The application's shared bucket called ``name``, made on first use.
+
+    Kept in ``app.extensions["limiters"]`` so tests can start each case with fresh limits.
+    """
+    limiters: dict[str, TokenBucket] = current_app.extensions.setdefault("limiters", {})
+    limiter = limiters.get(name)
+    if limiter is None:
+        limiter = limiters[name] = TokenBucket(rate, burst)
+    return limiter

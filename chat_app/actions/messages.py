@@ -9,12 +9,15 @@ from quart import current_app
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from chat_app.actions.limits import TokenBucket
+from chat_app.actions.limits import TokenBucket, app_limiter
 from chat_app.models import Message, Room, User
 from chat_app.realtime import publish
 from chat_app.realtime.events import MessagePosted
 
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+# Invisible characters that mean nothing in chat text: C0/C1 controls except tab and newline,
+# and lone UTF-16 surrogates (a JSON "\ud800" decodes to one; no database can store it).
+INVISIBLE_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 class MessageRejected(ValueError):
@@ -27,19 +30,19 @@ def new_client_id() -> str:
 
 
 def _rate_limiter() -> TokenBucket:
-    limiter: TokenBucket | None = current_app.extensions.get("message_limiter")
-    if limiter is None:
-        cfg = current_app.config
-        limiter = TokenBucket(cfg["MESSAGES_PER_SECOND"], cfg["MESSAGES_BURST"])
-        current_app.extensions["message_limiter"] = limiter
-    return limiter
+    cfg = current_app.config
+    return app_limiter("messages", cfg["MESSAGES_PER_SECOND"], cfg["MESSAGES_BURST"])
 
 
 def clean_content(raw: object) -> str:
-    """The text to store, or MessageRejected saying what is wrong with it."""
+    """The text to store, or MessageRejected saying what is wrong with it.
+
+    Control characters are stripped rather than refused: they are invisible, so the sender
+    could not find them to fix the message.
+    """
     if not isinstance(raw, str):
         raise MessageRejected("A message must be text.")
-    content = raw.replace("\r\n", "\n").strip()
+    content = INVISIBLE_RE.sub("", raw.replace("\r\n", "\n").replace("\r", "\n")).strip()
     if not content:
         raise MessageRejected("Write something before sending.")
     limit: int = current_app.config["MESSAGE_MAX_CHARS"]
@@ -47,8 +50,6 @@ def clean_content(raw: object) -> str:
         raise MessageRejected(
             f"Messages are at most {limit:,} characters; this one has {len(content):,}."
         )
-    if "\x00" in content:
-        raise MessageRejected("Messages cannot contain NUL characters.")
     return content
 
 

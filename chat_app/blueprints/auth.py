@@ -8,6 +8,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from chat_app.actions import (
     AccountError,
+    LoginThrottled,
     authenticate,
     end_all_sessions,
     end_session,
@@ -15,11 +16,11 @@ from chat_app.actions import (
     start_session,
 )
 from chat_app.auth import Viewer, viewer_user
-from chat_app.security import rotate_csrf_token
+from chat_app.security import client_address, rotate_csrf_token
 
 blueprint = Blueprint("auth", __name__)
 
-Page = str | tuple[str, int] | WerkzeugResponse
+Page = str | tuple[str, int] | tuple[str, int, dict[str, str]] | WerkzeugResponse
 
 
 async def _sign_in(session_token: str) -> WerkzeugResponse:
@@ -45,10 +46,13 @@ async def register() -> Page:
     username = form.get("username", "")
     try:
         user = await register_user(
-            username, form.get("password", ""), current_app.config["DEFAULT_ROOM"]
+            username,
+            form.get("password", ""),
+            current_app.config["DEFAULT_ROOM"],
+            client_address(),
         )
     except AccountError as error:
-        return await render_template("auth/register.html", error=error, username=username), 422
+        return await _refused("auth/register.html", error, username, 422)
     return await _sign_in(await start_session(user, current_app.config["SESSION_DAYS"]))
 
 
@@ -60,9 +64,9 @@ async def login() -> Page:
     form = await request.form
     username = form.get("username", "")
     try:
-        user = await authenticate(username, form.get("password", ""))
+        user = await authenticate(username, form.get("password", ""), client_address())
     except AccountError as error:
-        return await render_template("auth/login.html", error=error, username=username), 401
+        return await _refused("auth/login.html", error, username, 401)
     return await _sign_in(await start_session(user, current_app.config["SESSION_DAYS"]))
 
 
@@ -80,6 +84,14 @@ async def logout_everywhere() -> WerkzeugResponse:
     """End every session of this user, on every device, and close all their sockets."""
     await end_all_sessions(await viewer_user())
     return _signed_out()
+
+
+async def _refused(template: str, error: AccountError, username: str, status: int) -> Page:
+    """The form again with the reason; a throttled attempt gets 429 and ``Retry-After``."""
+    page = await render_template(template, error=error, username=username[:64])
+    if isinstance(error, LoginThrottled):
+        return page, 429, {"Retry-After": str(error.retry_after)}
+    return page, status
 
 
 def _signed_out() -> WerkzeugResponse:

@@ -33,10 +33,34 @@ async def test_short_password_is_refused(app: Quart) -> None:
         await register_user("carol", "short")
 
 
-async def test_wrong_password_and_unknown_user_get_the_same_error(alice: User) -> None:
-    with pytest.raises(AccountError) as wrong:
-        await authenticate("alice", "not the password")
-    with pytest.raises(AccountError) as unknown:
-        await authenticate("nobody", PASSWORD)
-    assert str(wrong.value) == str(unknown.value)
-    assert (await authenticate(" Alice ", PASSWORD)).id == alice.id
+async def test_wrong_password_and_unknown_user_get_the_same_error(app: Quart, alice: User) -> None:
+    async with app.app_context():  # the login throttle lives on the app
+        with pytest.raises(AccountError) as wrong:
+            await authenticate("alice", "not the password")
+        with pytest.raises(AccountError) as unknown:
+            await authenticate("nobody", PASSWORD)
+        assert str(wrong.value) == str(unknown.value)
+        assert (await authenticate(" Alice ", PASSWORD)).id == alice.id
+
+
+@pytest.mark.parametrize(
+    ("username", "password"),
+    [
+        ("alice\x00", PASSWORD),
+        ("al\ud800ice", PASSWORD),
+        ("alice", "pass\ud800word"),
+        ("x" * 1_000_000, "y" * 1_000_000),
+    ],
+)
+async def test_hostile_credentials_get_the_vague_error_not_a_crash(
+    app: Quart, alice: User, username: str, password: str
+) -> None:
+    async with app.app_context():
+        with pytest.raises(AccountError, match="Wrong username or password"):
+            await authenticate(username, password)
+
+
+async def test_a_lone_surrogate_password_can_be_registered_and_used(app: Quart) -> None:
+    user = await register_user("carol", "pass\ud800word")
+    async with app.app_context():
+        assert (await authenticate("carol", "pass\ud800word")).id == user.id

@@ -67,7 +67,7 @@ async def test_retry_with_same_client_id_stores_and_publishes_nothing_new(
         ("x" * 4001, "at most 4,000 characters"),
         (None, "must be text"),
         (["list"], "must be text"),
-        ("nul\x00byte", "NUL"),
+        ("\x00\x01\x1b\x7f\x85\ud800", "Write something"),  # nothing visible is left
     ],
 )
 async def test_invalid_content_is_rejected_and_nothing_is_stored(
@@ -77,6 +77,24 @@ async def test_invalid_content_is_rejected_and_nothing_is_stored(
         await post_message(alice, general, content, "client-0001")
     assert await Message.all().count() == 0
     assert published.events == []
+
+
+async def test_control_characters_and_lone_surrogates_are_stripped_newline_and_tab_kept(
+    published: RecordingBroker, alice: User, general: Room
+) -> None:
+    raw = "a\x00b\x1b[31mc\x7fd\x85e\ud800f\r\ng\rh\ti"
+    message = await post_message(alice, general, raw, "client-0001")
+    assert message.content == "ab[31mcdef\ng\nh\ti"
+    assert (await Message.get(id=message.id)).content == message.content
+
+
+async def test_bidi_and_zero_width_characters_are_kept_as_typed(
+    published: RecordingBroker, alice: User, general: Room
+) -> None:
+    # Legitimate in many scripts (RTL text, ZWJ emoji); the page isolates them in the bubble.
+    raw = "abc\u202edcba\u200b\u200d\u2066x\u2069"
+    message = await post_message(alice, general, raw, "client-0001")
+    assert message.content == raw
 
 
 async def test_exactly_the_limit_is_accepted(
