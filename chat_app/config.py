@@ -19,6 +19,10 @@ DEFAULTS: dict[str, Any] = {
     "WS_MAX_FRAME_BYTES": 64 * 1024,
     "WS_QUEUE_SIZE": 256,
     "WS_MAX_SOCKETS_PER_USER": 10,
+    # Every frame a client sends (messages, typing, ...) spends from one budget per socket.
+    "WS_FRAMES_PER_SECOND": 10.0,
+    "WS_FRAMES_BURST": 30,
+    "WS_FRAMES_DROPPED_BEFORE_CLOSE": 100,
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     "BODY_TIMEOUT": 15,  # seconds to receive a request body (Quart's setting; its default is 60)
     # Login throttling: failures per account name, attempts (logins and sign-ups) per address.

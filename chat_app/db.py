@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine
+from typing import Any
+
 from tortoise import Tortoise, connections
 from tortoise.migrations.api import migrate
 from tortoise.migrations.executor import MigrationExecutor
@@ -37,3 +41,13 @@ async def pending_migrations(database_url: str) -> list[str]:
         for step in await executor.plan()
         if not step.backward
     ]
+
+
+async def finish_even_if_cancelled[T](write: Coroutine[Any, Any, T]) -> T:
+    """Run a transactional write to its end even if the caller is cancelled (its client left).
+
+    Tortoise's SQLite transaction takes the connection's lock before ``BEGIN``; a cancellation
+    delivered there never releases it, and every later query of every user waits forever.
+    Shielded, the write commits or rolls back as usual and only the answer is lost.
+    """
+    return await asyncio.shield(write)

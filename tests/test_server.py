@@ -102,3 +102,16 @@ async def test_logout_closes_that_browsers_sockets_only(
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
     await bob_ws.send(frame("bob is still here"))
     await received(bob_ws, "bob is still here")
+
+
+async def test_a_frame_flood_is_closed_with_1008_and_others_are_unaffected(
+    sockets: tuple[ClientConnection, ...],
+) -> None:
+    alice_ws, bob_ws = sockets
+    with pytest.raises(ConnectionClosed) as closed:
+        for n in range(5000):
+            await alice_ws.send(frame(f"flood {n}"))
+        await received(alice_ws, "never")
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+    await bob_ws.send(frame("bob is fine"))
+    await received(bob_ws, "bob is fine")

@@ -15,6 +15,7 @@ from tortoise.transactions import in_transaction
 
 from chat_app.actions.limits import TokenBucket, app_limiter
 from chat_app.actions.rooms import join_room
+from chat_app.db import finish_even_if_cancelled
 from chat_app.models import AuthSession, User
 from chat_app.realtime import publish
 from chat_app.realtime.events import SessionsRevoked
@@ -92,13 +93,17 @@ async def register_user(
     if address is not None:  # sign-ups from code (CLI, tests) have no address to limit
         _spend_attempt(address)
     try:
-        async with in_transaction():
-            user = await User.create(
-                username=username, password_hash=_hasher.hash(_secret(password))
-            )
-            await join_room(user, default_room)
+        return await finish_even_if_cancelled(
+            _create_user(username, _hasher.hash(_secret(password)), default_room)
+        )
     except IntegrityError:
         raise AccountError("That username is taken.") from None
+
+
+async def _create_user(username: str, password_hash: str, default_room: str) -> User:
+    async with in_transaction():
+        user = await User.create(username=username, password_hash=password_hash)
+        await join_room(user, default_room)
     return user
 
 

@@ -10,6 +10,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from chat_app.actions.limits import TokenBucket, app_limiter
+from chat_app.db import finish_even_if_cancelled
 from chat_app.models import Message, Room, User
 from chat_app.realtime import publish
 from chat_app.realtime.events import MessagePosted
@@ -68,6 +69,10 @@ async def post_message(author: User, room: Room, content: object, client_id: obj
     wait = _rate_limiter().take(author.id)
     if wait:
         raise MessageRejected(f"You are sending too fast; try again in {wait:.1f} s.")
+    return await finish_even_if_cancelled(_store(author, room, text, client_id))
+
+
+async def _store(author: User, room: Room, text: str, client_id: str) -> Message:
     try:
         async with in_transaction():
             message = await Message.create(

@@ -18,6 +18,7 @@ from chat_app.models import Room, User
 from chat_app.models.messages import page_after
 from chat_app.realtime import streams
 from chat_app.realtime.hub import Connection, Hub
+from chat_app.realtime.inbox import Receive, gated
 from chat_app.security import CSRF_FIELD, origin_allowed
 
 log = logging.getLogger(__name__)
@@ -93,10 +94,16 @@ async def _catch_up(connection: Connection, room: Room, after: int | None) -> No
 
 
 async def _receive(connection: Connection, user: User, room: Room) -> None:
-    """Read frames promptly and answer each; a bad frame gets a notice, never a crash."""
+    """Read frames promptly (a flood is dropped, not queued) and answer the admitted ones."""
+    async with gated(connection, websocket.receive) as next_frame:
+        await _answer(next_frame, connection, user, room)
+
+
+async def _answer(next_frame: Receive, connection: Connection, user: User, room: Room) -> None:
+    """Answer each frame; a bad frame gets a notice, never a crash."""
     max_bytes: int = current_app.config["WS_MAX_FRAME_BYTES"]
     while True:
-        frame = await websocket.receive()
+        frame = await next_frame()
         if not isinstance(frame, str):
             connection.offer(None, await streams.render_notice("Only text frames are accepted."))
             continue

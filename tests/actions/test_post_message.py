@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -132,3 +133,21 @@ async def test_burst_then_rate_limit(
         await post_message(alice, general, "one too many", "client-0010")
     await post_message(bob, general, "others are not slowed", "client-0011")
     assert len(published.events) == 11
+
+
+async def test_a_sender_who_leaves_mid_write_never_wedges_the_database(
+    app: Quart, published: RecordingBroker, alice: User, general: Room
+) -> None:
+    # A socket handler is cancelled when its client disconnects, at whatever await it is in.
+    for steps in range(12):
+        app.extensions.pop("limiters", None)
+        task = asyncio.create_task(post_message(alice, general, "bye", f"client-{steps:04d}"))
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        # Hangs forever if a cancelled transaction kept the connection's lock.
+        await asyncio.wait_for(Message.all().count(), 10)
+    await asyncio.sleep(0.1)  # shielded writes that outlived their caller finish
+    for message in await Message.all():
+        assert message.content == "bye"

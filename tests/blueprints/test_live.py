@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import json
 import re
@@ -231,3 +232,29 @@ async def test_retried_frame_is_stored_and_broadcast_once(
 async def test_frames_are_json_as_htmx_sends_them(alice_client: QuartClient, general: Room) -> None:
     frame = json.loads(send_frame("shape"))
     assert set(frame) == {"csrf_token", "client_id", "content", "HEADERS"}
+
+
+async def test_a_frame_flood_gets_a_notice_and_only_a_burst_is_processed(
+    alice_client: QuartClient, general: Room
+) -> None:
+    async with alice_client.websocket(LIVE, headers={"Origin": ORIGIN}) as ws:
+        for n in range(45):
+            await ws.send(send_frame(f"flood {n}"))
+        await receive_until(ws, "You are sending too fast: some of what you sent was dropped")
+    assert await Message.all().count() <= 10 + 1  # the message burst (plus a refill or so)
+
+
+async def test_an_eleventh_socket_of_one_user_is_refused_with_429(
+    alice_client: QuartClient, general: Room
+) -> None:
+    async with contextlib.AsyncExitStack() as stack:
+        for _ in range(10):
+            ws = await stack.enter_async_context(
+                alice_client.websocket(LIVE, headers={"Origin": ORIGIN})
+            )
+            await ws.send('{"HEADERS": {}}')
+            await receive_until(ws, "Unknown request")  # accepted and attached
+        with pytest.raises(WebsocketResponseError) as refused:
+            async with alice_client.websocket(LIVE, headers={"Origin": ORIGIN}) as ws:
+                await ws.receive()
+        assert refused.value.response.status_code == 429
