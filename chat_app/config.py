@@ -36,6 +36,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 ENV_PREFIX = "CHAT_"
+MAX_SESSION_DAYS = 14
 
 
 def _coerce(default: Any, raw: str) -> Any:
@@ -60,6 +61,10 @@ def load(
         if raw is not None:
             settings[key] = _coerce(default, raw)
     settings.update(overrides or {})
+    if not 1 <= settings["SESSION_DAYS"] <= MAX_SESSION_DAYS:
+        raise ValueError(
+            f"CHAT_SESSION_DAYS must be 1 to {MAX_SESSION_DAYS}: a stolen cookie lives that long."
+        )
     return settings
 
 

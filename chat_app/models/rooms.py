@@ -7,12 +7,14 @@ from tortoise.models import Model
 
 from chat_app.models.users import User
 
+SLUG_MAX = 64
+
 
 class Room(Model):
     """A place where members chat, addressed by its slug."""
 
     id = fields.IntField(primary_key=True)
-    slug = fields.CharField(max_length=64, unique=True)
+    slug = fields.CharField(max_length=SLUG_MAX, unique=True)
     name = fields.CharField(max_length=100)
     archived_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -43,6 +45,10 @@ class Membership(Model):
 
 async def room_for_member(user_id: int, slug: str) -> Room | None:
     """The room called ``slug`` if ``user_id`` belongs to it, else None (outsiders get 404)."""
+    # A slug from a URL can be anything: what no room can be called never reaches the database
+    # (NUL, lone surrogates or 10 MB would be database errors, i.e. 500s, not 404s).
+    if not 0 < len(slug) <= SLUG_MAX or not slug.isprintable():
+        return None
     return await Room.filter(slug=slug, memberships__user_id=user_id).first()
 
 

@@ -1,0 +1,150 @@
+"""Every input path against the hostile corpus; body limits; headers; cookie settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+import pytest
+from quart.testing import QuartClient
+
+from chat_app import ROOT, config, create_app
+from chat_app.actions.messages import INVISIBLE_RE
+from chat_app.models import Message, Room, User
+from tests.conftest import PASSWORD, csrf_from
+from tests.hostile import CORPUS, TEN_MB, assert_inert, elements, short
+
+MAX_BODY = 1024 * 1024
+
+
+async def post_form(client: QuartClient, page: str, path: str, fields: dict[str, str]):  # type: ignore[no-untyped-def]
+    """Submit a form as a browser would, with the page's token. Lone surrogates go out as the
+    (invalid) UTF-8 bytes a broken client would send."""
+    token = csrf_from(await (await client.get(page)).get_data(as_text=True))
+    body = urlencode(fields | {"csrf_token": token}, errors="surrogatepass")
+    return await client.post(
+        path, data=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+
+
+def expected(payload: str, ok: set[int]) -> set[int]:
+    """What a form post of ``payload`` may answer: ``ok``, or 413 when the body is too big."""
+    return {413} if len(payload) > MAX_BODY else ok
+
+
+@pytest.mark.parametrize("payload", CORPUS, ids=short)
+async def test_hostile_registration_is_refused_or_stored_clean_and_echoed_inert(
+    client: QuartClient, payload: str
+) -> None:
+    for fields in (
+        {"username": payload, "password": PASSWORD},
+        {"username": "carol", "password": payload},
+    ):
+        response = await post_form(client, "/register", "/register", fields)
+        assert response.status_code in expected(payload, {303, 422}), fields
+        assert_inert(await response.get_data(as_text=True))
+        await User.filter(username="carol").delete()
+    assert await User.exclude(username="carol").count() == 0  # no hostile name got in
+
+
+@pytest.mark.parametrize("payload", CORPUS, ids=short)
+async def test_hostile_login_gets_the_vague_error_and_an_inert_page(
+    client: QuartClient, alice: User, payload: str
+) -> None:
+    for fields in (
+        {"username": payload, "password": PASSWORD},
+        {"username": "alice", "password": payload},
+    ):
+        response = await post_form(client, "/login", "/login", fields)
+        assert response.status_code in expected(payload, {401}), fields
+        page = await response.get_data(as_text=True)
+        assert_inert(page)
+        if response.status_code == 401:
+            assert "Wrong username or password." in page
+
+
+@pytest.mark.parametrize("payload", CORPUS, ids=short)
+async def test_hostile_composer_posts_store_clean_text_and_render_inert(
+    alice_client: QuartClient, general: Room, payload: str
+) -> None:
+    fields = {"content": payload, "client_id": "form-client-0001"}
+    response = await post_form(alice_client, "/rooms/general", "/rooms/general/messages", fields)
+    assert response.status_code in expected(payload, {303, 422})
+    assert_inert(await response.get_data(as_text=True))
+    for message in await Message.all():
+        assert 0 < len(message.content) <= 4000 and not INVISIBLE_RE.search(message.content)
+    page = await (await alice_client.get("/rooms/general")).get_data(as_text=True)
+    assert_inert(page)
+
+
+@pytest.mark.parametrize("payload", CORPUS, ids=short)
+async def test_hostile_urls_get_clear_4xx_answers(
+    alice_client: QuartClient, general: Room, payload: str
+) -> None:
+    value = quote(payload[:100_000], safe="", errors="surrogatepass")
+    for url, status in (
+        (f"/rooms/general/history?before={value}", 400),
+        (f"/rooms/general/history?after={value}", 400),
+        (f"/api/rooms/general/messages?before={value}", 400),
+        (f"/api/rooms/general/messages?limit={value}", 400),
+        (f"/rooms/{value}", 404),
+        (f"/api/rooms/{value}/messages", 404),
+    ):
+        response = await alice_client.get(url)
+        assert response.status_code == status, url[:80]
+        assert_inert(await response.get_data(as_text=True))
+
+
+async def test_bodies_over_one_mib_get_413_with_a_clear_message(
+    alice_client: QuartClient, general: Room
+) -> None:
+    response = await alice_client.post(
+        "/rooms/general/messages", form={"content": TEN_MB, "client_id": "form-client-0001"}
+    )
+    assert response.status_code == 413
+    assert "at most 1,024 KiB" in await response.get_data(as_text=True)
+    api = await alice_client.post("/api/rooms/general/messages", data=TEN_MB)
+    assert api.status_code in {403, 405, 413}  # never read into memory, never a 5xx
+
+
+async def test_every_response_carries_the_security_headers(client: QuartClient) -> None:
+    for path in ("/login", "/static/css/app.css", "/healthz", "/no-such-page"):
+        headers = (await client.get(path)).headers
+        csp = headers["Content-Security-Policy"]
+        assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+        assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"] == "same-origin"
+
+
+def test_templates_need_no_inline_script_style_or_eval() -> None:
+    # What the CSP forbids must not be needed: no inline scripts, styles or handlers.
+    for template in Path(ROOT, "templates").rglob("*.html"):
+        text = template.read_text()
+        assert " style=" not in text and "<style" not in text, template
+        for tag, attrs in elements(text):
+            assert not any(name.startswith("on") for name, _ in attrs), (template, tag)
+            if tag == "script":
+                assert "src" in dict(attrs), template
+    base = Path(ROOT, "templates", "base.html").read_text()
+    assert '"allowEval": false' in base and '"includeIndicatorStyles": false' in base
+
+
+async def test_the_secure_flag_follows_the_setting(database_url: str) -> None:
+    assert config.load({"CHAT_COOKIE_SECURE": "0"})["COOKIE_SECURE"] is False
+    for secure in (True, False):
+        other = create_app({"DATABASE_URL": database_url, "COOKIE_SECURE": secure})
+        browser = other.test_client()
+        fields = {"username": f"carol{int(secure)}", "password": PASSWORD}
+        response = await post_form(browser, "/register", "/register", fields)
+        assert response.status_code == 303
+        cookies = response.headers.getlist("Set-Cookie")
+        assert {c.split("=")[0] for c in cookies} == {"parley_session", "parley_csrf"}
+        for cookie in cookies:
+            assert ("; Secure" in cookie) is secure, cookie
+            assert "HttpOnly" in cookie and "SameSite=Lax" in cookie, cookie
+
+
+def test_sessions_longer_than_14_days_are_refused() -> None:
+    with pytest.raises(ValueError, match="1 to 14"):
+        create_app({"SESSION_DAYS": 30})
