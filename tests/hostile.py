@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from html.parser import HTMLParser
+from urllib.parse import urlencode
+
+from quart.testing import QuartClient
+from werkzeug.wrappers import Response
+
+from chat_app.actions.messages import CLIENT_ID_RE, INVISIBLE_RE
+from chat_app.models import Message
+from tests.conftest import csrf_from
 
 TEN_MB = "x" * 10_000_000
 
@@ -60,3 +69,34 @@ def assert_inert(page: str) -> None:
                 assert "alert" not in value and not value.startswith("javascript:"), (name, value)
             # Our templates use no request-making htmx attributes; the ws extension's are ours.
             assert name in {"hx-ext", "hx-swap-oob"} or not name.startswith("hx-"), (name, value)
+
+
+async def post_form(client: QuartClient, page: str, path: str, fields: dict[str, str]) -> Response:
+    """Submit a form as a browser would, with the page's token. Lone surrogates go out as the
+    (invalid) UTF-8 bytes a broken client would send."""
+    token = csrf_from(await (await client.get(page)).get_data(as_text=True))
+    body = urlencode(fields | {"csrf_token": token}, errors="surrogatepass")
+    return await client.post(
+        path, data=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+
+
+def assert_valid_messages(messages: list[Message], room_id: int, author_id: int) -> None:
+    """What validation promises about every stored message."""
+    for message in messages:
+        assert 0 < len(message.content) <= 4000, len(message.content)
+        assert message.content == message.content.strip()
+        assert not INVISIBLE_RE.search(message.content), ascii(message.content[:80])
+        assert CLIENT_ID_RE.fullmatch(message.client_id), message.client_id
+        assert (message.room_id, message.author_id) == (room_id, author_id)
+
+
+async def answer(ws, markers: tuple[str, ...] = ('id="notice"', 'id="composer"')) -> str:  # type: ignore[no-untyped-def]
+    """Frames from the server until one carries an answer to what we sent; all joined."""
+    seen = ""
+    async with asyncio.timeout(10):
+        while not any(marker in seen for marker in markers):
+            frame = await ws.receive()
+            assert isinstance(frame, str)
+            seen += frame
+    return seen

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import pytest
 from quart.testing import QuartClient
@@ -11,20 +12,21 @@ from quart.testing import QuartClient
 from chat_app import ROOT, config, create_app
 from chat_app.actions.messages import INVISIBLE_RE
 from chat_app.models import Message, Room, User
-from tests.conftest import PASSWORD, csrf_from
-from tests.hostile import CORPUS, TEN_MB, assert_inert, elements, short
+from tests.conftest import ORIGIN, PASSWORD, send_frame
+from tests.hostile import (
+    CORPUS,
+    TEN_MB,
+    answer,
+    assert_inert,
+    assert_valid_messages,
+    elements,
+    post_form,
+    short,
+)
+
+LIVE = "/rooms/general/live?after=0"
 
 MAX_BODY = 1024 * 1024
-
-
-async def post_form(client: QuartClient, page: str, path: str, fields: dict[str, str]):  # type: ignore[no-untyped-def]
-    """Submit a form as a browser would, with the page's token. Lone surrogates go out as the
-    (invalid) UTF-8 bytes a broken client would send."""
-    token = csrf_from(await (await client.get(page)).get_data(as_text=True))
-    body = urlencode(fields | {"csrf_token": token}, errors="surrogatepass")
-    return await client.post(
-        path, data=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
-    )
 
 
 def expected(payload: str, ok: set[int]) -> set[int]:
@@ -65,14 +67,13 @@ async def test_hostile_login_gets_the_vague_error_and_an_inert_page(
 
 @pytest.mark.parametrize("payload", CORPUS, ids=short)
 async def test_hostile_composer_posts_store_clean_text_and_render_inert(
-    alice_client: QuartClient, general: Room, payload: str
+    alice_client: QuartClient, alice: User, general: Room, payload: str
 ) -> None:
     fields = {"content": payload, "client_id": "form-client-0001"}
     response = await post_form(alice_client, "/rooms/general", "/rooms/general/messages", fields)
     assert response.status_code in expected(payload, {303, 422})
     assert_inert(await response.get_data(as_text=True))
-    for message in await Message.all():
-        assert 0 < len(message.content) <= 4000 and not INVISIBLE_RE.search(message.content)
+    assert_valid_messages(await Message.all(), general.id, alice.id)
     page = await (await alice_client.get("/rooms/general")).get_data(as_text=True)
     assert_inert(page)
 
@@ -148,3 +149,45 @@ async def test_the_secure_flag_follows_the_setting(database_url: str) -> None:
 def test_sessions_longer_than_14_days_are_refused() -> None:
     with pytest.raises(ValueError, match="1 to 14"):
         create_app({"SESSION_DAYS": 30})
+
+
+@pytest.mark.parametrize("payload", [p for p in CORPUS if len(p) < 60_000], ids=short)
+async def test_hostile_frames_get_an_answer_are_stored_clean_and_reach_others_inert(
+    alice_client: QuartClient, bob_client: QuartClient, alice: User, general: Room, payload: str
+) -> None:
+    async with (
+        alice_client.websocket(LIVE, headers={"Origin": ORIGIN}) as alice_ws,
+        bob_client.websocket(LIVE, headers={"Origin": ORIGIN}) as bob_ws,
+    ):
+        await alice_ws.send(send_frame(payload))  # JSON: a lone surrogate travels as "\ud800"
+        assert_inert(await answer(alice_ws))
+        stored = await Message.all()
+        assert_valid_messages(stored, general.id, alice.id)
+        if stored:
+            assert_inert(await answer(bob_ws, ("chat-bubble",)))
+            assert stored[0].content == INVISIBLE_RE.sub("", payload).strip()
+
+
+async def test_forged_ids_in_a_frame_cannot_post_elsewhere_or_as_someone_else(
+    alice_client: QuartClient, alice: User, bob: User, general: Room
+) -> None:
+    secret = await Room.create(slug="secret", name="Secret")
+    forged = json.loads(send_frame("where does this go?"))
+    forged |= {"room_id": secret.id, "room": "secret", "author_id": bob.id, "user_id": bob.id}
+    async with alice_client.websocket(LIVE, headers={"Origin": ORIGIN}) as ws:
+        await ws.send(json.dumps(forged))
+        await answer(ws)
+    message = await Message.get()
+    assert (message.room_id, message.author_id) == (general.id, alice.id)
+
+
+async def test_outsiders_can_neither_read_nor_post_in_a_room(
+    alice_client: QuartClient, general: Room
+) -> None:
+    await Room.create(slug="secret", name="Secret")
+    for path in ("/rooms/secret", "/rooms/secret/history", "/api/rooms/secret/messages"):
+        assert (await alice_client.get(path)).status_code == 404, path
+    fields = {"content": "let me in", "client_id": "form-client-0001"}
+    response = await post_form(alice_client, "/rooms/general", "/rooms/secret/messages", fields)
+    assert response.status_code == 404
+    assert await Message.all().count() == 0
