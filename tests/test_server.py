@@ -14,6 +14,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import Server, csrf_from, sign_up
+from tests.hostile import TEN_MB
 
 
 @pytest.fixture
@@ -113,5 +114,30 @@ async def test_a_frame_flood_is_closed_with_1008_and_others_are_unaffected(
             await alice_ws.send(frame(f"flood {n}"))
         await received(alice_ws, "never")
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+    await bob_ws.send(frame("bob is fine"))
+    await received(bob_ws, "bob is fine")
+
+
+async def test_ten_megabytes_in_a_frame_or_a_url_are_refused_and_the_server_carries_on(
+    server: Server, sockets: tuple[ClientConnection, ...]
+) -> None:
+    alice_ws, bob_ws = sockets
+    with pytest.raises(ConnectionClosed) as closed:
+        await alice_ws.send(TEN_MB)
+        await received(alice_ws, "never")
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+    host, port = server.base.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    request = f"GET /rooms/general/history?before={TEN_MB} HTTP/1.1\r\nHost: x\r\n\r\n"
+    try:
+        writer.write(request.encode())
+        await writer.drain()
+        head = await reader.read(12)
+    except ConnectionError:  # Hypercorn may drop the connection while we still write
+        head = b""
+    writer.close()
+    assert head in {b"", b"HTTP/1.1 400"}, head
+    async with httpx.AsyncClient(base_url=server.base) as http:
+        assert (await http.get("/healthz")).status_code == 200
     await bob_ws.send(frame("bob is fine"))
     await received(bob_ws, "bob is fine")
