@@ -168,3 +168,8 @@ async def test_poll_returns_only_newer_messages(
         as_text=True
     )
     assert ids_in(empty) == []
+    everything = await (await alice_client.get("/rooms/general/poll?after=0")).get_data(
+        as_text=True
+    )
+    assert ids_in(everything) == ids
+    assert (await alice_client.get("/rooms/general/poll?after=-1")).status_code == 400
