@@ -32,6 +32,15 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_ADDRESS_PER_MINUTE": 10.0,
     "TRUSTED_PROXIES": 0,  # proxies in front whose X-Forwarded-For we believe; 0 = none
     "SESSION_DAYS": 14,
+    # Presence: the page heartbeats every HEARTBEAT_SECONDS; a socket silent for
+    # SOCKET_IDLE_SECONDS is closed. Nodes refresh their sockets' rows every
+    # PRESENCE_REFRESH_SECONDS; rows older than PRESENCE_STALE_SECONDS belong to a dead node.
+    "HEARTBEAT_SECONDS": 20,
+    "SOCKET_IDLE_SECONDS": 45,
+    "PRESENCE_REFRESH_SECONDS": 10.0,
+    "PRESENCE_STALE_SECONDS": 45.0,
+    "TYPING_SIGNAL_SECONDS": 2.0,
+    "TYPING_TTL_SECONDS": 6.0,
     "COOKIE_SECURE": True,
 }
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from typing import Any
 
 from quart import Blueprint, abort, current_app, session, websocket
@@ -13,9 +14,11 @@ from quart.wrappers.base import ClientDisconnectedError
 from quart_auth import current_user, login_required
 
 from chat_app.actions import MessageRejected, post_message
+from chat_app.actions.presence import signal_typing, socket_closed, socket_opened, stop_typing
 from chat_app.auth import room_or_404, viewer_user
+from chat_app.db import finish_even_if_cancelled
 from chat_app.models import Room, User
-from chat_app.models.messages import page_after
+from chat_app.models.messages import page_after, with_author
 from chat_app.realtime import streams
 from chat_app.realtime.hub import Connection, Hub
 from chat_app.realtime.inbox import Receive, gated
@@ -51,6 +54,9 @@ async def live(slug: str) -> None:
     hub.attach(connection)  # subscribe first, so nothing committed from now on is missed
     log.info("socket opened user=%s room=%s", user.id, room.id)
     try:
+        # A transaction cut off by a disconnect would wedge SQLite (see finish_even_if_cancelled).
+        opened = socket_opened(connection.socket_id, user.id, room.id, hub.node_id)
+        await finish_even_if_cancelled(opened)
         await _catch_up(connection, room, _after_arg())
         await _stream(connection, user, room)
         if connection.close_code is not None:
@@ -60,7 +66,19 @@ async def live(slug: str) -> None:
                 )
     finally:
         hub.detach(connection)
+        # Shielded: Quart cancels the handler when the client's close arrives mid-update.
+        await asyncio.shield(_left(hub, connection))
         log.info("socket closed user=%s room=%s code=%s", user.id, room.id, connection.close_code)
+
+
+async def _left(hub: Hub, connection: Connection) -> None:
+    """Presence and typing after a socket ends (best effort: the sweeper repairs the rest)."""
+    try:
+        if hub.is_typing(connection.room_id, connection.user_id):
+            await stop_typing(connection.user_id, connection.room_id)
+        await socket_closed(connection.socket_id, connection.user_id)
+    except Exception:
+        log.exception("presence update failed for user=%s", connection.user_id)
 
 
 async def _stream(connection: Connection, user: User, room: Room) -> None:
@@ -88,8 +106,8 @@ async def _catch_up(connection: Connection, room: Room, after: int | None) -> No
         missed = await page_after(room.id, after, CATCH_UP_PAGE)
         if not missed:
             return
-        connection.replayed.update(m.id for m in missed)
-        await connection.socket.send(await streams.render_messages(missed, connection.user_id))
+        fresh = [m for m in missed if connection.first_time(m.id)]
+        await connection.socket.send(await streams.render_messages(fresh, connection.user_id))
         after = missed[-1].id if len(missed) == CATCH_UP_PAGE else None
 
 
@@ -104,6 +122,7 @@ async def _answer(next_frame: Receive, connection: Connection, user: User, room:
     max_bytes: int = current_app.config["WS_MAX_FRAME_BYTES"]
     while True:
         frame = await next_frame()
+        connection.last_heard = time.monotonic()
         if not isinstance(frame, str):
             connection.offer(None, await streams.render_notice("Only text frames are accepted."))
             continue
@@ -113,6 +132,10 @@ async def _answer(next_frame: Receive, connection: Connection, user: User, room:
         data = _parse(frame)
         if data is None:
             connection.offer(None, await streams.render_notice("That frame was not understood."))
+        elif "heartbeat" in data:
+            pass  # hearing from the client is the point
+        elif "typing" in data:
+            await signal_typing(user.id, room.id)
         elif "content" in data:
             await _post(connection, user, room, data)
         else:
@@ -128,15 +151,20 @@ def _parse(frame: str) -> dict[str, Any] | None:
 
 
 async def _post(connection: Connection, user: User, room: Room, data: dict[str, Any]) -> None:
-    content = data.get("content")
+    """Store a composed message. The sender's tab shows it as pending until its own copy
+    arrives: sent here too (it deduplicates with the broadcast), so a retry of a message
+    stored before also confirms. A rejection restores the text with the reason."""
+    content, client_id = data.get("content"), data.get("client_id")
     try:
-        await post_message(user, room, content, data.get("client_id"))
+        message = await post_message(user, room, content, client_id)
     except MessageRejected as error:
         text = content if isinstance(content, str) else ""
-        reply = await streams.render_composer(_csrf(), text, str(error), slug=room.slug)
+        reply = await streams.render_rejected(_csrf(), text, str(error), client_id, slug=room.slug)
+        connection.offer(None, reply)
     else:
-        reply = await streams.render_composer(_csrf(), slug=room.slug)
-    connection.offer(None, reply)
+        loaded = await with_author(message.id)
+        if loaded is not None:
+            connection.offer(message.id, await streams.render_messages([loaded], user.id))
 
 
 def _csrf() -> str:

@@ -74,13 +74,13 @@ class FrameGate:
     async def next_frame(self, pump: asyncio.Task[None]) -> Frame:
         """The next admitted frame; the pump's error (a disconnect) if it failed first."""
         getter = asyncio.ensure_future(self._backlog.get())
-        await asyncio.wait({getter, pump}, return_when=asyncio.FIRST_COMPLETED)
-        if not getter.done():
-            error = pump.exception()
-            if error is not None:
-                getter.cancel()
+        try:
+            await asyncio.wait({getter, pump}, return_when=asyncio.FIRST_COMPLETED)
+            if not getter.done() and (error := pump.exception()) is not None:
                 raise error
-        return await getter
+            return await getter
+        finally:
+            getter.cancel()  # no-op once done; else it would outlive a cancelled reader
 
 
 @contextlib.asynccontextmanager
