@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from quart import Quart
 from quart.testing import QuartClient
 
 from chat_app import ROOT, config, create_app
 from chat_app.actions.messages import INVISIBLE_RE
 from chat_app.models import Message, Room, User
-from tests.conftest import ORIGIN, PASSWORD, send_frame
+from tests.conftest import ORIGIN, PASSWORD, csrf_from, log_in, send_frame
 from tests.hostile import (
     CORPUS,
     TEN_MB,
@@ -191,3 +193,26 @@ async def test_outsiders_can_neither_read_nor_post_in_a_room(
     response = await post_form(alice_client, "/rooms/general", "/rooms/secret/messages", fields)
     assert response.status_code == 404
     assert await Message.all().count() == 0
+
+
+async def test_log_out_everywhere_closes_every_socket_of_that_user_at_once(
+    app: Quart, alice: User, bob: User, bob_client: QuartClient, general: Room
+) -> None:
+    laptop, phone = await log_in(app, "alice"), await log_in(app, "alice")
+    hub = app.extensions["hub"]
+    async with (
+        laptop.websocket(LIVE, headers={"Origin": ORIGIN}) as on_laptop,
+        phone.websocket(LIVE, headers={"Origin": ORIGIN}) as on_phone,
+        bob_client.websocket(LIVE, headers={"Origin": ORIGIN}) as bobs,
+    ):
+        for ws in (on_laptop, on_phone, bobs):
+            await ws.send('{"HEADERS": {}}')
+            await answer(ws)  # accepted and attached
+        token = csrf_from(await (await laptop.get("/rooms/general")).get_data(as_text=True))
+        assert (
+            await laptop.post("/logout/everywhere", form={"csrf_token": token})
+        ).status_code == 303
+        async with asyncio.timeout(5):
+            while hub.sockets_of(alice.id):
+                await asyncio.sleep(0.01)
+        assert hub.sockets_of(bob.id) == 1
