@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from html.parser import HTMLParser
 from urllib.parse import urlencode
 
 from quart.testing import QuartClient
@@ -11,6 +10,7 @@ from werkzeug.wrappers import Response
 
 from chat_app.actions.messages import CLIENT_ID_RE, INVISIBLE_RE
 from chat_app.models import Message
+from tests.blueprints.test_live import parse_elements, receive
 from tests.conftest import csrf_from
 
 TEN_MB = "x" * 10_000_000
@@ -43,21 +43,9 @@ def short(payload: str) -> str:
     return ascii(payload[:30]) + (f"...({len(payload):,} chars)" if len(payload) > 30 else "")
 
 
-def elements(page: str) -> list[tuple[str, list[tuple[str, str | None]]]]:
-    """Every element (tag and attributes) a browser would build from ``page``."""
-    found: list[tuple[str, list[tuple[str, str | None]]]] = []
-
-    class Collector(HTMLParser):
-        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-            found.append((tag, attrs))
-
-    Collector().feed(page)
-    return found
-
-
 def assert_inert(page: str) -> None:
     """No markup, event handler, htmx attribute or script URL from user input survived."""
-    for tag, attrs in elements(page):
+    for tag, attrs in parse_elements(page):
         assert tag not in {"style", "iframe", "object", "embed"}, tag
         named = dict(attrs)
         if tag in {"script", "img"}:
@@ -101,7 +89,5 @@ async def answer(ws, markers: tuple[str, ...] = ANSWERS) -> str:  # type: ignore
     seen = ""
     async with asyncio.timeout(10):
         while not any(marker in seen for marker in markers):
-            frame = await ws.receive()
-            assert isinstance(frame, str)
-            seen += frame
+            seen += await receive(ws)
     return seen

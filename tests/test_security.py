@@ -14,6 +14,7 @@ from quart.testing import QuartClient
 from chat_app import ROOT, config, create_app
 from chat_app.actions.messages import INVISIBLE_RE
 from chat_app.models import Message, Room, User
+from tests.blueprints.test_live import LIVE, live_pair, parse_elements
 from tests.conftest import ORIGIN, PASSWORD, csrf_from, log_in, send_frame
 from tests.hostile import (
     CORPUS,
@@ -21,12 +22,9 @@ from tests.hostile import (
     answer,
     assert_inert,
     assert_valid_messages,
-    elements,
     post_form,
     short,
 )
-
-LIVE = "/rooms/general/live?after=0"
 
 MAX_BODY = 1024 * 1024
 
@@ -125,7 +123,7 @@ def test_templates_need_no_inline_script_style_or_eval() -> None:
     for template in Path(ROOT, "templates").rglob("*.html"):
         text = template.read_text()
         assert " style=" not in text and "<style" not in text, template
-        for tag, attrs in elements(text):
+        for tag, attrs in parse_elements(text):
             assert not any(name.startswith("on") for name, _ in attrs), (template, tag)
             if tag == "script":
                 assert "src" in dict(attrs), template
@@ -157,10 +155,7 @@ def test_sessions_longer_than_14_days_are_refused() -> None:
 async def test_hostile_frames_get_an_answer_are_stored_clean_and_reach_others_inert(
     alice_client: QuartClient, bob_client: QuartClient, alice: User, general: Room, payload: str
 ) -> None:
-    async with (
-        alice_client.websocket(LIVE, headers={"Origin": ORIGIN}) as alice_ws,
-        bob_client.websocket(LIVE, headers={"Origin": ORIGIN}) as bob_ws,
-    ):
+    async with live_pair(alice_client, bob_client) as (alice_ws, bob_ws):
         await alice_ws.send(send_frame(payload))  # JSON: a lone surrogate travels as "\ud800"
         assert_inert(await answer(alice_ws))
         stored = await Message.all()
