@@ -133,7 +133,14 @@ def _supervise(config: Config) -> int:
         worker.start()
     log.info("serving %s with %d workers", config.bind, len(workers))
 
+    stopping = False
+
     def stop_workers(_signum: int = 0, _frame: object = None) -> None:
+        # Once only: a second SIGTERM would kill a worker that is busy closing its sockets.
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
         for worker in workers:
             if worker.is_alive():
                 worker.terminate()  # SIGTERM: the worker closes its sockets with 1012

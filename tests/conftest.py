@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +22,8 @@ import httpx
 import pytest
 from quart import Quart
 from quart.testing import QuartClient
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from chat_app import create_app
 from chat_app.actions import register_user
@@ -31,6 +35,8 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "CHAT_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"
 )
 REQUIRE_POSTGRES = os.environ.get("CHAT_REQUIRE_POSTGRES") == "1"
+REDIS_URL = os.environ.get("CHAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REQUIRE_REDIS = os.environ.get("CHAT_REQUIRE_REDIS") == "1"
 ORIGIN = "http://localhost"  # what Quart's test client serves as
 PASSWORD = "correct horse battery"
 
@@ -63,6 +69,22 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def redis_url() -> AsyncIterator[str]:
+    """The Redis server the Redis broker tests publish through (skipped when absent)."""
+    client = Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        await client.ping()
+    except RedisError as error:
+        message = f"Redis at {REDIS_URL} is not reachable: {error}"
+        if REQUIRE_REDIS:
+            pytest.fail(message)
+        pytest.skip(message + " (set CHAT_REQUIRE_REDIS=1 to fail instead)")
+    finally:
+        await client.aclose()
+    yield REDIS_URL
 
 
 @pytest.fixture(scope="session")
@@ -173,20 +195,25 @@ class Server:
         return self.base.replace("http://", "ws://")
 
 
-@pytest.fixture
-def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
+@contextmanager
+def running_server(
+    database_url: str, log: Path, env: Mapping[str, str] | None = None, args: Sequence[str] = ()
+) -> Iterator[Server]:
+    """``python -m chat_app serve`` on a free port, healthy; killed at the end."""
     port = free_port()
-    env = os.environ | {
+    environ = os.environ | {
         "CHAT_DATABASE_URL": database_url,
         "CHAT_SECRET_KEY": "server-test-secret",
         "PORT": str(port),
+        **(env or {}),
     }
-    log = tmp_path / "server.log"  # a file, not a pipe nobody reads: a full pipe blocks logging
+    # A file, not a pipe nobody reads: a full pipe blocks logging.
     process = subprocess.Popen(
-        [sys.executable, "-m", "chat_app", "serve", "--port", str(port)],
-        env=env,
+        [sys.executable, "-m", "chat_app", "serve", "--port", str(port), *args],
+        env=environ,
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own group: with --workers, its workers die with it
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -203,10 +230,16 @@ def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
             pytest.fail("server did not become healthy in 10 s")
         yield Server(process, base)
     finally:
-        if process.poll() is None:
-            process.kill()
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
         process.wait(10)
         print(log.read_text())  # shown by pytest when the test fails
+
+
+@pytest.fixture
+def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
+    with running_server(database_url, tmp_path / "server.log") as started:
+        yield started
 
 
 async def sign_up(base: str, username: str) -> str:

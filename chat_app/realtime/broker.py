@@ -37,6 +37,9 @@ CONNECT_TIMEOUT = 5.0
 HEALTH_INTERVAL = 15.0  # a peer that vanished without closing is only noticed when asked
 BACKOFF_FIRST = 0.2
 BACKOFF_MAX = 10.0
+# The subscription's connection is named (application_name, CLIENT SETNAME) "parley-listen:
+# <channel>", so operators can tell it apart in pg_stat_activity and CLIENT LIST.
+LISTENER_NAME = "parley-listen"
 
 
 class Broker(Protocol):
@@ -223,7 +226,11 @@ class PostgresBroker(ServiceBroker):
                 self._url, min_size=1, max_size=4, timeout=CONNECT_TIMEOUT
             )
         self._lost = asyncio.Event()
-        self._listener = await asyncpg.connect(self._url, timeout=CONNECT_TIMEOUT)
+        self._listener = await asyncpg.connect(
+            self._url,
+            timeout=CONNECT_TIMEOUT,
+            server_settings={"application_name": f"{LISTENER_NAME}:{self._channel}"},
+        )
         lost = self._lost  # this connection's own flag, not a later one's
         self._listener.add_termination_listener(lambda _connection: lost.set())
         await self._listener.add_listener(self._channel, self._notified)
@@ -271,7 +278,10 @@ class RedisBroker(ServiceBroker):
         # redis-py would silently reconnect and resubscribe a pub/sub connection, hiding the
         # gap; without retries a loss surfaces here and the hub can make sockets catch up.
         self._subscriber = Redis.from_url(
-            self._url, socket_connect_timeout=CONNECT_TIMEOUT, retry=Retry(NoBackoff(), 0)
+            self._url,
+            socket_connect_timeout=CONNECT_TIMEOUT,
+            retry=Retry(NoBackoff(), 0),
+            client_name=f"{LISTENER_NAME}:{self._channel}",
         )
         self._pubsub = self._subscriber.pubsub(ignore_subscribe_messages=True)
         await self._pubsub.subscribe(self._channel)
