@@ -29,6 +29,7 @@ from chat_app import create_app
 from chat_app.actions import register_user
 from chat_app.db import apply_migrations
 from chat_app.models import AuthSession, LiveSocket, Membership, Message, Room, User, UserPresence
+from chat_app.realtime.broker import LISTENER_NAME
 
 DATABASE = os.environ.get("CHAT_TEST_DATABASE", "sqlite")
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -257,3 +258,29 @@ async def sign_up(base: str, username: str) -> str:
         cookies = dict(re.findall(r"(parley_\w+)=([^;]+)", response.headers["set-cookie"]))
         assert "parley_session" in cookies
         return "; ".join(f"{name}={value}" for name, value in cookies.items())
+
+
+async def kill_subscriptions(broker_url: str, database_url: str, channel: str) -> int:
+    """Drop every node's broker subscription the way a broker restart does; how many."""
+    name = f"{LISTENER_NAME}:{channel}"
+    if broker_url == "postgres":
+        admin = await asyncpg.connect(database_url)
+        try:
+            rows = await admin.fetch(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = $1 AND datname = current_database()",
+                name,
+            )
+        finally:
+            await admin.close()
+        return len(rows)
+    # Only our nodes' pub/sub connections: other clients of this Redis are left alone.
+    redis = Redis.from_url(broker_url)
+    try:
+        clients = await redis.client_list(_type="pubsub")
+        for client in clients:
+            if client["name"] == name:
+                await redis.client_kill_filter(_id=client["id"])
+    finally:
+        await redis.aclose()
+    return sum(client["name"] == name for client in clients)

@@ -14,15 +14,12 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
-import asyncpg
 import pytest
-from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from chat_app.models import Message
-from chat_app.realtime.broker import LISTENER_NAME
-from tests.conftest import DATABASE, Server, running_server, sign_up
+from tests.conftest import DATABASE, Server, kill_subscriptions, running_server, sign_up
 
 pytestmark = pytest.mark.skipif(
     DATABASE != "postgres",
@@ -141,32 +138,6 @@ def cluster(
 async def room_ids() -> list[int]:
     """Every message id in the database, in order: what every tab must have seen, once each."""
     return list(await Message.all().order_by("id").values_list("id", flat=True))
-
-
-async def kill_subscriptions(broker_url: str, database_url: str, channel: str) -> int:
-    """Drop every node's broker subscription the way a broker restart does; how many."""
-    name = f"{LISTENER_NAME}:{channel}"
-    if broker_url == "postgres":
-        admin = await asyncpg.connect(database_url)
-        try:
-            rows = await admin.fetch(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE application_name = $1 AND datname = current_database()",
-                name,
-            )
-        finally:
-            await admin.close()
-        return len(rows)
-    # Only our nodes' pub/sub connections: other clients of this Redis are left alone.
-    redis = Redis.from_url(broker_url)
-    try:
-        clients = await redis.client_list(_type="pubsub")
-        for client in clients:
-            if client["name"] == name:
-                await redis.client_kill_filter(_id=client["id"])
-    finally:
-        await redis.aclose()
-    return sum(client["name"] == name for client in clients)
 
 
 async def test_a_message_posted_on_one_node_reaches_every_node_once(

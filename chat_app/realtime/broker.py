@@ -162,10 +162,12 @@ class ServiceBroker:
 
     async def _watch(self, on_gap: OnGap) -> None:
         while True:
+            reason = "connection closed"
             try:
                 await self._until_lost()
             except Exception as error:
-                log.warning("lost the %s broker subscription: %r", self.service, error)
+                reason = repr(error)
+            log.warning("lost the %s broker subscription: %s", self.service, reason)
             await self._disconnect()
             await self._reconnect()
             log.warning("%s broker subscription is back; sockets will catch up", self.service)
