@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
+import signal
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack
@@ -18,7 +21,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from chat_app.models import Message
+from chat_app.models import Message, User
 from tests.conftest import DATABASE, Server, kill_subscriptions, running_server, sign_up
 
 pytestmark = pytest.mark.skipif(
@@ -40,6 +43,7 @@ class Tab:
     def __init__(self, server: Server, cookie: str) -> None:
         self.server, self.cookie = server, cookie
         self.seen: list[int] = []
+        self.frames: list[str] = []
         self.close_codes: list[int] = []
         self._ws: ClientConnection | None = None
         self._open = asyncio.Event()
@@ -66,6 +70,7 @@ class Tab:
                     self._open.set()
                     try:
                         async for frame in ws:
+                            self.frames.append(str(frame))
                             self.seen.extend(int(i) for i in MESSAGE_ID.findall(str(frame)))
                     except ConnectionClosed:
                         pass
@@ -81,7 +86,11 @@ class Tab:
 
     async def post(self, content: str) -> None:
         """Send a message as the composer does; resend (same client id) if the socket drops."""
-        frame = json.dumps({"content": content, "client_id": uuid.uuid4().hex, "HEADERS": {}})
+        await self.send({"content": content, "client_id": uuid.uuid4().hex})
+
+    async def send(self, fields: dict[str, str]) -> None:
+        """Send one frame as the ws extension does, waiting for the socket to be open."""
+        frame = json.dumps(fields | {"HEADERS": {}})
         while True:
             await asyncio.wait_for(self._open.wait(), 10)
             if self._ws is not None:
@@ -91,6 +100,20 @@ class Tab:
                 except ConnectionClosed:
                     pass
             await asyncio.sleep(0.02)
+
+    def shows_online(self, user_id: int) -> bool | None:
+        """What the latest people list this tab received says about ``user_id``."""
+        marker = re.compile(rf'id="presence-{user_id}" data-online="(true|false)"')
+        for frame in reversed(self.frames):
+            if found := marker.search(frame):
+                return found.group(1) == "true"
+        return None
+
+    async def until(self, condition: Callable[[], object], timeout: float = 15) -> None:
+        """Until ``condition()`` holds for what this tab has received."""
+        async with asyncio.timeout(timeout):
+            while not condition():
+                await asyncio.sleep(0.02)
 
     async def wait_for(self, ids: list[int], timeout: float = 15) -> None:
         """Until every id in ``ids`` has arrived."""
@@ -113,12 +136,13 @@ def channel() -> str:
     return f"parley_test_{uuid.uuid4().hex[:10]}"
 
 
+Cluster = Callable[..., list[Server]]
+
+
 @pytest.fixture
-def cluster(
-    database_url: str, broker_url: str, channel: str, tmp_path: Path
-) -> Iterator[Callable[[int], list[Server]]]:
+def cluster(database_url: str, broker_url: str, channel: str, tmp_path: Path) -> Iterator[Cluster]:
     """Start ``n`` nodes on their own ports, sharing the database and the broker."""
-    env = {
+    common = {
         "CHAT_BROKER_URL": broker_url,
         "CHAT_BROKER_CHANNEL": channel,
         "CHAT_MESSAGES_PER_SECOND": "1000",
@@ -126,9 +150,11 @@ def cluster(
     }
     with ExitStack() as stack:
 
-        def start(n: int) -> list[Server]:
+        def start(n: int, **env: str) -> list[Server]:
             return [
-                stack.enter_context(running_server(database_url, tmp_path / f"node{i}.log", env))
+                stack.enter_context(
+                    running_server(database_url, tmp_path / f"node{i}.log", common | env)
+                )
                 for i in range(n)
             ]
 
@@ -141,7 +167,7 @@ async def room_ids() -> list[int]:
 
 
 async def test_a_message_posted_on_one_node_reaches_every_node_once(
-    cluster: Callable[[int], list[Server]],
+    cluster: Cluster,
 ) -> None:
     a, b, c = cluster(3)
     alice, bob, carol = [await sign_up(a.base, name) for name in ("alice", "bob", "carol")]
@@ -164,8 +190,42 @@ async def test_a_message_posted_on_one_node_reaches_every_node_once(
             assert tab.seen == ids
 
 
+async def user_id(username: str) -> int:
+    return (await User.get(username=username)).id
+
+
+async def test_presence_and_typing_reach_every_node(cluster: Cluster) -> None:
+    a, b, c = cluster(3)
+    alice, bob, carol = [await sign_up(a.base, name) for name in ("alice", "bob", "carol")]
+    async with Tab(a, alice) as on_a, Tab(b, bob) as on_b:
+        alice_id, carol_id = await user_id("alice"), await user_id("carol")
+        await on_b.until(lambda: on_b.shows_online(alice_id))
+        async with Tab(c, carol):
+            await on_a.until(lambda: on_a.shows_online(carol_id))
+            await on_b.until(lambda: on_b.shows_online(carol_id))
+            await on_a.send({"typing": "1"})
+            await on_b.until(lambda: "alice is typing" in "".join(on_b.frames))
+        await on_a.until(lambda: on_a.shows_online(carol_id) is False)
+        await on_b.until(lambda: on_b.shows_online(carol_id) is False)
+
+
+async def test_a_killed_node_loses_its_users_presence_within_the_timeout(
+    cluster: Cluster,
+) -> None:
+    # Nodes refresh their sockets every 0.5 s; rows 2 s old belong to a dead node.
+    a, b = cluster(2, CHAT_PRESENCE_REFRESH_SECONDS="0.5", CHAT_PRESENCE_STALE_SECONDS="2")
+    alice, bob = await sign_up(a.base, "alice"), await sign_up(a.base, "bob")
+    async with Tab(a, alice), Tab(b, bob) as on_b:
+        alice_id = await user_id("alice")
+        await on_b.until(lambda: on_b.shows_online(alice_id))
+        os.kill(a.process.pid, signal.SIGKILL)  # no goodbye: its sockets just vanish
+        started = time.monotonic()
+        await on_b.until(lambda: on_b.shows_online(alice_id) is False, timeout=10)
+        assert time.monotonic() - started < 2 + 0.5 + 2  # stale age + one sweep + margin
+
+
 async def test_a_broker_restart_mid_run_loses_and_repeats_nothing(
-    cluster: Callable[[int], list[Server]], broker_url: str, database_url: str, channel: str
+    cluster: Cluster, broker_url: str, database_url: str, channel: str
 ) -> None:
     a, b = cluster(2)
     alice, bob, carol = [await sign_up(a.base, name) for name in ("alice", "bob", "carol")]
