@@ -191,6 +191,7 @@ async def test_a_message_posted_on_one_node_reaches_every_node_once(
 
 
 async def user_id(username: str) -> int:
+    """The id of the user registered as ``username``."""
     return (await User.get(username=username)).id
 
 
@@ -207,6 +208,18 @@ async def test_presence_and_typing_reach_every_node(cluster: Cluster) -> None:
             await on_b.until(lambda: "alice is typing" in "".join(on_b.frames))
         await on_a.until(lambda: on_a.shows_online(carol_id) is False)
         await on_b.until(lambda: on_b.shows_online(carol_id) is False)
+
+
+async def test_a_tab_that_connects_is_told_who_is_online_already(cluster: Cluster) -> None:
+    # Bob is online already, so his second tab changes nobody's presence and no event comes:
+    # what it shows must come with the connection itself, as after any reconnect or gap.
+    a, b = cluster(2)
+    alice, bob = await sign_up(a.base, "alice"), await sign_up(a.base, "bob")
+    async with Tab(a, alice), Tab(b, bob) as first:
+        alice_id = await user_id("alice")
+        await first.until(lambda: first.shows_online(alice_id))
+        async with Tab(a, bob) as second:
+            await second.until(lambda: second.shows_online(alice_id))
 
 
 async def test_a_killed_node_loses_its_users_presence_within_the_timeout(
