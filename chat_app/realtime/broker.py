@@ -126,9 +126,11 @@ class ServiceBroker:
         self._channel = channel
         self._inbox = _Inbox()
         self._watcher: asyncio.Task[None] | None = None
+        self._on_gap: OnGap = lambda: None
 
     async def start(self, deliver: Deliver, on_gap: OnGap) -> None:
         """Subscribe, or fail at once: a wrong URL should stop the server, not limp along."""
+        self._on_gap = on_gap
         self._inbox.open(deliver)
         try:
             await self._connect()
@@ -137,18 +139,27 @@ class ServiceBroker:
             raise RuntimeError(
                 f"cannot reach the {self.service} broker at {_without_password(self._url)}: {error}"
             ) from error
-        self._watcher = asyncio.create_task(self._watch(on_gap), name=f"{self.service}-broker")
+        self._watcher = asyncio.create_task(self._watch(), name=f"{self.service}-broker")
 
     async def publish(self, event: Event) -> None:
-        """Send ``event`` to every node; one retry covers a pooled connection that died idle."""
+        """Send ``event`` to every node; one retry covers a pooled connection that died idle.
+
+        If the service stays unreachable the change is committed all the same, so this
+        node's sockets catch up from the database instead, and the other nodes do when their
+        own subscriptions come back; the caller is not failed for it.
+        """
         text = encode(event)
         if len(text.encode()) > MAX_PAYLOAD_BYTES:
             raise ValueError(f"event too large for a broker ({len(text)} bytes): {text[:100]}")
         try:
             await self._send(text)
         except Exception as error:
-            log.warning("publishing to %s failed (%s); retrying once", self.service, error)
-            await self._send(text)
+            log.warning("publishing to %s failed (%r); retrying once", self.service, error)
+            try:
+                await self._send(text)
+            except Exception as again:
+                log.error("could not publish %s to %s: %r", text, self.service, again)
+                self._on_gap()
 
     async def stop(self) -> None:
         """Unsubscribe, close every connection and stop delivering."""
@@ -160,7 +171,7 @@ class ServiceBroker:
         await self._close_publisher()
         await self._inbox.close()
 
-    async def _watch(self, on_gap: OnGap) -> None:
+    async def _watch(self) -> None:
         while True:
             reason = "connection closed"
             try:
@@ -171,7 +182,7 @@ class ServiceBroker:
             await self._disconnect()
             await self._reconnect()
             log.warning("%s broker subscription is back; sockets will catch up", self.service)
-            on_gap()
+            self._on_gap()
 
     async def _reconnect(self) -> None:
         delay = BACKOFF_FIRST
@@ -257,7 +268,9 @@ class PostgresBroker(ServiceBroker):
 
     async def _send(self, text: str) -> None:
         assert self._pool is not None, "publish before start"
-        await self._pool.execute("SELECT pg_notify($1, $2)", self._channel, text)
+        await self._pool.execute(
+            "SELECT pg_notify($1, $2)", self._channel, text, timeout=CONNECT_TIMEOUT
+        )
 
     async def _close_publisher(self) -> None:
         if self._pool is not None:
@@ -272,7 +285,14 @@ class RedisBroker(ServiceBroker):
 
     def __init__(self, url: str, channel: str) -> None:
         super().__init__(url, channel)
-        self._publisher: Redis = Redis.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT)
+        # No retries inside redis-py: ``publish`` retries once itself, so a dead service
+        # costs a post at most two timeouts rather than redis-py's backoff series.
+        self._publisher: Redis = Redis.from_url(
+            url,
+            socket_connect_timeout=CONNECT_TIMEOUT,
+            socket_timeout=CONNECT_TIMEOUT,
+            retry=Retry(NoBackoff(), 0),
+        )
         self._subscriber: Redis | None = None
         self._pubsub: PubSub | None = None
 

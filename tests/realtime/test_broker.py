@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import suppress
+from urllib.parse import urlsplit
 
 import pytest
 
 from chat_app.realtime.broker import Broker, broker_from_url
 from chat_app.realtime.events import Event, MessagePosted, SessionsRevoked
-from tests.conftest import DATABASE, kill_subscriptions
+from tests.conftest import DATABASE, free_port, kill_subscriptions
 
 
 class Node:
@@ -96,6 +98,70 @@ async def test_a_lost_subscription_comes_back_and_reports_the_gap(
     await until(lambda: listener.gaps == 1 and publisher.gaps == 1)
     await publisher.broker.publish(MessagePosted(room_id=1, message_id=99))
     await until(lambda: MessagePosted(room_id=1, message_id=99) in listener.events)
+
+
+class Outage:
+    """A TCP relay in front of the real service, which the test can cut and restore, as a
+    network failure or a service restart would (connections dropped, new ones refused)."""
+
+    def __init__(self, upstream: str) -> None:
+        parts = urlsplit(upstream)
+        self.upstream_host, self.upstream_port = parts.hostname or "", parts.port or 0
+        self.port = free_port()
+        self.url = upstream.replace(f"{parts.hostname}:{parts.port}", f"127.0.0.1:{self.port}")
+        self._server: asyncio.Server | None = None
+        self._pipes: set[asyncio.StreamWriter] = set()
+
+    async def restore(self) -> None:
+        """Accept and relay connections again."""
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
+
+    async def cut(self) -> None:
+        """Drop every relayed connection and refuse new ones."""
+        assert self._server is not None
+        self._server.close()
+        for writer in list(self._pipes):
+            writer.transport.abort()
+        await self._server.wait_closed()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(self.upstream_host, self.upstream_port)
+        self._pipes.update({writer, up_writer})
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            with suppress(OSError):
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            sink.transport.abort()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        self._pipes.difference_update({writer, up_writer})
+
+
+@pytest.mark.parametrize("broker_url", ["postgres", "redis"], indirect=True)
+async def test_a_broker_away_for_a_while_is_reconnected_and_nothing_is_lost(
+    broker_url: str, database_url: str, channel: str
+) -> None:
+    outage = Outage(database_url if broker_url == "postgres" else broker_url)
+    await outage.restore()
+    publisher, listener = (Node(broker_from_url(outage.url, channel=channel)) for _ in range(2))
+    for node in (publisher, listener):
+        await node.broker.start(node.deliver, node.gap)
+    try:
+        await outage.cut()
+        # Committed meanwhile: not published, so this node's sockets catch up instead.
+        await publisher.broker.publish(MessagePosted(room_id=1, message_id=1))
+        assert publisher.gaps == 1
+        await asyncio.sleep(1)  # several reconnection attempts fail
+        await outage.restore()
+        await until(lambda: listener.gaps == 1 and publisher.gaps == 2)
+        await publisher.broker.publish(MessagePosted(room_id=1, message_id=2))
+        await until(lambda: MessagePosted(room_id=1, message_id=2) in listener.events)
+    finally:
+        for node in (publisher, listener):
+            await node.broker.stop()
+        await outage.cut()
 
 
 @pytest.mark.parametrize("broker_url", ["postgres", "redis"], indirect=True)
