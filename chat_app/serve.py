@@ -13,7 +13,7 @@ import logging
 import multiprocessing
 import signal
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
@@ -83,13 +83,8 @@ async def serve(app: Quart, config: Config, sockets: Sockets | None = None) -> N
 def serve_worker(config: Config, sockets: Sockets | None = None) -> int:
     """Build the app and serve it in this process; 1 with a plain message if it cannot start."""
     configure_logging()
-    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
-    if config.worker_class == "uvloop":
-        import uvloop
-
-        loop_factory = uvloop.new_event_loop
     try:
-        asyncio.run(serve(create_app(), config, sockets), loop_factory=loop_factory)
+        asyncio.run(serve(create_app(), config, sockets))
     except RuntimeError as error:  # e.g. schema behind or broker unreachable: say so plainly
         print(f"error: {error}", file=sys.stderr)
         return 1

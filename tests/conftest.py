@@ -12,9 +12,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import suppress
 from pathlib import Path
 
 import asyncpg
@@ -187,61 +186,69 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@dataclass
 class Server:
-    process: subprocess.Popen[bytes]
-    base: str
+    """``python -m chat_app serve`` in a subprocess, as deployed; restartable on its port."""
 
-    @property
-    def ws_base(self) -> str:
-        return self.base.replace("http://", "ws://")
+    def __init__(
+        self,
+        database_url: str,
+        log: Path,
+        env: dict[str, str] | None = None,
+        args: Sequence[str] = (),
+    ) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.ws_base = f"ws://127.0.0.1:{self.port}"
+        self.log = log
+        self.env = (
+            os.environ
+            | {
+                "CHAT_DATABASE_URL": database_url,
+                "CHAT_SECRET_KEY": "server-test-secret",
+            }
+            | (env or {})
+        )
+        self.args = list(args)
+        self.process: subprocess.Popen[bytes] | None = None
 
-
-@contextmanager
-def running_server(
-    database_url: str, log: Path, env: Mapping[str, str] | None = None, args: Sequence[str] = ()
-) -> Iterator[Server]:
-    """``python -m chat_app serve`` on a free port, healthy; killed at the end."""
-    port = free_port()
-    environ = os.environ | {
-        "CHAT_DATABASE_URL": database_url,
-        "CHAT_SECRET_KEY": "server-test-secret",
-        "PORT": str(port),
-        **(env or {}),
-    }
-    # A file, not a pipe nobody reads: a full pipe blocks logging.
-    process = subprocess.Popen(
-        [sys.executable, "-m", "chat_app", "serve", "--port", str(port), *args],
-        env=environ,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own group: with --workers, its workers die with it
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
+    def start(self) -> None:
+        """Start and wait until ``/healthz`` answers."""
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "chat_app", "serve", "--port", str(self.port), *self.args],
+            env=self.env,
+            stdout=self.log.open("ab"),  # a file: a pipe nobody reads would block logging
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own group: with --workers, the workers stop with it
+        )
+        for _ in range(300):
             try:
-                if httpx.get(f"{base}/healthz", timeout=0.5).status_code == 200:
-                    break
+                if httpx.get(f"{self.base}/healthz", timeout=0.5).status_code == 200:
+                    return
             except httpx.TransportError:
                 pass
-            if process.poll() is not None:
-                pytest.fail(f"server exited early:\n{log.read_text()}")
+            if self.process.poll() is not None:
+                pytest.fail(f"server exited early:\n{self.log.read_text()}")
             time.sleep(0.05)
-        else:
-            pytest.fail("server did not become healthy in 10 s")
-        yield Server(process, base)
-    finally:
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(10)
-        print(log.read_text())  # shown by pytest when the test fails
+        pytest.fail("server did not become healthy in 15 s")
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        """Stop with ``sig`` (SIGKILL for a crash); the exit code."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            with suppress(ProcessLookupError):
+                os.killpg(self.process.pid, sig)
+        return self.process.wait(20)
 
 
 @pytest.fixture
 def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
-    with running_server(database_url, tmp_path / "server.log") as started:
-        yield started
+    running = Server(database_url, tmp_path / "server.log")
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop(signal.SIGKILL)
+        print(running.log.read_text())  # shown by pytest when the test fails
 
 
 async def sign_up(base: str, username: str) -> str:

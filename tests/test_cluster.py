@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import signal
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +20,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from chat_app.models import Message, User
-from tests.conftest import DATABASE, Server, kill_subscriptions, running_server, sign_up
+from tests.conftest import DATABASE, Server, kill_subscriptions, sign_up
 
 pytestmark = pytest.mark.skipif(
     DATABASE != "postgres",
@@ -148,17 +146,20 @@ def cluster(database_url: str, broker_url: str, channel: str, tmp_path: Path) ->
         "CHAT_MESSAGES_PER_SECOND": "1000",
         "CHAT_MESSAGES_BURST": "1000",
     }
-    with ExitStack() as stack:
+    nodes: list[Server] = []
 
-        def start(n: int, **env: str) -> list[Server]:
-            return [
-                stack.enter_context(
-                    running_server(database_url, tmp_path / f"node{i}.log", common | env)
-                )
-                for i in range(n)
-            ]
+    def start(n: int, **env: str) -> list[Server]:
+        for _ in range(n):
+            nodes.append(Server(database_url, tmp_path / f"node{len(nodes)}.log", common | env))
+            nodes[-1].start()
+        return nodes[-n:]
 
+    try:
         yield start
+    finally:
+        for node in nodes:
+            node.stop(signal.SIGKILL)
+            print(node.log.read_text())  # shown by pytest when the test fails
 
 
 async def room_ids() -> list[int]:
@@ -231,7 +232,7 @@ async def test_a_killed_node_loses_its_users_presence_within_the_timeout(
     async with Tab(a, alice), Tab(b, bob) as on_b:
         alice_id = await user_id("alice")
         await on_b.until(lambda: on_b.shows_online(alice_id))
-        os.kill(a.process.pid, signal.SIGKILL)  # no goodbye: its sockets just vanish
+        a.stop(signal.SIGKILL)  # no goodbye: its sockets just vanish
         started = time.monotonic()
         await on_b.until(lambda: on_b.shows_online(alice_id) is False, timeout=10)
         assert time.monotonic() - started < 2 + 0.5 + 2  # stale age + one sweep + margin
@@ -259,13 +260,17 @@ async def test_a_broker_restart_mid_run_loses_and_repeats_nothing(
 
 
 @pytest.fixture
-async def two_workers(
+def two_workers(
     database_url: str, broker_url: str, channel: str, tmp_path: Path
-) -> AsyncIterator[Server]:
+) -> Iterator[Server]:
     env = {"CHAT_BROKER_URL": broker_url, "CHAT_BROKER_CHANNEL": channel}
-    log = tmp_path / "workers.log"
-    with running_server(database_url, log, env, ["--workers", "2"]) as server:
+    server = Server(database_url, tmp_path / "workers.log", env, ["--workers", "2"])
+    try:
+        server.start()
         yield server
+    finally:
+        server.stop(signal.SIGKILL)
+        print(server.log.read_text())
 
 
 async def test_workers_of_one_server_share_every_room(two_workers: Server) -> None:
@@ -284,5 +289,4 @@ async def test_workers_of_one_server_share_every_room(two_workers: Server) -> No
     finally:
         for tab in tabs:
             await tab.__aexit__()
-    two_workers.process.terminate()
-    assert await asyncio.to_thread(two_workers.process.wait, 20) == 0
+    assert await asyncio.to_thread(two_workers.stop) == 0  # SIGTERM: both workers close cleanly
