@@ -145,6 +145,9 @@ def cluster(database_url: str, broker_url: str, channel: str, tmp_path: Path) ->
         "CHAT_BROKER_CHANNEL": channel,
         "CHAT_MESSAGES_PER_SECOND": "1000",
         "CHAT_MESSAGES_BURST": "1000",
+        # These tests send 50 frames/s from one socket on purpose: lift the frame gate too.
+        "CHAT_WS_FRAMES_PER_SECOND": "1000",
+        "CHAT_WS_FRAMES_BURST": "1000",
     }
     nodes: list[Server] = []
 
