@@ -42,7 +42,7 @@ test: lint
 	CHAT_TEST_DATABASE=postgres $(PY) -m pytest
 
 # The full benchmark (minutes; PostgreSQL on 127.0.0.1:5432): table on the terminal, JSON in
-# bench-results.json. Options: make bench BENCH_ARGS="--scenarios fanout --clients 500".
+# bench/results/latest.json. Options: make bench BENCH_ARGS="--scenarios fanout --clients 500".
 bench: $(VENV)/.installed
 	$(PY) -m bench $(BENCH_ARGS)
 

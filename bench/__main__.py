@@ -70,6 +70,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     sizes = Sizes.smoke() if args.smoke else Sizes()
     if args.clients:
         sizes = replace(sizes, fanout_clients=args.clients, storm_clients=args.clients)
+    if args.rates:
+        sizes = replace(sizes, fanout_rates=tuple(int(r) for r in args.rates.split(",")))
     if args.crowd:
         sizes = replace(sizes, crowd_clients=args.crowd)
     chosen = args.scenarios.split(",")
@@ -96,7 +98,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             history_messages=sizes.history_messages if "history" in chosen else 0,
         )
         loadgen = LoadGen(args.processes)
-        bench = Bench(sizes, population, loadgen, with_reference=not args.no_reference)
+        bench = Bench(
+            sizes, population, loadgen, with_reference=not args.no_reference, profile=args.profile
+        )
         rows: list[Row] = []
         try:
             for name in chosen:
@@ -131,11 +135,18 @@ def main() -> int:
     parser.add_argument("--crowd", type=int, help="crowd clients (default 10000)")
     parser.add_argument("--processes", type=int, default=3, help="load generator processes")
     parser.add_argument("--no-reference", action="store_true", help="skip the reference server")
-    parser.add_argument("--json", type=Path, default=Path("bench-results.json"))
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="write py-spy collapsed stacks of our server during fan-out here",
+    )
+    parser.add_argument("--rates", help="fan-out rates to try, comma-separated (msg/s)")
+    parser.add_argument("--json", type=Path, default=Path("bench/results/latest.json"))
     args = parser.parse_args()
     raise_open_files()
     report = asyncio.run(run(args))
     print(report["table"])
+    args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2, default=str))
     print(f"written to {args.json}")
     return 0

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import random
+import signal
 import statistics
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -88,6 +91,7 @@ class Bench:
     population: Population
     loadgen: LoadGen
     with_reference: bool = True
+    profile: Path | None = None  # py-spy's collapsed stacks of our server during fan-out
     details: dict[str, Any] = field(default_factory=dict)
     _seq: int = 0
 
@@ -101,6 +105,26 @@ class Bench:
         yield "ours", lambda: start_ours(self.population.database_url, SECRET, ROOM)
         if self.with_reference:
             yield "reference", start_reference
+
+
+def start_profiler(server: Server, out: Path) -> subprocess.Popen[bytes]:
+    """Sample the server with py-spy (installed separately) until interrupted."""
+    return subprocess.Popen(
+        [
+            "py-spy",
+            "record",
+            "--pid",
+            str(server.process.pid),
+            "--rate",
+            "200",
+            "--format",
+            "raw",
+            "--output",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -176,8 +200,11 @@ async def fanout(bench: Bench) -> list[Row]:
     gen: dict[str, float] = {}
     for name, start in bench.servers():
         server = start()
+        profiler = None
         try:
             await connect(bench, server, bench.sizes.fanout_clients)
+            if name == "ours" and bench.profile is not None:
+                profiler = start_profiler(server, bench.profile)
             async with Senders(server, bench.population.sender_cookies) as senders:
                 steps = []
                 for rate in bench.sizes.fanout_rates:
@@ -195,6 +222,9 @@ async def fanout(bench: Bench) -> list[Row]:
                     gen[name] = result["loadgen_cpu_share"]
             bench.details[f"fanout_{name}"] = steps
         finally:
+            if profiler is not None:
+                profiler.send_signal(signal.SIGINT)
+                profiler.wait(30)
             await bench.loadgen.call("close")
             server.stop()
     n = bench.sizes.fanout_clients
