@@ -190,8 +190,9 @@ async def open_client(
     return client
 
 
-class Worker:
-    """The clients of one load-generator process and the commands the driver sends it."""
+class Group:
+    """The clients of one load-generator process that talk to one server, and the commands
+    the driver sends them (several groups let servers take turns under the same load)."""
 
     def __init__(self) -> None:
         self.sink = Sink()
@@ -299,15 +300,16 @@ def _worker_main(pipe: Pipe) -> None:
     raise_open_files()
 
     async def serve() -> None:
-        worker = Worker()
+        groups: dict[str, Group] = {}
         loop = asyncio.get_running_loop()
         while True:
-            name, args = await loop.run_in_executor(None, pipe.recv)
+            name, group, args = await loop.run_in_executor(None, pipe.recv)
             if name == "stop":
-                await worker.close()
+                for each in groups.values():
+                    await each.close()
                 pipe.send({})
                 return
-            result = getattr(worker, name)(*args)
+            result = getattr(groups.setdefault(group, Group()), name)(*args)
             if asyncio.iscoroutine(result):
                 result = await result
             pipe.send(result)
@@ -334,22 +336,24 @@ class LoadGen:
     def size(self) -> int:
         return len(self._pipes)
 
-    async def _all(self, name: str, per_worker: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    async def _all(
+        self, name: str, group: str, per_worker: list[tuple[Any, ...]]
+    ) -> list[dict[str, Any]]:
         for pipe, args in zip(self._pipes, per_worker, strict=True):
-            pipe.send((name, args))
+            pipe.send((name, group, args))
         loop = asyncio.get_running_loop()
         return list(
             await asyncio.gather(*(loop.run_in_executor(None, p.recv) for p in self._pipes))
         )
 
-    async def call(self, name: str, *args: Any) -> list[dict[str, Any]]:
-        """Run ``name(*args)`` in every worker."""
-        return await self._all(name, [args] * self.size)
+    async def call(self, name: str, group: str, *args: Any) -> list[dict[str, Any]]:
+        """Run ``name(*args)`` on ``group`` in every worker."""
+        return await self._all(name, group, [args] * self.size)
 
-    async def connect(self, targets: list[Target]) -> dict[str, Any]:
-        """Spread ``targets`` over the workers and connect them all."""
+    async def connect(self, group: str, targets: list[Target]) -> dict[str, Any]:
+        """Spread ``targets`` over the workers and connect them all as ``group``."""
         shares = [targets[i :: self.size] for i in range(self.size)]
-        replies = await self._all("connect", [(share,) for share in shares])
+        replies = await self._all("connect", group, [(share,) for share in shares])
         return {
             "connected": sum(r["connected"] for r in replies),
             "failed": sum(r["failed"] for r in replies),
@@ -357,9 +361,9 @@ class LoadGen:
             "seconds": max(r["seconds"] for r in replies),
         }
 
-    async def collect(self, lo: int, hi: int) -> dict[str, Any]:
+    async def collect(self, group: str, lo: int, hi: int) -> dict[str, Any]:
         """Merge the workers' records of seqs ``lo``..``hi``-1, and their CPU since last time."""
-        replies = await self.call("collect", lo, hi)
+        replies = await self.call("collect", group, lo, hi)
         latencies = array("I")
         for reply in replies:
             latencies.frombytes(reply["latencies"])
@@ -378,7 +382,7 @@ class LoadGen:
     async def stop(self) -> None:
         """Close every client and end the processes."""
         with contextlib.suppress(OSError, EOFError):
-            await self.call("stop")
+            await self.call("stop", "")
         for proc in self._procs:
             proc.join(5)
             if proc.is_alive():
