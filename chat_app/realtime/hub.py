@@ -47,6 +47,9 @@ class Connection:
         self.replayed: set[int] = set()
         self.close_code: int | None = None
         self.close_reason = ""
+        # At most one frame per interval: what arrives meanwhile shares the next frame. Set by
+        # Hub.attach from WS_FRAME_INTERVAL_MS; 0 sends each fragment as soon as it is queued.
+        self.frame_interval = 0.0
         self._sender: asyncio.Task[None] | None = None
 
     def offer(self, message_id: int | None, text: str) -> None:
@@ -72,14 +75,23 @@ class Connection:
         return self._sender
 
     async def _send_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        last_sent = -self.frame_interval
         while self.close_code is None:  # close() may come before the sender starts
             batch = [await self.queue.get()]
+            # Python's cost is per frame (a syscall, the ASGI and wsproto layers), not per byte:
+            # under load, wait out the interval so the fragments of several events share it.
+            # A socket that was quiet for an interval sends at once, so light load pays nothing.
+            wait = last_sent + self.frame_interval - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
             while not self.queue.empty():
                 batch.append(self.queue.get_nowait())
             # One frame for everything queued: the ws extension swaps each top-level element.
             text = "".join(t for mid, t in batch if mid is None or mid not in self.replayed)
             if text:
                 await self.socket.send(text)
+                last_sent = loop.time()
 
 
 class Hub:
@@ -87,12 +99,14 @@ class Hub:
 
     def __init__(self, app: Quart) -> None:
         self._app = app
+        self._frame_interval = app.config.get("WS_FRAME_INTERVAL_MS", 0) / 1000
         self._rooms: defaultdict[int, set[Connection]] = defaultdict(set)
         self.drained = asyncio.Event()  # set while no socket is open (shutdown waits on it)
         self.drained.set()
 
     def attach(self, connection: Connection) -> None:
         """Subscribe a connection to its room's events (before any catch-up query)."""
+        connection.frame_interval = self._frame_interval
         self._rooms[connection.room_id].add(connection)
         self.drained.clear()
 
