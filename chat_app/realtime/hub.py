@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Protocol
 
 from quart import Quart
@@ -101,6 +101,9 @@ class Hub:
         self._app = app
         self._frame_interval = app.config.get("WS_FRAME_INTERVAL_MS", 0) / 1000
         self._rooms: defaultdict[int, set[Connection]] = defaultdict(set)
+        # Sockets per user, kept as they come and go: the handshake checks the per-user limit,
+        # and counting by a scan of every connection made 10,000 handshakes quadratic.
+        self._per_user: Counter[int] = Counter()
         self.drained = asyncio.Event()  # set while no socket is open (shutdown waits on it)
         self.drained.set()
 
@@ -108,21 +111,25 @@ class Hub:
         """Subscribe a connection to its room's events (before any catch-up query)."""
         connection.frame_interval = self._frame_interval
         self._rooms[connection.room_id].add(connection)
+        self._per_user[connection.user_id] += 1
         self.drained.clear()
 
     def detach(self, connection: Connection) -> None:
         """Forget a connection that has ended."""
         room = self._rooms.get(connection.room_id)
-        if room is not None:
+        if room is not None and connection in room:
             room.discard(connection)
             if not room:
                 del self._rooms[connection.room_id]
+            self._per_user[connection.user_id] -= 1
+            if not self._per_user[connection.user_id]:
+                del self._per_user[connection.user_id]
         if not self._rooms:
             self.drained.set()
 
     def sockets_of(self, user_id: int) -> int:
         """How many sockets ``user_id`` has open on this node."""
-        return sum(c.user_id == user_id for c in self.connections())
+        return self._per_user[user_id]
 
     def connections(self) -> list[Connection]:
         """Every open connection on this node."""
