@@ -72,7 +72,11 @@ class Sink:
     """What every client of this process records: latencies (µs) and per-seq counts."""
 
     latencies: array[int] = field(default_factory=lambda: array("I"))
-    measuring_from: int = 0  # only seqs >= this count towards latency
+    lo: int = 0  # the seqs being measured: lo..hi-1
+    hi: int = 0
+    firsts: int = 0  # (client, seq) pairs in lo..hi-1 received so far, each counted once
+    expected: int = -1  # ... and how many make the phase complete (-1: nobody waits)
+    complete: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class Client(asyncio.Protocol):
@@ -155,8 +159,12 @@ class Client(asyncio.Protocol):
                 )
             if self.counts[seq] < 255:
                 self.counts[seq] += 1
-            if seq >= sink.measuring_from:
+            if sink.lo <= seq < sink.hi:
                 sink.latencies.append(max(0, (now - int(sent_raw)) // 1000))
+                if self.counts[seq] == 1:
+                    sink.firsts += 1
+                    if sink.firsts == sink.expected:
+                        sink.complete.set()
         ids = MESSAGE_ID_RE.findall(text)
         if ids:
             self.last_message_id = max(self.last_message_id or 0, *map(int, ids))
@@ -234,10 +242,11 @@ class Group:
             "seconds": time.monotonic() - started,
         }
 
-    def measure(self, seq_from: int) -> dict[str, Any]:
-        """Start a phase: forget latencies; only seqs from ``seq_from`` count."""
+    def measure(self, lo: int, hi: int) -> dict[str, Any]:
+        """Start a phase: forget latencies; seqs ``lo``..``hi``-1 are the ones measured."""
         self.sink.latencies = array("I")
-        self.sink.measuring_from = seq_from
+        self.sink.lo, self.sink.hi, self.sink.firsts, self.sink.expected = lo, hi, 0, -1
+        self.sink.complete.clear()
         return {}
 
     def collect(self, lo: int, hi: int) -> dict[str, Any]:
@@ -257,13 +266,16 @@ class Group:
             "cpu": time.process_time(),
         }
 
-    async def caught_up(self, lo: int, hi: int, seconds: float) -> dict[str, Any]:
-        """Wait until every client has every seq in ``lo``..``hi``-1 (or time runs out)."""
+    async def caught_up(self, seconds: float) -> dict[str, Any]:
+        """Wait until every client has every measured seq (or time runs out). Receivers count
+        towards an event: scanning thousands of clients in a loop would steal their time."""
         started = time.monotonic()
-        while time.monotonic() - started < seconds:
-            if all(c.received(lo, hi)[0] == 0 for c in self.clients):
-                break
-            await asyncio.sleep(0.01)
+        sink = self.sink
+        sink.expected = len(self.clients) * (sink.hi - sink.lo)
+        if sink.firsts >= sink.expected:
+            sink.complete.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(sink.complete.wait(), seconds)
         return {"seconds": time.monotonic() - started}
 
     async def drop(self) -> dict[str, Any]:

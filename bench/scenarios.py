@@ -115,12 +115,12 @@ class Live:
         bench = self.bench
         count = max(1, round(rate * seconds))
         lo, hi = bench.seqs(count)
-        await self.call("measure", lo)
+        await self.call("measure", lo, hi)
         await bench.loadgen.collect(self.name, lo, lo)  # resets the generator's CPU mark
         cpu = self.server.cpu_seconds()
         started = time.monotonic()
         await self.senders.paced(lo, count, rate)
-        await self.call("caught_up", lo, hi, bench.sizes.drain_seconds)
+        await self.call("caught_up", bench.sizes.drain_seconds)
         elapsed = time.monotonic() - started
         server_cpu = self.server.cpu_seconds() - cpu
         got = await bench.loadgen.collect(self.name, lo, hi)
@@ -454,10 +454,10 @@ async def storm(bench: Bench) -> list[Row]:
             lo, hi = bench.seqs(sizes.storm_missed)
             await live.senders.paced(lo, sizes.storm_missed, 500)
             await asyncio.sleep(0.5)  # all of it committed before anyone is back
-            await live.call("measure", lo)
+            await live.call("measure", lo, hi)
             started = time.monotonic()
             replies = await live.call("reconnect")
-            await live.call("caught_up", lo, hi, sizes.storm_timeout)
+            await live.call("caught_up", sizes.storm_timeout)
             took = time.monotonic() - started
             got = await bench.loadgen.collect(live.name, lo, hi)
             results[live.name] = {
