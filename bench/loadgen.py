@@ -27,6 +27,8 @@ from bench.servers import raise_open_files
 
 TOKEN_RE = re.compile(rb"bench:(\d+):(\d+)")
 MESSAGE_ID_RE = re.compile(rb'id="message-(\d+)"')
+HEARTBEAT = b'{"heartbeat": 1, "HEADERS": {"HX-Request": "true"}}'
+HEARTBEAT_SECONDS = 15  # the page sends one every 20 s; the server closes sockets silent for 45
 MAX_SEQ = 1 << 20  # seqs are per run and bounded; counts live in one bytearray per client
 CONNECT_CONCURRENCY = 64
 
@@ -209,6 +211,15 @@ class Group:
         self.failures: list[str] = []
         self._lasts: list[int | None] = []
         self._counts: list[bytearray] = []
+        self._heartbeat: asyncio.Task[None] | None = None
+
+    async def _beat(self) -> None:
+        # Like the page's hidden ws-send element: the server closes sockets it never hears from.
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            for client in self.clients:
+                if client.transport is not None and not client.closed.done():
+                    client.transport.write(masked_frame(1, HEARTBEAT))
 
     async def connect(
         self,
@@ -235,6 +246,8 @@ class Group:
         )
         self.targets = targets
         self.clients = [c for c in opened if c is not None]
+        if self._heartbeat is None:
+            self._heartbeat = asyncio.create_task(self._beat())
         return {
             "connected": len(self.clients),
             "failed": len(targets) - len(self.clients),
