@@ -15,10 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.loadgen import LoadGen
+from bench.loadgen import LoadGen, raise_open_files
 from bench.population import SOCKETS_PER_USER, database, populate
 from bench.scenarios import SCENARIOS, Bench, Row, Sizes
-from bench.servers import raise_open_files
 
 
 def machine() -> dict[str, Any]:

@@ -16,14 +16,14 @@ import contextlib
 import multiprocessing
 import os
 import re
+import resource
 import struct
 import time
 from array import array
+from collections import Counter
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection as Pipe
 from typing import Any
-
-from bench.servers import raise_open_files
 
 TOKEN_RE = re.compile(rb"bench:(\d+):(\d+)")
 MESSAGE_ID_RE = re.compile(rb'id="message-(\d+)"')
@@ -31,6 +31,12 @@ HEARTBEAT = b'{"heartbeat": 1, "HEADERS": {"HX-Request": "true"}}'
 HEARTBEAT_SECONDS = 15  # the page sends one every 20 s; the server closes sockets silent for 45
 MAX_SEQ = 1 << 20  # seqs are per run and bounded; counts live in one bytearray per client
 CONNECT_CONCURRENCY = 64
+
+
+def raise_open_files() -> None:
+    """Thousands of sockets need the soft descriptor limit at the hard one (children inherit)."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 @dataclass
@@ -269,12 +275,13 @@ class Group:
             m, d = client.received(lo, hi)
             missing += m
             duplicated += d
-        closed = sum(c.closed.done() for c in self.clients)
+        codes = Counter(c.closed.result() for c in self.clients if c.closed.done())
         return {
             "latencies": self.sink.latencies.tobytes(),
             "missing": missing,
             "duplicated": duplicated,
-            "closed": closed,
+            "closed": sum(codes.values()),
+            "close_codes": dict(codes),
             "clients": len(self.clients),
             "cpu": time.process_time(),
         }
@@ -400,6 +407,7 @@ class LoadGen:
             "missing": sum(r["missing"] for r in replies),
             "duplicated": sum(r["duplicated"] for r in replies),
             "closed": sum(r["closed"] for r in replies),
+            "close_codes": dict(sum((Counter(r["close_codes"]) for r in replies), Counter())),
             "clients": sum(r["clients"] for r in replies),
             "cpu_seconds": spent,
         }

@@ -24,7 +24,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request, Response
 
-from bench.servers import HOST, ROOT, raise_open_files
+from bench.loadgen import raise_open_files
+from bench.servers import HOST, ROOT
 
 PAGE = 200  # as the app's catch-up page
 

@@ -137,6 +137,7 @@ class Live:
             "missing": got["missing"],
             "duplicated": got["duplicated"],
             "closed": got["closed"],
+            "close_codes": got["close_codes"],
             "server_cpu_us_per_delivery": server_cpu / deliveries * 1e6,
             "server_cpu_share": server_cpu / elapsed,
             "loadgen_cpu_share": got["cpu_seconds"] / elapsed,

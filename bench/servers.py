@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import resource
 import socket
 import subprocess
 import sys
@@ -18,16 +17,12 @@ from pathlib import Path
 
 import websockets
 
+from bench.loadgen import HEARTBEAT, HEARTBEAT_SECONDS
+
 HOST = "127.0.0.1"  # benchmarks never leave loopback
 ROOT = Path(__file__).resolve().parent.parent
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
-
-
-def raise_open_files() -> None:
-    """Thousands of sockets need the soft descriptor limit at the hard one (children inherit)."""
-    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def free_port() -> int:
@@ -147,9 +142,19 @@ class Senders:
 
     @staticmethod
     async def _drain(sock: websockets.ClientConnection) -> None:
-        # Senders read everything they are sent, so the server never sees them as slow.
-        async for _ in sock:
-            pass
+        # Senders read everything they are sent, so the server never sees them as slow, and
+        # heartbeat like the page, so it never sees them as gone.
+        async def beat() -> None:
+            while True:
+                await asyncio.sleep(HEARTBEAT_SECONDS)
+                await sock.send(HEARTBEAT.decode())
+
+        heart = asyncio.create_task(beat())
+        try:
+            async for _ in sock:
+                pass
+        finally:
+            heart.cancel()
 
     async def send(self, seq: int) -> None:
         """Post message ``seq`` stamped with the monotonic clock."""
