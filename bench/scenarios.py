@@ -237,7 +237,7 @@ def by_name(results: dict[str, Any], key: str) -> tuple[Any, Any]:
 
 async def fanout(bench: Bench) -> list[Row]:
     """Scenario 1: N clients in one room; the highest rate with p99 ≤ 250 ms, nothing lost.
-    At each rate ours goes, then the reference; a server drops out at its first failure."""
+    At each rate ours goes, then the reference; a server drops out at its first failed rate."""
     n = bench.sizes.fanout_clients
     best: dict[str, dict[str, Any]] = {}
     async with bench.servers(n) as lives:
@@ -245,7 +245,12 @@ async def fanout(bench: Bench) -> list[Row]:
         running = list(lives)
         for rate in bench.sizes.fanout_rates:
             for live in list(running):
-                result = await live.step(rate, bench.sizes.step_seconds)
+                # A failed rate gets a second try: a burst of outside load on this shared
+                # machine should not end a server's climb (both servers get the same rule).
+                for _ in range(2):
+                    result = await live.step(rate, bench.sizes.step_seconds)
+                    if ok(result, 250):
+                        break
                 bench.details.setdefault(f"fanout_{live.name}", []).append(result)
                 print(
                     f"  fan-out {live.name} {rate}/s: p50 {result['p50_ms']:.1f} ms, "

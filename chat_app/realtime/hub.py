@@ -63,9 +63,7 @@ class Connection:
         self.replayed: set[int] = set()
         self.close_code: int | None = None
         self.close_reason = ""
-        # At most one frame per interval: what arrives meanwhile shares the next frame. Set by
-        # Hub.attach from WS_FRAME_INTERVAL_MS; 0 sends each fragment as soon as it is queued.
-        self.frame_interval = 0.0
+        self.pacing = Pacing(0, 0.0)  # the hub's, once attached
         self._sender: asyncio.Task[None] | None = None
 
     def offer(self, message_id: int | None, text: str) -> None:
@@ -92,13 +90,13 @@ class Connection:
 
     async def _send_forever(self) -> None:
         loop = asyncio.get_running_loop()
-        last_sent = -self.frame_interval
+        last_sent = -float("inf")
         while self.close_code is None:  # close() may come before the sender starts
             batch = [await self.queue.get()]
             # Python's cost is per frame (a syscall, the ASGI and wsproto layers), not per byte:
             # under load, wait out the interval so the fragments of several events share it.
             # A socket that was quiet for an interval sends at once, so light load pays nothing.
-            wait = last_sent + self.frame_interval - loop.time()
+            wait = last_sent + self.pacing.interval - loop.time()
             if wait > 0:
                 await asyncio.sleep(wait)
             while not self.queue.empty():
@@ -110,12 +108,36 @@ class Connection:
                 last_sent = loop.time()
 
 
+class Pacing:
+    """How often one socket may get a frame: this node's frame budget shared by its sockets.
+
+    With N sockets and a budget of F frames/s, each socket gets at most one frame per N/F
+    seconds (capped), whatever the message rate: the CPU spent on frames stays bounded, and
+    the wait it adds is of the order of one fan-out to all N sockets anyway. Quiet sockets are
+    not delayed.
+    """
+
+    def __init__(self, frames_per_second: int, max_interval: float) -> None:
+        self.frames_per_second = frames_per_second
+        self.max_interval = max_interval
+        self.interval = 0.0
+
+    def resize(self, sockets: int) -> None:
+        """Recompute the interval for ``sockets`` open sockets."""
+        if self.frames_per_second > 0:
+            self.interval = min(self.max_interval, sockets / self.frames_per_second)
+
+
 class Hub:
     """Connections by room, and the fan-out of events to them."""
 
     def __init__(self, app: Quart) -> None:
         self._app = app
-        self._frame_interval = app.config.get("WS_FRAME_INTERVAL_MS", 0) / 1000
+        self._pacing = Pacing(
+            app.config.get("WS_FRAMES_PER_SECOND", 0),
+            app.config.get("WS_FRAME_INTERVAL_MAX_MS", 0) / 1000,
+        )
+        self._open = 0
         self.node_id = uuid.uuid4().hex[:16]
         self._rooms: defaultdict[int, set[Connection]] = defaultdict(set)
         # Sockets per user, kept as they come and go: the handshake checks the per-user limit,
@@ -133,9 +155,11 @@ class Hub:
 
     def attach(self, connection: Connection) -> None:
         """Subscribe a connection to its room's events (before any catch-up query)."""
-        connection.frame_interval = self._frame_interval
+        connection.pacing = self._pacing
         self._rooms[connection.room_id].add(connection)
         self._per_user[connection.user_id] += 1
+        self._open += 1
+        self._pacing.resize(self._open)
         self.drained.clear()
 
     def detach(self, connection: Connection) -> None:
@@ -148,6 +172,8 @@ class Hub:
             self._per_user[connection.user_id] -= 1
             if not self._per_user[connection.user_id]:
                 del self._per_user[connection.user_id]
+            self._open -= 1
+            self._pacing.resize(self._open)
         if not self._rooms:
             self.drained.set()
 
