@@ -98,7 +98,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         loadgen = LoadGen(args.processes)
         bench = Bench(
-            sizes, population, loadgen, with_reference=not args.no_reference, profile=args.profile
+            sizes,
+            population,
+            loadgen,
+            with_reference=not args.no_reference,
+            profile=args.profile,
+            sweep=args.sweep,
         )
         rows: list[Row] = []
         try:
@@ -138,6 +143,9 @@ def main() -> int:
         "--profile",
         type=Path,
         help="write py-spy collapsed stacks of our server during fan-out here",
+    )
+    parser.add_argument(
+        "--sweep", action="store_true", help="fan-out: go through every rate even after one fails"
     )
     parser.add_argument("--rates", help="fan-out rates to try, comma-separated (msg/s)")
     parser.add_argument("--json", type=Path, default=Path("bench/results/latest.json"))

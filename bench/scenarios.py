@@ -102,7 +102,13 @@ class Live:
         targets = [Target(HOST, self.server.port, self.server.live_path, c) for c in cookies]
         result = await self.bench.loadgen.connect(self.name, targets)
         if result["failed"]:
-            raise RuntimeError(f"{result['failed']} of {count} clients failed: {result['errors']}")
+            # Reported, not fatal: the figures then cover the clients that got in.
+            print(
+                f"  {self.name}: {result['failed']} of {count} handshakes failed: "
+                f"{result['errors']}",
+                flush=True,
+            )
+            self.bench.details.setdefault(f"failed_handshakes_{self.name}", []).append(result)
         return result
 
     async def call(self, command: str, *args: Any) -> list[dict[str, Any]]:
@@ -153,6 +159,7 @@ class Bench:
     loadgen: LoadGen
     with_reference: bool = True
     profile: Path | None = None  # py-spy's collapsed stacks of our server during fan-out
+    sweep: bool = False  # fan-out: try every rate, even after a failed one (CPU per delivery)
     details: dict[str, Any] = field(default_factory=dict)
     _seq: int = 0
 
@@ -243,6 +250,7 @@ async def fanout(bench: Bench) -> list[Row]:
     async with bench.servers(n) as lives:
         profiler = start_profiler(lives[0].server, bench.profile) if bench.profile else None
         running = list(lives)
+        failed: set[str] = set()
         for rate in bench.sizes.fanout_rates:
             for live in list(running):
                 # A failed rate gets a second try: a burst of outside load on this shared
@@ -259,9 +267,11 @@ async def fanout(bench: Bench) -> list[Row]:
                     f"missing {result['missing']}, closed {result['closed']}",
                     flush=True,
                 )
-                if ok(result, 250):
+                if ok(result, 250) and live.name not in failed:
                     best[live.name] = result
-                else:
+                    continue
+                failed.add(live.name)  # the figure is the rate before the first failure
+                if not bench.sweep:
                     running.remove(live)
                     if live.name == "ours" and profiler is not None:
                         stop_profiler(profiler)
@@ -313,8 +323,15 @@ async def crowd(bench: Bench) -> list[Row]:
             bases[live.name] = live.server.rss_bytes()
         for live in lives:
             joined = await live.connect(n)
-            print(f"  crowd {live.name}: {n} connected in {joined['seconds']:.1f} s", flush=True)
-            results[live.name] = {"connect_seconds": joined["seconds"]}
+            print(
+                f"  crowd {live.name}: {joined['connected']} connected in "
+                f"{joined['seconds']:.1f} s",
+                flush=True,
+            )
+            results[live.name] = {
+                "connect_seconds": joined["seconds"],
+                "failed_handshakes": joined["failed"],
+            }
         for live in lives:
             result = await live.step(1, bench.sizes.crowd_seconds)
             per_conn = (live.server.rss_bytes() - bases[live.name]) / n / 1024
@@ -325,7 +342,7 @@ async def crowd(bench: Bench) -> list[Row]:
                 flush=True,
             )
     ours = results["ours"]
-    lost = ours["missing"] + ours["duplicated"] + ours["closed"]
+    lost = ours["missing"] + ours["duplicated"] + ours["closed"] + ours["failed_handshakes"]
     return [
         Row(
             "2 crowd",
@@ -334,7 +351,8 @@ async def crowd(bench: Bench) -> list[Row]:
             "ms",
             "≤ 250 ms",
             met=ours["p99_ms"] <= 250 and lost == 0,
-            note=f"lost/doubled: {lost}",
+            note=f"lost/doubled/closed/refused: {lost}; "
+            f"connected in {ours['connect_seconds']:.0f} s",
         ),
         Row(
             "2 crowd",
