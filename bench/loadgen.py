@@ -97,6 +97,7 @@ class Client(asyncio.Protocol):
         self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.closed: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self.transport: asyncio.Transport | None = None
+        self.target: Target | None = None
         self._buffer = bytearray()
         self._upgraded = False
         self._fragments = bytearray()
@@ -212,11 +213,9 @@ class Group:
 
     def __init__(self) -> None:
         self.sink = Sink()
-        self.clients: list[Client] = []
-        self.targets: list[Target] = []
+        self.clients: list[Client] = []  # in the order they opened
         self.failures: list[str] = []
-        self._lasts: list[int | None] = []
-        self._counts: list[bytearray] = []
+        self._dropped: list[tuple[Target, int | None, bytearray]] = []
         self._heartbeat: asyncio.Task[None] | None = None
 
     async def _beat(self) -> None:
@@ -228,35 +227,34 @@ class Group:
                     client.transport.write(masked_frame(1, HEARTBEAT))
 
     async def connect(
-        self,
-        targets: list[Target],
-        after: list[int | None] | None = None,
-        counts: list[bytearray] | None = None,
+        self, targets: list[Target], resume: list[tuple[int | None, bytearray]] | None = None
     ) -> dict[str, Any]:
-        """Open a client per target, a bounded number at a time."""
+        """Open a client per target, a bounded number at a time; ``resume`` gives each its
+        last message id and what it had received before (a reconnect)."""
         gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
         started = time.monotonic()
+        before = len(self.clients)
+        if self._heartbeat is None:  # from the start: a long ramp must not look like silence
+            self._heartbeat = asyncio.create_task(self._beat())
 
-        async def one(target: Target, last: int | None, seen: bytearray | None) -> Client | None:
+        async def one(target: Target, last: int | None, seen: bytearray | None) -> None:
             async with gate:
                 try:
-                    return await open_client(target, self.sink, last, seen)
+                    client = await open_client(target, self.sink, last, seen)
                 except (OSError, ConnectionError, TimeoutError) as error:
                     self.failures.append(f"{type(error).__name__}: {error}")
-                    return None
+                    return
+                client.target = target
+                self.clients.append(client)
 
-        lasts = after or [None] * len(targets)
-        seen = counts or [None] * len(targets)
-        opened = await asyncio.gather(
-            *(one(t, a, c) for t, a, c in zip(targets, lasts, seen, strict=True))
+        states = resume or [(None, None)] * len(targets)
+        await asyncio.gather(
+            *(one(t, last, seen) for t, (last, seen) in zip(targets, states, strict=True))
         )
-        self.targets = targets
-        self.clients = [c for c in opened if c is not None]
-        if self._heartbeat is None:
-            self._heartbeat = asyncio.create_task(self._beat())
+        connected = len(self.clients) - before
         return {
-            "connected": len(self.clients),
-            "failed": len(targets) - len(self.clients),
+            "connected": connected,
+            "failed": len(targets) - connected,
             "errors": self.failures[:3],
             "seconds": time.monotonic() - started,
         }
@@ -300,19 +298,18 @@ class Group:
 
     async def drop(self) -> dict[str, Any]:
         """Cut every connection as a network failure would (no closing handshake)."""
-        lasts = [c.last_message_id for c in self.clients]
+        self._dropped = [(c.target, c.last_message_id, c.counts) for c in self.clients]
         for client in self.clients:
             if client.transport is not None:
                 client.transport.abort()
-        self._lasts = lasts
-        self._counts = [c.counts for c in self.clients]
         self.clients = []
         await asyncio.sleep(0)
-        return {"dropped": len(lasts)}
+        return {"dropped": len(self._dropped)}
 
     async def reconnect(self) -> dict[str, Any]:
         """Reconnect every dropped client with ``?after=`` its last message id."""
-        return await self.connect(self.targets, self._lasts, self._counts)
+        targets = [target for target, _, _ in self._dropped]
+        return await self.connect(targets, [(last, seen) for _, last, seen in self._dropped])
 
     async def close(self) -> dict[str, Any]:
         """Close every socket cleanly."""
