@@ -81,11 +81,11 @@ async def test_sigterm_closes_sockets_with_1012_and_exits(
     server: Server, sockets: tuple[ClientConnection, ...]
 ) -> None:
     alice_ws, _ = sockets
-    server.process.send_signal(signal.SIGTERM)
+    stopping = asyncio.create_task(asyncio.to_thread(server.stop, signal.SIGTERM))
     with pytest.raises(ConnectionClosed) as closed:
         await received(alice_ws, "never")
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012
-    assert await asyncio.to_thread(server.process.wait, 15) == 0
+    assert await stopping == 0
 
 
 async def test_logout_closes_that_browsers_sockets_only(

@@ -2,83 +2,19 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator
-from pathlib import Path
-from urllib.parse import urlsplit
-
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Page, Request, async_playwright, expect
+from playwright.async_api import Browser, expect
 
-from tests.conftest import PASSWORD, Server
-
-CHROMIUM = os.environ.get("CHAT_CHROMIUM", "/usr/bin/chromium")
-REQUIRE_BROWSER = os.environ.get("CHAT_REQUIRE_BROWSER") == "1"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from chat_app.models import Room, User
+from tests.conftest import PASSWORD, Server, fill_room, sign_up
+from tests.e2e.conftest import ARTIFACTS, send, signed_up
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(scope="session")
-async def browser() -> AsyncIterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        reason = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
-        if REQUIRE_BROWSER:
-            pytest.fail(reason)
-        pytest.skip(reason)
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield chromium
-        await chromium.close()
-
-
-class Watched:
-    """A page whose console errors and off-host requests are collected."""
-
-    def __init__(self, page: Page) -> None:
-        self.page = page
-        self.errors: list[str] = []
-        self.foreign: list[str] = []
-        page.on("console", self._console)
-        page.on("pageerror", lambda error: self.errors.append(str(error)))
-        page.on("request", self._request)
-
-    def _console(self, message: ConsoleMessage) -> None:
-        if message.type == "error":
-            self.errors.append(message.text)
-
-    def _request(self, request: Request) -> None:
-        if urlsplit(request.url).hostname != "127.0.0.1":
-            self.foreign.append(request.url)
-
-
-async def signed_up(browser: Browser, server: Server, username: str, **context: object) -> Watched:
-    page = await (await browser.new_context(**context)).new_page()  # type: ignore[arg-type]
-    watched = Watched(page)
-    await page.goto(f"{server.base}/register")
-    await page.get_by_label("Username").fill(username)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Create account").click()
-    await page.wait_for_url(f"{server.base}/rooms/general")
-    return watched
-
-
-async def send(page: Page, text: str) -> None:
-    box = page.get_by_role("textbox", name="Message")
-    await box.fill(text)
-    await box.press("Enter")
-
-
 async def test_two_people_chat_both_ways(browser: Browser, server: Server) -> None:
-    alice = await signed_up(browser, server, "alice", viewport={"width": 1280, "height": 800})
-    bob = await signed_up(browser, server, "bob", viewport={"width": 390, "height": 844})
+    alice = await signed_up(browser, server.base, "alice", viewport={"width": 1280, "height": 800})
+    bob = await signed_up(browser, server.base, "bob", viewport={"width": 390, "height": 844})
     await expect(alice.page.locator("#messages")).to_be_attached()
 
     await send(alice.page, "Hello Bob <img src=x onerror=alert(1)>")
@@ -105,7 +41,7 @@ async def test_two_people_chat_both_ways(browser: Browser, server: Server) -> No
 
 
 async def test_empty_message_is_not_sent(browser: Browser, server: Server) -> None:
-    alice = await signed_up(browser, server, "carol")
+    alice = await signed_up(browser, server.base, "carol")
     await send(alice.page, "   ")
     await expect(alice.page.locator("#composer-error")).to_have_text(
         "Write something before sending."
@@ -114,8 +50,8 @@ async def test_empty_message_is_not_sent(browser: Browser, server: Server) -> No
 
 
 async def test_typing_presence_and_connection_status(browser: Browser, server: Server) -> None:
-    alice = await signed_up(browser, server, "alice")
-    bob = await signed_up(browser, server, "bob")
+    alice = await signed_up(browser, server.base, "alice")
+    bob = await signed_up(browser, server.base, "bob")
     await expect(alice.page.locator("#connection-status")).to_have_text("Connected")
     bob_entry = alice.page.locator("#people li", has_text="bob")
     await expect(bob_entry).to_have_attribute("data-online", "true")
@@ -131,3 +67,58 @@ async def test_typing_presence_and_connection_status(browser: Browser, server: S
     await expect(bob_entry).to_have_attribute("data-online", "false")
     await expect(bob_entry).to_contain_text("last seen")
     assert alice.errors == [], alice.errors
+
+
+async def test_everything_works_with_javascript_off(browser: Browser, server: Server) -> None:
+    await sign_up(server.base, "alice")  # an account exists; this browser only logs in
+    writer = await signed_up(browser, server.base, "bob")
+    general, bob = await Room.get(slug="general"), await User.get(username="bob")
+    await fill_room(general, bob, 60, prefix="old")  # history to page through
+    context = await browser.new_context(java_script_enabled=False)
+    page = await context.new_page()
+    await page.goto(f"{server.base}/login")
+    await page.get_by_label("Username").fill("alice")
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    await page.wait_for_url(f"{server.base}/rooms/general")
+    await expect(page.locator("#messages .chat")).to_have_count(50)
+    await expect(page.locator("#messages .chat-bubble").first).to_have_text("old 10")
+
+    await page.get_by_role("link", name="Older messages").click()
+    await expect(page.locator("#messages .chat-bubble")).to_have_count(10)
+    await expect(page.locator("#messages .chat-bubble").first).to_have_text("old 0")
+    await page.get_by_role("link", name="Back to the room").click()
+
+    await page.get_by_role("textbox", name="Message").fill("posted without JavaScript")
+    await page.get_by_role("button", name="Send").click()
+    await page.wait_for_url(f"{server.base}/rooms/general#message-*")
+    await expect(page.locator("#messages .chat-end .chat-bubble")).to_have_text(
+        ["posted without JavaScript"]
+    )
+    await expect(writer.page.locator("#messages .chat-bubble").last).to_have_text(
+        "posted without JavaScript"
+    )  # and the live tab got it pushed
+
+
+async def test_keyboard_labels_and_small_screens(browser: Browser, server: Server) -> None:
+    phone = await signed_up(browser, server.base, "alice", viewport={"width": 390, "height": 844})
+    page = phone.page
+    box = page.get_by_role("textbox", name="Message")
+    await expect(box).to_be_focused()  # the composer has focus on arrival
+    await box.press_sequentially("first line")
+    await box.press("Shift+Enter")
+    await box.press_sequentially("second line")
+    await expect(box).to_have_value("first line\nsecond line")
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_role("button", name="Send")).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#messages .chat-bubble")).to_have_text(["first line\nsecond line"])
+    await expect(page.get_by_role("log", name="Messages")).to_be_attached()
+
+    sidebar = page.get_by_role("navigation", name="Rooms and people")
+    await expect(sidebar).not_to_be_in_viewport()  # the drawer is collapsed on a phone
+    await page.get_by_label("Open rooms and people").click()
+    await expect(sidebar).to_be_in_viewport()
+    await page.wait_for_timeout(500)  # let the drawer finish sliding in
+    await page.screenshot(path=ARTIFACTS / "drawer-phone.png")
+    assert phone.errors == [], phone.errors
