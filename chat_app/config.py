@@ -35,7 +35,7 @@ DEFAULTS: dict[str, Any] = {
     "TYPING_SIGNAL_SECONDS": 2.0,
     "TYPING_TTL_SECONDS": 6.0,
     # People lists are re-rendered at most once per this many seconds per node.
-    "PRESENCE_RENDER_SECONDS": 1.0,
+    "PRESENCE_RENDER_SECONDS": 0.25,
     # Rooms with more members get only the changed entries of the people list, not all of it.
     "PRESENCE_FULL_LIST_MAX": 100,
     "COOKIE_SECURE": True,
