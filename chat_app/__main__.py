@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 from pathlib import Path
 
-from chat_app import ROOT, config, create_app
+from chat_app import ROOT, config
 from chat_app.db import apply_migrations
-from chat_app.serve import serve
+from chat_app.serve import configure_logging, run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,20 +22,18 @@ def main(argv: list[str] | None = None) -> int:
     serve_cmd.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     serve_cmd.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     serve_cmd.add_argument("--config", type=Path, default=ROOT / "hypercorn.toml")
+    serve_cmd.add_argument(
+        "--workers", type=int, help="worker processes (default: hypercorn.toml's `workers`)"
+    )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     if args.command == "migrate":
+        configure_logging()
         url = config.load()["DATABASE_URL"]
         asyncio.run(apply_migrations(url))
         print(f"Migrations applied to {url.split('@')[-1]}")
         return 0
-    try:
-        asyncio.run(serve(create_app(), args.host, args.port, args.config))
-    except RuntimeError as error:  # e.g. schema behind: say so plainly
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    return 0
+    return run(args.host, args.port, args.config, args.workers)
 
 
 if __name__ == "__main__":
