@@ -41,6 +41,11 @@ test: lint
 	CHAT_TEST_DATABASE=sqlite $(PY) -m pytest
 	CHAT_TEST_DATABASE=postgres $(PY) -m pytest
 
+# The full benchmark (minutes; PostgreSQL on 127.0.0.1:5432): table on the terminal, JSON in
+# bench/results/latest.json. Options: make bench BENCH_ARGS="--scenarios fanout --clients 500".
+bench: $(VENV)/.installed
+	$(PY) -m bench $(BENCH_ARGS)
+
 # Rebuilds static/css/app.css from the templates (needs npm; the app itself never does).
 css:
 	npm ci --no-audit --no-fund

@@ -1,0 +1,1 @@
+"""Load and performance harness: ``python -m bench`` (``make bench``); see docs/benchmarks.md."""

@@ -19,6 +19,10 @@ DEFAULTS: dict[str, Any] = {
     "HISTORY_PAGE_SIZE": 50,
     "WS_MAX_FRAME_BYTES": 64 * 1024,
     "WS_QUEUE_SIZE": 256,
+    # Frames per second this node spends on all its sockets together (pacing, see hub.Pacing);
+    # a socket waits at most WS_FRAME_INTERVAL_MAX_MS between frames. 0 turns pacing off.
+    "WS_FRAMES_PER_SECOND": 10_000,
+    "WS_FRAME_INTERVAL_MAX_MS": 150,
     "WS_MAX_SOCKETS_PER_USER": 10,
     # Every frame a client sends (messages, typing, ...) spends from one budget per socket.
     "WS_FRAMES_PER_SECOND": 10.0,
@@ -42,6 +46,10 @@ DEFAULTS: dict[str, Any] = {
     "PRESENCE_STALE_SECONDS": 45.0,
     "TYPING_SIGNAL_SECONDS": 2.0,
     "TYPING_TTL_SECONDS": 6.0,
+    # People lists are re-rendered at most once per this many seconds per node.
+    "PRESENCE_RENDER_SECONDS": 0.25,
+    # Rooms with more members get only the changed entries of the people list, not all of it.
+    "PRESENCE_FULL_LIST_MAX": 100,
     "COOKIE_SECURE": True,
 }
 

@@ -63,6 +63,11 @@ async def render_people(people: Sequence[MemberPresence]) -> str:
     return await render_template("streams/people.html", people=people)
 
 
+async def render_members(people: Sequence[MemberPresence]) -> str:
+    """Only these people's entries of the list, each swapped by its id."""
+    return await render_template("streams/members.html", people=people)
+
+
 def typing_text(names: Sequence[str]) -> str:
     """ "alice is typing…", "alice and bob are typing…", "Several people are typing…"."""
     if not names:

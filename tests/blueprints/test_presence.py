@@ -73,6 +73,22 @@ async def test_people_list_follows_sockets_of_the_same_user(
     assert await LiveSocket.all().count() == 0
 
 
+async def test_large_rooms_get_only_the_changed_entries_of_the_people_list(
+    app: Quart, alice_client: QuartClient, bob_client: QuartClient, alice: User, general: Room
+) -> None:
+    saved = app.config["PRESENCE_FULL_LIST_MAX"]
+    app.config["PRESENCE_FULL_LIST_MAX"] = 1  # alice and bob make this room "large"
+    try:
+        async with bob_client.websocket(LIVE, headers={"Origin": ORIGIN}) as bob_ws:
+            await drain(bob_ws)
+            async with alice_client.websocket(LIVE, headers={"Origin": ORIGIN}):
+                pushed = await receive_until(bob_ws, f'id="presence-{alice.id}"')
+                assert '<ul id="people"' not in pushed
+                assert 'data-online="true"' in pushed
+    finally:
+        app.config["PRESENCE_FULL_LIST_MAX"] = saved
+
+
 async def test_a_socket_that_stops_heartbeating_goes_offline(
     tuned: Quart, alice_client: QuartClient, bob_client: QuartClient, alice: User, general: Room
 ) -> None:

@@ -1,0 +1,163 @@
+"""``python -m bench``: run the scenarios against our server and the reference, print the table
+and write it as JSON. ``--smoke`` runs tiny sizes in seconds (part of ``make test``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import sys
+import time
+from dataclasses import asdict, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.loadgen import LoadGen, raise_open_files
+from bench.population import SOCKETS_PER_USER, database, populate
+from bench.scenarios import SCENARIOS, Bench, Row, Sizes
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    model = ""
+    with open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    memory_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "memory_gb": round(memory_kb / 2**20, 1),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        # Other work on the machine skews everything: say how busy it was.
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def fmt(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def table(rows: list[Row]) -> str:
+    """The results as a Markdown table (also readable in a terminal)."""
+    lines = [
+        "| scenario | figure | ours | reference | ratio | target | met | note |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        ratio = f"{r.ratio:.2f}x" if r.ratio is not None else "—"
+        met = {True: "yes", False: "**no**", None: "—"}[r.met]
+        unit = f" {r.unit}" if r.unit else ""
+        ours = fmt(r.ours) + (unit if r.ours is not None else "")
+        ref = fmt(r.reference) + (unit if r.reference is not None else "")
+        lines.append(
+            f"| {r.scenario} | {r.figure} | {ours} | {ref} | {ratio} | {r.target} | "
+            f"{met} | {r.note} |"
+        )
+    return "\n".join(lines)
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    sizes = Sizes.smoke() if args.smoke else Sizes()
+    if args.clients:
+        sizes = replace(sizes, fanout_clients=args.clients, storm_clients=args.clients)
+    if args.rates:
+        sizes = replace(sizes, fanout_rates=tuple(int(r) for r in args.rates.split(",")))
+    if args.crowd:
+        sizes = replace(sizes, crowd_clients=args.crowd)
+    chosen = args.scenarios.split(",")
+    unknown = set(chosen) - set(SCENARIOS)
+    if unknown:
+        raise SystemExit(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    sockets = max(
+        sizes.fanout_clients,
+        sizes.storm_clients,
+        sizes.latency_clients,
+        sizes.crowd_clients if "crowd" in chosen else 0,
+    )
+    started = time.monotonic()
+    async with database(args.database) as url:
+        print(
+            f"preparing {args.database}: {sockets} sockets, history "
+            f"{sizes.history_messages if 'history' in chosen else 0:,} messages",
+            flush=True,
+        )
+        population = await populate(
+            url,
+            users=-(-sockets // SOCKETS_PER_USER),
+            senders=sizes.senders,
+            history_messages=sizes.history_messages if "history" in chosen else 0,
+        )
+        loadgen = LoadGen(args.processes)
+        bench = Bench(
+            sizes,
+            population,
+            loadgen,
+            with_reference=not args.no_reference,
+            profile=args.profile,
+            sweep=args.sweep,
+        )
+        rows: list[Row] = []
+        try:
+            for name in chosen:
+                print(f"scenario {name}", flush=True)
+                rows += await SCENARIOS[name](bench)
+        finally:
+            await loadgen.stop()
+    return {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "command": " ".join(["python -m bench", *sys.argv[1:]]),
+        "database": args.database,
+        "client": "raw asyncio WebSocket clients, no permessage-deflate offer",
+        "loadgen_processes": args.processes,
+        "seconds": round(time.monotonic() - started, 1),
+        "rows": [asdict(r) | {"ratio": r.ratio} for r in rows],
+        "table": table(rows),
+        "details": bench.details,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds")
+    parser.add_argument(
+        "--scenarios",
+        default=",".join(SCENARIOS),
+        help=f"comma-separated, from: {', '.join(SCENARIOS)}",
+    )
+    parser.add_argument("--database", choices=["postgres", "sqlite"], default="postgres")
+    parser.add_argument("--clients", type=int, help="fan-out and storm clients (default 1000)")
+    parser.add_argument("--crowd", type=int, help="crowd clients (default 10000)")
+    parser.add_argument("--processes", type=int, default=3, help="load generator processes")
+    parser.add_argument("--no-reference", action="store_true", help="skip the reference server")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="write py-spy collapsed stacks of our server during fan-out here",
+    )
+    parser.add_argument(
+        "--sweep", action="store_true", help="fan-out: go through every rate even after one fails"
+    )
+    parser.add_argument("--rates", help="fan-out rates to try, comma-separated (msg/s)")
+    parser.add_argument("--json", type=Path, default=Path("bench/results/latest.json"))
+    args = parser.parse_args()
+    raise_open_files()
+    report = asyncio.run(run(args))
+    print(report["table"])
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2, default=str))
+    print(f"written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,419 @@
+"""The load generator: a few processes, each holding many raw WebSocket clients.
+
+A client is a bare ``asyncio.Protocol`` that does the RFC 6455 handshake itself and parses
+server frames with a few lines of code, so thousands of receivers cost little CPU and the
+server, not the generator, is what gets measured. Clients do not offer permessage-deflate
+(so Hypercorn does not negotiate it; see docs/benchmarks.md). Every bench message carries
+``bench:<seq>:<monotonic send time in ns>`` in its text; ``CLOCK_MONOTONIC`` is shared by all
+processes on the machine, so a receiver computes send-to-delivery latency directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import multiprocessing
+import os
+import re
+import resource
+import struct
+import time
+from array import array
+from collections import Counter
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection as Pipe
+from typing import Any
+
+TOKEN_RE = re.compile(rb"bench:(\d+):(\d+)")
+MESSAGE_ID_RE = re.compile(rb'id="message-(\d+)"')
+HEARTBEAT = b'{"heartbeat": 1, "HEADERS": {"HX-Request": "true"}}'
+HEARTBEAT_SECONDS = 15  # the page sends one every 20 s; the server closes sockets silent for 45
+MAX_SEQ = 1 << 20  # seqs are per run and bounded; counts live in one bytearray per client
+CONNECT_CONCURRENCY = 64
+
+
+def raise_open_files() -> None:
+    """Thousands of sockets need the soft descriptor limit at the hard one (children inherit)."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+@dataclass
+class Target:
+    """Where one client connects, and as whom (a real quart-auth cookie, or none)."""
+
+    host: str
+    port: int
+    path: str
+    cookie: str = ""
+
+
+def handshake(target: Target, after: int | None) -> bytes:
+    """The HTTP upgrade request a browser tab would send (without compression offers)."""
+    key = base64.b64encode(os.urandom(16)).decode()
+    path = target.path if after is None else f"{target.path}?after={after}"
+    origin = f"http://{target.host}:{target.port}"
+    lines = [
+        f"GET {path} HTTP/1.1",
+        f"Host: {target.host}:{target.port}",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        f"Sec-WebSocket-Key: {key}",
+        "Sec-WebSocket-Version: 13",
+        f"Origin: {origin}",
+    ]
+    if target.cookie:
+        lines.append(f"Cookie: {target.cookie}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def masked_frame(opcode: int, payload: bytes) -> bytes:
+    """A client frame (clients must mask); only used for pongs and the closing handshake."""
+    mask = os.urandom(4)
+    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + body
+
+
+@dataclass
+class Sink:
+    """What every client of this process records: latencies (µs) and per-seq counts."""
+
+    latencies: array[int] = field(default_factory=lambda: array("I"))
+    lo: int = 0  # the seqs being measured: lo..hi-1
+    hi: int = 0
+    firsts: int = 0  # (client, seq) pairs in lo..hi-1 received so far, each counted once
+    expected: int = -1  # ... and how many make the phase complete (-1: nobody waits)
+    complete: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class Client(asyncio.Protocol):
+    """One receiving socket; counts each bench message it gets, by seq."""
+
+    def __init__(self, sink: Sink, counts: bytearray | None = None) -> None:
+        self.sink = sink
+        self.counts = bytearray() if counts is None else counts
+        self.last_message_id: int | None = None
+        self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.closed: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+        self.target: Target | None = None
+        self._buffer = bytearray()
+        self._upgraded = False
+        self._fragments = bytearray()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        if not self._upgraded:
+            end = self._buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            status = bytes(self._buffer[:end]).split(b"\r\n", 1)[0]
+            del self._buffer[: end + 4]
+            if b" 101 " not in status + b" ":
+                self._finish(-int(status.split()[1]) if len(status.split()) > 1 else -1)
+                return
+            self._upgraded = True
+            if not self.opened.done():
+                self.opened.set_result(None)
+        now = time.monotonic_ns()
+        while self._frame(now):
+            pass
+
+    def _frame(self, now: int) -> bool:
+        """Consume one complete frame from the buffer; False when more bytes are needed."""
+        buf = self._buffer
+        if len(buf) < 2:
+            return False
+        length, offset = buf[1] & 0x7F, 2
+        if length == 126:
+            if len(buf) < 4:
+                return False
+            (length,), offset = struct.unpack_from("!H", buf, 2), 4
+        elif length == 127:
+            if len(buf) < 10:
+                return False
+            (length,), offset = struct.unpack_from("!Q", buf, 2), 10
+        if len(buf) < offset + length:
+            return False
+        fin, opcode = buf[0] & 0x80, buf[0] & 0x0F
+        payload = bytes(buf[offset : offset + length])
+        del buf[: offset + length]
+        if opcode in (0, 1):
+            self._fragments += payload
+            if fin:
+                self._message(bytes(self._fragments), now)
+                self._fragments.clear()
+        elif opcode == 8:
+            code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
+            if self.transport is not None:
+                self.transport.write(masked_frame(8, payload[:2]))
+                self.transport.close()
+            self._finish(code)
+        elif opcode == 9 and self.transport is not None:
+            self.transport.write(masked_frame(10, payload))
+        return True
+
+    def _message(self, text: bytes, now: int) -> None:
+        sink = self.sink
+        for seq_raw, sent_raw in TOKEN_RE.findall(text):
+            seq = int(seq_raw)
+            if seq >= len(self.counts):
+                self.counts.extend(
+                    bytes(min(MAX_SEQ, max(seq + 1, 2 * len(self.counts))) - len(self.counts))
+                )
+            if self.counts[seq] < 255:
+                self.counts[seq] += 1
+            if sink.lo <= seq < sink.hi:
+                sink.latencies.append(max(0, (now - int(sent_raw)) // 1000))
+                if self.counts[seq] == 1:
+                    sink.firsts += 1
+                    if sink.firsts == sink.expected:
+                        sink.complete.set()
+        ids = MESSAGE_ID_RE.findall(text)
+        if ids:
+            self.last_message_id = max(self.last_message_id or 0, *map(int, ids))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._finish(1006)
+
+    def _finish(self, code: int) -> None:
+        if not self.opened.done():
+            self.opened.set_exception(ConnectionError(f"handshake refused ({code})"))
+        if not self.closed.done():
+            self.closed.set_result(code)
+
+    def received(self, lo: int, hi: int) -> tuple[int, int]:
+        """(missing, duplicated) among seqs ``lo``..``hi``-1."""
+        window = self.counts[lo:hi].ljust(hi - lo, b"\0")
+        missing = window.count(0)
+        return missing, (hi - lo) - missing - window.count(1)
+
+
+async def open_client(
+    target: Target, sink: Sink, after: int | None = None, counts: bytearray | None = None
+) -> Client:
+    """Connect, send the upgrade request and wait for 101; ``counts`` carries over what a
+    reconnecting client had already received."""
+    loop = asyncio.get_running_loop()
+    _, client = await loop.create_connection(lambda: Client(sink, counts), target.host, target.port)
+    assert client.transport is not None
+    client.transport.write(handshake(target, after))
+    await asyncio.wait_for(client.opened, 30)
+    return client
+
+
+class Group:
+    """The clients of one load-generator process that talk to one server, and the commands
+    the driver sends them (several groups let servers take turns under the same load)."""
+
+    def __init__(self) -> None:
+        self.sink = Sink()
+        self.clients: list[Client] = []  # in the order they opened
+        self.failures: list[str] = []
+        self._dropped: list[tuple[Target, int | None, bytearray]] = []
+        self._heartbeat: asyncio.Task[None] | None = None
+
+    async def _beat(self) -> None:
+        # Like the page's hidden ws-send element: the server closes sockets it never hears from.
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            for client in self.clients:
+                if client.transport is not None and not client.closed.done():
+                    client.transport.write(masked_frame(1, HEARTBEAT))
+
+    async def connect(
+        self, targets: list[Target], resume: list[tuple[int | None, bytearray]] | None = None
+    ) -> dict[str, Any]:
+        """Open a client per target, a bounded number at a time; ``resume`` gives each its
+        last message id and what it had received before (a reconnect)."""
+        gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+        started = time.monotonic()
+        before = len(self.clients)
+        if self._heartbeat is None:  # from the start: a long ramp must not look like silence
+            self._heartbeat = asyncio.create_task(self._beat())
+
+        async def one(target: Target, last: int | None, seen: bytearray | None) -> None:
+            async with gate:
+                try:
+                    client = await open_client(target, self.sink, last, seen)
+                except (OSError, ConnectionError, TimeoutError) as error:
+                    self.failures.append(f"{type(error).__name__}: {error}")
+                    return
+                client.target = target
+                self.clients.append(client)
+
+        states = resume or [(None, None)] * len(targets)
+        await asyncio.gather(
+            *(one(t, last, seen) for t, (last, seen) in zip(targets, states, strict=True))
+        )
+        connected = len(self.clients) - before
+        return {
+            "connected": connected,
+            "failed": len(targets) - connected,
+            "errors": self.failures[:3],
+            "seconds": time.monotonic() - started,
+        }
+
+    def measure(self, lo: int, hi: int) -> dict[str, Any]:
+        """Start a phase: forget latencies; seqs ``lo``..``hi``-1 are the ones measured."""
+        self.sink.latencies = array("I")
+        self.sink.lo, self.sink.hi, self.sink.firsts, self.sink.expected = lo, hi, 0, -1
+        self.sink.complete.clear()
+        return {}
+
+    def collect(self, lo: int, hi: int) -> dict[str, Any]:
+        """This phase's latencies and how many (client, seq) pairs were missed or doubled."""
+        missing = duplicated = 0
+        for client in self.clients:
+            m, d = client.received(lo, hi)
+            missing += m
+            duplicated += d
+        codes = Counter(c.closed.result() for c in self.clients if c.closed.done())
+        return {
+            "latencies": self.sink.latencies.tobytes(),
+            "missing": missing,
+            "duplicated": duplicated,
+            "closed": sum(codes.values()),
+            "close_codes": dict(codes),
+            "clients": len(self.clients),
+            "cpu": time.process_time(),
+        }
+
+    async def caught_up(self, seconds: float) -> dict[str, Any]:
+        """Wait until every client has every measured seq (or time runs out). Receivers count
+        towards an event: scanning thousands of clients in a loop would steal their time."""
+        started = time.monotonic()
+        sink = self.sink
+        sink.expected = len(self.clients) * (sink.hi - sink.lo)
+        if sink.firsts >= sink.expected:
+            sink.complete.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(sink.complete.wait(), seconds)
+        return {"seconds": time.monotonic() - started}
+
+    async def drop(self) -> dict[str, Any]:
+        """Cut every connection as a network failure would (no closing handshake)."""
+        self._dropped = [(c.target, c.last_message_id, c.counts) for c in self.clients]
+        for client in self.clients:
+            if client.transport is not None:
+                client.transport.abort()
+        self.clients = []
+        await asyncio.sleep(0)
+        return {"dropped": len(self._dropped)}
+
+    async def reconnect(self) -> dict[str, Any]:
+        """Reconnect every dropped client with ``?after=`` its last message id."""
+        targets = [target for target, _, _ in self._dropped]
+        return await self.connect(targets, [(last, seen) for _, last, seen in self._dropped])
+
+    async def close(self) -> dict[str, Any]:
+        """Close every socket cleanly."""
+        for client in self.clients:
+            if client.transport is not None and not client.closed.done():
+                client.transport.write(masked_frame(8, struct.pack("!H", 1000)))
+        await asyncio.sleep(0.2)
+        for client in self.clients:
+            if client.transport is not None:
+                client.transport.abort()
+        self.clients = []
+        return {}
+
+
+def _worker_main(pipe: Pipe) -> None:
+    """Process entry point: run commands from the driver until told to stop."""
+    raise_open_files()
+
+    async def serve() -> None:
+        groups: dict[str, Group] = {}
+        loop = asyncio.get_running_loop()
+        while True:
+            name, group, args = await loop.run_in_executor(None, pipe.recv)
+            if name == "stop":
+                for each in groups.values():
+                    await each.close()
+                pipe.send({})
+                return
+            result = getattr(groups.setdefault(group, Group()), name)(*args)
+            if asyncio.iscoroutine(result):
+                result = await result
+            pipe.send(result)
+
+    asyncio.run(serve())
+
+
+class LoadGen:
+    """The driver's handle on the generator processes; commands go to all of them at once."""
+
+    def __init__(self, processes: int) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._pipes: list[Pipe] = []
+        self._procs = []
+        for _ in range(processes):
+            ours, theirs = context.Pipe()
+            proc = context.Process(target=_worker_main, args=(theirs,), daemon=True)
+            proc.start()
+            self._pipes.append(ours)
+            self._procs.append(proc)
+        self._cpu_mark = [0.0] * processes
+
+    @property
+    def size(self) -> int:
+        return len(self._pipes)
+
+    async def _all(
+        self, name: str, group: str, per_worker: list[tuple[Any, ...]]
+    ) -> list[dict[str, Any]]:
+        for pipe, args in zip(self._pipes, per_worker, strict=True):
+            pipe.send((name, group, args))
+        loop = asyncio.get_running_loop()
+        return list(
+            await asyncio.gather(*(loop.run_in_executor(None, p.recv) for p in self._pipes))
+        )
+
+    async def call(self, name: str, group: str, *args: Any) -> list[dict[str, Any]]:
+        """Run ``name(*args)`` on ``group`` in every worker."""
+        return await self._all(name, group, [args] * self.size)
+
+    async def connect(self, group: str, targets: list[Target]) -> dict[str, Any]:
+        """Spread ``targets`` over the workers and connect them all as ``group``."""
+        shares = [targets[i :: self.size] for i in range(self.size)]
+        replies = await self._all("connect", group, [(share,) for share in shares])
+        return {
+            "connected": sum(r["connected"] for r in replies),
+            "failed": sum(r["failed"] for r in replies),
+            "errors": [e for r in replies for e in r["errors"]][:3],
+            "seconds": max(r["seconds"] for r in replies),
+        }
+
+    async def collect(self, group: str, lo: int, hi: int) -> dict[str, Any]:
+        """Merge the workers' records of seqs ``lo``..``hi``-1, and their CPU since last time."""
+        replies = await self.call("collect", group, lo, hi)
+        latencies = array("I")
+        for reply in replies:
+            latencies.frombytes(reply["latencies"])
+        cpu = [r["cpu"] for r in replies]
+        spent = sum(c - m for c, m in zip(cpu, self._cpu_mark, strict=True))
+        self._cpu_mark = cpu
+        return {
+            "latencies_us": latencies,
+            "missing": sum(r["missing"] for r in replies),
+            "duplicated": sum(r["duplicated"] for r in replies),
+            "closed": sum(r["closed"] for r in replies),
+            "close_codes": dict(sum((Counter(r["close_codes"]) for r in replies), Counter())),
+            "clients": sum(r["clients"] for r in replies),
+            "cpu_seconds": spent,
+        }
+
+    async def stop(self) -> None:
+        """Close every client and end the processes."""
+        with contextlib.suppress(OSError, EOFError):
+            await self.call("stop", "")
+        for proc in self._procs:
+            proc.join(5)
+            if proc.is_alive():
+                proc.kill()

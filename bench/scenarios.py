@@ -1,0 +1,544 @@
+"""The scenarios of issue 7. Each runs against our server and, where it makes sense, the
+reference, with the same clients, and returns rows for the table."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import signal
+import statistics
+import subprocess
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.loadgen import LoadGen, Target
+from bench.population import HISTORY_ROOM, ROOM, SECRET, Population
+from bench.servers import HOST, Senders, Server, start_ours, start_reference
+
+
+@dataclass
+class Sizes:
+    """How big and how long; ``--smoke`` shrinks everything to seconds."""
+
+    fanout_clients: int = 1000
+    fanout_rates: tuple[int, ...] = (10, 20, 40, 60, 80, 100, 130, 160, 200, 250, 320, 400)
+    step_seconds: float = 4.0
+    drain_seconds: float = 5.0
+    crowd_clients: int = 10_000
+    crowd_seconds: float = 10.0
+    latency_clients: int = 100
+    latency_rate: int = 10
+    latency_seconds: float = 10.0
+    history_messages: int = 1_000_000
+    history_samples: int = 300
+    storm_clients: int = 1000
+    storm_missed: int = 100
+    storm_timeout: float = 10.0
+    senders: int = 4
+
+    @classmethod
+    def smoke(cls) -> Sizes:
+        return cls(
+            fanout_clients=20,
+            fanout_rates=(5, 10),
+            step_seconds=1.0,
+            drain_seconds=3.0,
+            crowd_clients=40,
+            crowd_seconds=1.0,
+            latency_clients=10,
+            latency_seconds=1.0,
+            history_messages=500,
+            history_samples=20,
+            storm_clients=20,
+            storm_missed=10,
+            storm_timeout=10.0,
+            senders=2,
+        )
+
+
+@dataclass
+class Row:
+    """One figure: ours, the reference's (when there is one), the target and whether it is met."""
+
+    scenario: str
+    figure: str
+    ours: float | None
+    reference: float | None = None
+    unit: str = ""
+    target: str = ""
+    met: bool | None = None
+    higher_is_better: bool = False
+    note: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        """Ours relative to the reference, > 1 meaning better whichever way the figure goes."""
+        if self.ours is None or self.reference is None or not self.ours or not self.reference:
+            return None
+        return self.ours / self.reference if self.higher_is_better else self.reference / self.ours
+
+
+@dataclass
+class Live:
+    """One server under test with its senders; its clients are the generator group of its name."""
+
+    server: Server
+    senders: Senders
+    bench: Bench
+
+    @property
+    def name(self) -> str:
+        return self.server.name
+
+    async def connect(self, count: int) -> dict[str, Any]:
+        """Connect ``count`` clients; fail loudly if any handshake is refused."""
+        cookies = self.bench.population.client_cookies(count)
+        targets = [Target(HOST, self.server.port, self.server.live_path, c) for c in cookies]
+        result = await self.bench.loadgen.connect(self.name, targets)
+        if result["failed"]:
+            # Reported, not fatal: the figures then cover the clients that got in.
+            print(
+                f"  {self.name}: {result['failed']} of {count} handshakes failed: "
+                f"{result['errors']}",
+                flush=True,
+            )
+            self.bench.details.setdefault(f"failed_handshakes_{self.name}", []).append(result)
+        return result
+
+    async def call(self, command: str, *args: Any) -> list[dict[str, Any]]:
+        """Run a generator command on this server's clients."""
+        return await self.bench.loadgen.call(command, self.name, *args)
+
+    async def step(self, rate: float, seconds: float) -> dict[str, Any]:
+        """Send at ``rate`` for ``seconds``, wait until delivered (or the drain time is up),
+        and return latency percentiles (ms), losses and CPU per delivery."""
+        bench = self.bench
+        count = max(1, round(rate * seconds))
+        lo, hi = bench.seqs(count)
+        await self.call("measure", lo, hi)
+        await bench.loadgen.collect(self.name, lo, lo)  # resets the generator's CPU mark
+        cpu = self.server.cpu_seconds()
+        started = time.monotonic()
+        await self.senders.paced(lo, count, rate)
+        await self.call("caught_up", bench.sizes.drain_seconds)
+        elapsed = time.monotonic() - started
+        server_cpu = self.server.cpu_seconds() - cpu
+        got = await bench.loadgen.collect(self.name, lo, hi)
+        ms = [v / 1000 for v in got["latencies_us"]]
+        deliveries = max(1, len(ms))
+        return {
+            "rate": rate,
+            "messages": count,
+            "clients": got["clients"],
+            "deliveries": len(ms),
+            "p50_ms": percentile(ms, 0.5),
+            "p99_ms": percentile(ms, 0.99),
+            "max_ms": max(ms, default=0),
+            "missing": got["missing"],
+            "duplicated": got["duplicated"],
+            "closed": got["closed"],
+            "close_codes": got["close_codes"],
+            "server_cpu_us_per_delivery": server_cpu / deliveries * 1e6,
+            "server_cpu_share": server_cpu / elapsed,
+            "loadgen_cpu_share": got["cpu_seconds"] / elapsed,
+        }
+
+
+@dataclass
+class Bench:
+    """Everything a scenario needs: sizes, data, the load generator and a seq counter."""
+
+    sizes: Sizes
+    population: Population
+    loadgen: LoadGen
+    with_reference: bool = True
+    profile: Path | None = None  # py-spy's collapsed stacks of our server during fan-out
+    sweep: bool = False  # fan-out: try every rate, even after a failed one (CPU per delivery)
+    details: dict[str, Any] = field(default_factory=dict)
+    _seq: int = 0
+
+    def seqs(self, count: int) -> tuple[int, int]:
+        """A fresh range of message seqs (each is sent once in the whole run)."""
+        lo = self._seq
+        self._seq += count
+        return lo, self._seq
+
+    @contextlib.asynccontextmanager
+    async def servers(self, clients: int) -> AsyncIterator[list[Live]]:
+        """Ours and the reference, each with ``clients`` connected clients and its senders.
+        Both run for the whole scenario and take turns, so load from elsewhere on the machine
+        hits both alike."""
+        async with contextlib.AsyncExitStack() as stack:
+            lives = []
+            starts = [start_ours(self.population.database_url, SECRET, ROOM)]
+            stack.callback(starts[0].stop)
+            if self.with_reference:
+                starts.append(start_reference())
+                stack.callback(starts[1].stop)
+            for server in starts:
+                senders = await stack.enter_async_context(
+                    Senders(server, self.population.sender_cookies)
+                )
+                live = Live(server, senders, self)
+                stack.push_async_callback(self.loadgen.call, "close", server.name)
+                if clients:
+                    await live.connect(clients)
+                lives.append(live)
+            yield lives
+
+
+def start_profiler(server: Server, out: Path) -> subprocess.Popen[bytes]:
+    """Sample the server with py-spy (installed separately) until interrupted."""
+    return subprocess.Popen(
+        [
+            "py-spy",
+            "record",
+            "--pid",
+            str(server.process.pid),
+            "--rate",
+            "200",
+            "--format",
+            "raw",
+            "--output",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def stop_profiler(profiler: subprocess.Popen[bytes]) -> None:
+    """Let py-spy write its output."""
+    profiler.send_signal(signal.SIGINT)
+    profiler.wait(60)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The ``q``-quantile (0..1) by nearest rank; 0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
+def ok(result: dict[str, Any], p99_ms: float) -> bool:
+    """Nothing lost, nothing doubled, no socket closed, p99 within bound."""
+    return (
+        result["missing"] == 0
+        and result["duplicated"] == 0
+        and result["closed"] == 0
+        and result["p99_ms"] <= p99_ms
+    )
+
+
+def by_name(results: dict[str, Any], key: str) -> tuple[Any, Any]:
+    """(ours, reference) of one figure; None where there is no reference."""
+    return results["ours"].get(key), results.get("reference", {}).get(key)
+
+
+async def fanout(bench: Bench) -> list[Row]:
+    """Scenario 1: N clients in one room; the highest rate with p99 ≤ 250 ms, nothing lost.
+    At each rate ours goes, then the reference; a server drops out at its first failed rate."""
+    n = bench.sizes.fanout_clients
+    best: dict[str, dict[str, Any]] = {}
+    async with bench.servers(n) as lives:
+        profiler = start_profiler(lives[0].server, bench.profile) if bench.profile else None
+        running = list(lives)
+        failed: set[str] = set()
+        for rate in bench.sizes.fanout_rates:
+            for live in list(running):
+                # A failed rate gets a second try: a burst of outside load on this shared
+                # machine should not end a server's climb (both servers get the same rule).
+                for _ in range(2):
+                    result = await live.step(rate, bench.sizes.step_seconds)
+                    if ok(result, 250):
+                        break
+                bench.details.setdefault(f"fanout_{live.name}", []).append(result)
+                print(
+                    f"  fan-out {live.name} {rate}/s: p50 {result['p50_ms']:.1f} ms, "
+                    f"p99 {result['p99_ms']:.1f} ms, "
+                    f"{result['server_cpu_us_per_delivery']:.1f} µs/delivery, "
+                    f"missing {result['missing']}, closed {result['closed']}",
+                    flush=True,
+                )
+                if ok(result, 250) and live.name not in failed:
+                    best[live.name] = result
+                    continue
+                failed.add(live.name)  # the figure is the rate before the first failure
+                if not bench.sweep:
+                    running.remove(live)
+                    if live.name == "ours" and profiler is not None:
+                        stop_profiler(profiler)
+                        profiler = None
+            if not running:
+                break
+        if profiler is not None:
+            stop_profiler(profiler)
+    rate = {name: r["rate"] for name, r in best.items()}
+    cost = {name: r["server_cpu_us_per_delivery"] for name, r in best.items()}
+    gen = {name: r["loadgen_cpu_share"] for name, r in best.items()}
+    return [
+        Row(
+            "1 fan-out",
+            f"max msg/s to {n} clients (p99 ≤ 250 ms, no loss)",
+            rate.get("ours"),
+            rate.get("reference"),
+            "msg/s",
+            "ratio ≥ 1.0",
+            higher_is_better=True,
+            met=None if "reference" not in rate else rate.get("ours", 0) >= rate["reference"],
+        ),
+        Row(
+            "1 fan-out",
+            "server CPU per delivery at that rate",
+            cost.get("ours"),
+            cost.get("reference"),
+            "µs",
+        ),
+        Row(
+            "1 fan-out",
+            "load generator CPU at that rate",
+            gen.get("ours"),
+            gen.get("reference"),
+            "cores",
+            note="all generator processes together",
+        ),
+    ]
+
+
+async def crowd(bench: Bench) -> list[Row]:
+    """Scenario 2: many connected clients; p99 at 1 msg/s and memory per active connection."""
+    n = bench.sizes.crowd_clients
+    results: dict[str, dict[str, Any]] = {}
+    async with bench.servers(0) as lives:
+        bases = {}
+        for live in lives:
+            await live.step(1, 1)  # warm: templates, queries, pools
+            bases[live.name] = live.server.rss_bytes()
+        for live in lives:
+            joined = await live.connect(n)
+            print(
+                f"  crowd {live.name}: {joined['connected']} connected in "
+                f"{joined['seconds']:.1f} s",
+                flush=True,
+            )
+            results[live.name] = {
+                "connect_seconds": joined["seconds"],
+                "failed_handshakes": joined["failed"],
+            }
+        for live in lives:
+            result = await live.step(1, bench.sizes.crowd_seconds)
+            per_conn = (live.server.rss_bytes() - bases[live.name]) / n / 1024
+            results[live.name] |= result | {"kb_per_connection": per_conn}
+            bench.details[f"crowd_{live.name}"] = results[live.name]
+            print(
+                f"  crowd {live.name}: p99 {result['p99_ms']:.1f} ms, {per_conn:.1f} KB/conn",
+                flush=True,
+            )
+    ours = results["ours"]
+    lost = ours["missing"] + ours["duplicated"] + ours["closed"] + ours["failed_handshakes"]
+    return [
+        Row(
+            "2 crowd",
+            f"p99 at 1 msg/s, {n} clients",
+            *by_name(results, "p99_ms"),
+            "ms",
+            "≤ 250 ms",
+            met=ours["p99_ms"] <= 250 and lost == 0,
+            note=f"lost/doubled/closed/refused: {lost}; "
+            f"connected in {ours['connect_seconds']:.0f} s",
+        ),
+        Row(
+            "2 crowd",
+            "memory per active connection",
+            *by_name(results, "kb_per_connection"),
+            "KB",
+            "≤ 64 KB",
+            met=ours["kb_per_connection"] <= 64,
+        ),
+    ]
+
+
+async def latency(bench: Bench) -> list[Row]:
+    """Scenario 3: light load with persistence; send-to-delivery p50 and p99."""
+    sizes = bench.sizes
+    results: dict[str, dict[str, Any]] = {}
+    async with bench.servers(sizes.latency_clients) as lives:
+        for live in lives:
+            await live.step(sizes.latency_rate, 1)  # warm up
+        for live in lives:
+            results[live.name] = await live.step(sizes.latency_rate, sizes.latency_seconds)
+            bench.details[f"latency_{live.name}"] = results[live.name]
+    ours = results["ours"]
+    label = f"{sizes.latency_clients} clients, {sizes.latency_rate} msg/s"
+    return [
+        Row(
+            "3 latency",
+            f"p50, {label}",
+            *by_name(results, "p50_ms"),
+            "ms",
+            "≤ 10 ms",
+            met=ours["p50_ms"] <= 10 and ok(ours, 1e9),
+        ),
+        Row(
+            "3 latency",
+            f"p99, {label}",
+            *by_name(results, "p99_ms"),
+            "ms",
+            "≤ 50 ms",
+            met=ours["p99_ms"] <= 50 and ok(ours, 1e9),
+            note=f"lost/doubled: {ours['missing'] + ours['duplicated']}",
+        ),
+    ]
+
+
+async def history(bench: Bench) -> list[Row]:
+    """Scenario 4: pages of 50 before random cursors in a large room: query and page time."""
+    from tortoise import Tortoise
+
+    from chat_app.config import tortoise_config
+    from chat_app.models.messages import page_before
+
+    population = bench.population
+    assert population.history_room_id is not None and population.history_ids is not None
+    first, last = population.history_ids
+    rng = random.Random(7)
+    cursors = [rng.randint(first + 50, last) for _ in range(bench.sizes.history_samples)]
+    await Tortoise.init(config=tortoise_config(population.database_url))
+    try:
+        for cursor in cursors[:10]:  # warm up the pool and the plan cache
+            await page_before(population.history_room_id, cursor, 50)
+        query_ms = []
+        for cursor in cursors:
+            started = time.perf_counter()
+            page = await page_before(population.history_room_id, cursor, 50)
+            query_ms.append((time.perf_counter() - started) * 1000)
+            assert len(page) == 50
+    finally:
+        await Tortoise.close_connections()
+    server = start_ours(population.database_url, SECRET, ROOM)
+    try:
+        page_ms = []
+        cookie = population.cookies[0]
+        async with httpx.AsyncClient(base_url=f"http://{HOST}:{server.port}") as http:
+            for cursor in cursors[:10]:  # warm up
+                await http.get(
+                    f"/rooms/{HISTORY_ROOM}/history?before={cursor}", headers={"Cookie": cookie}
+                )
+            for cursor in cursors:
+                started = time.perf_counter()
+                response = await http.get(
+                    f"/rooms/{HISTORY_ROOM}/history?before={cursor}", headers={"Cookie": cookie}
+                )
+                page_ms.append((time.perf_counter() - started) * 1000)
+                assert response.status_code == 200 and response.text.count('id="message-') == 50
+    finally:
+        server.stop()
+    count = bench.sizes.history_messages
+    bench.details["history"] = {"query_ms": query_ms, "page_ms": page_ms}
+    return [
+        Row(
+            "4 history",
+            f"page of 50 before a random cursor, {count:,} messages: query p99",
+            percentile(query_ms, 0.99),
+            None,
+            "ms",
+            "≤ 5 ms",
+            met=percentile(query_ms, 0.99) <= 5,
+            note=f"p50 {statistics.median(query_ms):.2f} ms (ORM call, as the server makes it)",
+        ),
+        Row(
+            "4 history",
+            "history page over HTTP (query + render + transfer): p99",
+            percentile(page_ms, 0.99),
+            None,
+            "ms",
+            "≤ 20 ms",
+            met=percentile(page_ms, 0.99) <= 20,
+            note=f"p50 {statistics.median(page_ms):.2f} ms",
+        ),
+    ]
+
+
+async def storm(bench: Bench) -> list[Row]:
+    """Scenario 5: every client drops, messages are posted meanwhile, all reconnect at once."""
+    sizes = bench.sizes
+    results: dict[str, dict[str, Any]] = {}
+    async with bench.servers(sizes.storm_clients) as lives:
+        for live in lives:
+            await live.step(10, 0.5)  # every client has a last message id
+            await live.call("drop")
+            await asyncio.sleep(0.5)
+            lo, hi = bench.seqs(sizes.storm_missed)
+            await live.senders.paced(lo, sizes.storm_missed, 500)
+            await asyncio.sleep(0.5)  # all of it committed before anyone is back
+            await live.call("measure", lo, hi)
+            started = time.monotonic()
+            replies = await live.call("reconnect")
+            await live.call("caught_up", sizes.storm_timeout)
+            took = time.monotonic() - started
+            got = await bench.loadgen.collect(live.name, lo, hi)
+            results[live.name] = {
+                "seconds": took,
+                "missing": got["missing"],
+                "duplicated": got["duplicated"],
+                "reconnect_failed": sum(r["failed"] for r in replies),
+            }
+            bench.details[f"storm_{live.name}"] = results[live.name]
+            print(f"  storm {live.name}: {results[live.name]}", flush=True)
+    ours = results["ours"]
+    lost = ours["missing"] + ours["duplicated"] + ours["reconnect_failed"]
+    return [
+        Row(
+            "5 reconnect storm",
+            f"{sizes.storm_clients} clients each missing {sizes.storm_missed}: all caught up",
+            *by_name(results, "seconds"),
+            "s",
+            "≤ 10 s, nothing lost",
+            met=ours["seconds"] <= 10 and lost == 0,
+            note=f"lost/doubled/failed: {lost}",
+        ),
+    ]
+
+
+async def workers(bench: Bench) -> list[Row]:
+    """Scenario 6: N workers versus one — needs a broker shared between processes."""
+    from chat_app.realtime.broker import broker_from_url
+
+    try:
+        broker_from_url(bench.population.database_url)
+    except ValueError:
+        return [
+            Row(
+                "6 workers",
+                "N workers vs one",
+                None,
+                None,
+                note="not yet available: needs the scale-out broker (CHAT_BROKER_URL)",
+            )
+        ]
+    return [
+        Row(
+            "6 workers",
+            "N workers vs one",
+            None,
+            None,
+            note="broker present; this scenario is not written yet",
+        )
+    ]
+
+
+SCENARIOS = {
+    "fanout": fanout,
+    "crowd": crowd,
+    "latency": latency,
+    "history": history,
+    "storm": storm,
+    "workers": workers,
+}

@@ -1,0 +1,177 @@
+"""Starting the servers under test (ours as deployed, and the reference), and reading their
+CPU time and memory from ``/proc`` (Linux)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import websockets
+
+from bench.loadgen import HEARTBEAT, HEARTBEAT_SECONDS
+
+HOST = "127.0.0.1"  # benchmarks never leave loopback
+ROOT = Path(__file__).resolve().parent.parent
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
+def free_port() -> int:
+    """A port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A server process on loopback: its port, CPU seconds and resident memory."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+    live_path: str
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU the process has used so far."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+    def rss_bytes(self) -> int:
+        """Resident memory now."""
+        return int(Path(f"/proc/{self.process.pid}/statm").read_text().split()[1]) * PAGE_SIZE
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it lingers."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+
+def _wait_ready(server: Server, url: str) -> Server:
+    for _ in range(300):
+        if server.process.poll() is not None:
+            raise RuntimeError(f"{server.name} exited early:\n{server.log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=0.5):
+                return server
+        except OSError:
+            time.sleep(0.05)
+    server.stop()
+    raise RuntimeError(f"{server.name} did not become ready in 15 s")
+
+
+def _spawn(name: str, args: list[str], env: dict[str, str], port: int, live_path: str) -> Server:
+    log = Path(tempfile.mkstemp(prefix=f"bench-{name}-", suffix=".log")[1])
+    process = subprocess.Popen(
+        [sys.executable, *args],
+        env=os.environ | env,
+        cwd=ROOT,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    return Server(name, process, port, log, live_path)
+
+
+def start_ours(database_url: str, secret: str, room: str) -> Server:
+    """``python -m chat_app serve`` (Hypercorn, hypercorn.toml) with the per-user send rate
+    raised so a few sender accounts can drive hundreds of messages per second."""
+    port = free_port()
+    env = {
+        "CHAT_DATABASE_URL": database_url,
+        "CHAT_SECRET_KEY": secret,
+        "CHAT_MESSAGES_PER_SECOND": "100000",
+        "CHAT_MESSAGES_BURST": "100000",
+    }
+    server = _spawn(
+        "ours", ["-m", "chat_app", "serve", "--port", str(port)], env, port, f"/rooms/{room}/live"
+    )
+    return _wait_ready(server, f"http://{HOST}:{port}/healthz")
+
+
+def start_reference() -> Server:
+    """The minimal ``websockets`` broadcast server in ``bench/reference.py``."""
+    port = free_port()
+    server = _spawn("reference", ["-m", "bench.reference", "--port", str(port)], {}, port, "/live")
+    return _wait_ready(server, f"http://{HOST}:{port}/healthz")
+
+
+class Senders:
+    """A few authenticated sockets that post bench messages as the composer would."""
+
+    def __init__(self, server: Server, cookies: list[str]) -> None:
+        self.server = server
+        self.cookies = cookies
+        self._sockets: list[websockets.ClientConnection] = []
+        self._drains: list[asyncio.Task[None]] = []
+        self._tag = os.urandom(4).hex()
+
+    async def __aenter__(self) -> Senders:
+        url = f"ws://{HOST}:{self.server.port}{self.server.live_path}"
+        for cookie in self.cookies:
+            headers = {"Origin": f"http://{HOST}:{self.server.port}"}
+            if cookie:
+                headers["Cookie"] = cookie
+            sock = await websockets.connect(
+                url, additional_headers=headers, compression=None, ping_interval=None, max_size=None
+            )
+            self._sockets.append(sock)
+            self._drains.append(asyncio.create_task(self._drain(sock)))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for task in self._drains:
+            task.cancel()
+        for sock in self._sockets:
+            await sock.close()
+
+    @staticmethod
+    async def _drain(sock: websockets.ClientConnection) -> None:
+        # Senders read everything they are sent, so the server never sees them as slow, and
+        # heartbeat like the page, so it never sees them as gone.
+        async def beat() -> None:
+            while True:
+                await asyncio.sleep(HEARTBEAT_SECONDS)
+                await sock.send(HEARTBEAT.decode())
+
+        heart = asyncio.create_task(beat())
+        try:
+            async for _ in sock:
+                pass
+        finally:
+            heart.cancel()
+
+    async def send(self, seq: int) -> None:
+        """Post message ``seq`` stamped with the monotonic clock."""
+        frame = json.dumps(
+            {
+                "content": f"bench:{seq}:{time.monotonic_ns()}",
+                "client_id": f"b{self._tag}-{seq}",
+                "HEADERS": {"HX-Request": "true", "HX-Trigger": "composer"},
+            }
+        )
+        await self._sockets[seq % len(self._sockets)].send(frame)
+
+    async def paced(self, first: int, count: int, rate: float) -> None:
+        """Send seqs ``first``..``first+count-1`` evenly at ``rate`` per second."""
+        start = time.monotonic()
+        for n in range(count):
+            delay = start + n / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await self.send(first + n)

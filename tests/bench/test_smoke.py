@@ -1,0 +1,55 @@
+"""The benchmark harness at tiny sizes, so it cannot rot. No timing is asserted: only that every
+scenario runs, reports its rows, and that no client lost or got twice any message."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import DATABASE
+
+
+def test_smoke_run_reports_every_scenario_without_loss(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--smoke",
+            "--database",
+            DATABASE,
+            "--processes",
+            "2",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    report = json.loads(out.read_text())
+
+    scenarios = {row["scenario"].split()[0] for row in report["rows"]}
+    assert scenarios == {"1", "2", "3", "4", "5", "6"}
+    assert "| scenario | figure | ours | reference |" in report["table"]
+    for row in report["rows"]:
+        if row["scenario"].startswith("6"):
+            continue  # the workers scenario reports what is missing instead of numbers
+        assert row["ours"] is not None and row["ours"] >= 0, row
+
+    details = report["details"]
+    for server in ("ours", "reference"):
+        steps = details[f"fanout_{server}"] + [
+            details[f"crowd_{server}"],
+            details[f"latency_{server}"],
+        ]
+        for step in steps:
+            assert step["deliveries"] > 0
+            assert (step["missing"], step["duplicated"], step["closed"]) == (0, 0, 0), step
+        storm = details[f"storm_{server}"]
+        assert (storm["missing"], storm["duplicated"], storm["reconnect_failed"]) == (0, 0, 0)
