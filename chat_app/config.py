@@ -22,6 +22,11 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     "SESSION_DAYS": 14,
     "COOKIE_SECURE": True,
+    # Operations: /metrics wants this bearer token; when empty, only loopback clients may read it.
+    "METRICS_TOKEN": "",
+    "READY_TIMEOUT_SECONDS": 2.0,
+    "PRESENCE_TIMEOUT_SECONDS": 60,
+    "EXPORT_BATCH_SIZE": 1000,
 }
 
 ENV_PREFIX = "CHAT_"

@@ -37,3 +37,18 @@ async def pending_migrations(database_url: str) -> list[str]:
         for step in await executor.plan()
         if not step.backward
     ]
+
+
+class SchemaBehind(RuntimeError):
+    """The database lacks migrations this code needs; ``str()`` says what to run."""
+
+
+async def require_current_schema(database_url: str) -> None:
+    """Raise SchemaBehind when the connected database has pending migrations."""
+    pending = await pending_migrations(database_url)
+    if pending:
+        raise SchemaBehind(
+            "The database schema is behind (pending: "
+            + ", ".join(pending)
+            + "). Run `make migrate` (or `python -m chat_app migrate`) first."
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 
@@ -9,10 +10,14 @@ from quart import current_app
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from chat_app import metrics
 from chat_app.actions.limits import TokenBucket
+from chat_app.logs import log_event
 from chat_app.models import Message, Room, User
 from chat_app.realtime import publish
 from chat_app.realtime.events import MessagePosted
+
+log = logging.getLogger(__name__)
 
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
@@ -66,6 +71,8 @@ async def post_message(author: User, room: Room, content: object, client_id: obj
         return existing
     wait = _rate_limiter().take(author.id)
     if wait:
+        metrics.RATE_LIMITED.inc()
+        log_event(log, "rate_limited", logging.WARNING, user=author.id, room=room.id)
         raise MessageRejected(f"You are sending too fast; try again in {wait:.1f} s.")
     try:
         async with in_transaction():
@@ -78,5 +85,6 @@ async def post_message(author: User, room: Room, content: object, client_id: obj
         if raced is None:
             raise
         return raced
+    metrics.MESSAGES_POSTED.inc()
     await publish(MessagePosted(room_id=room.id, message_id=message.id))
     return message

@@ -24,6 +24,10 @@ class Broker(Protocol):
 
     async def publish(self, event: Event) -> None: ...
 
+    async def ping(self) -> None:
+        """Return if events can flow, raise if not (``/readyz``)."""
+        ...
+
     async def stop(self) -> None: ...
 
 
@@ -41,6 +45,11 @@ class MemoryBroker:
     async def publish(self, event: Event) -> None:
         """Queue ``event`` for delivery."""
         self._queue.put_nowait(event)
+
+    async def ping(self) -> None:
+        """Raise unless the delivery task is running."""
+        if self._task is None or self._task.done():
+            raise RuntimeError("the memory broker is not running")
 
     async def stop(self) -> None:
         """Stop delivering; events still queued are dropped with the process."""

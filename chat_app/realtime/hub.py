@@ -13,6 +13,8 @@ from typing import Protocol
 
 from quart import Quart
 
+from chat_app import metrics
+from chat_app.logs import log_event
 from chat_app.realtime import streams
 from chat_app.realtime.events import Event, MessagePosted, SessionsRevoked
 
@@ -56,7 +58,8 @@ class Connection:
         try:
             self.queue.put_nowait((message_id, text))
         except asyncio.QueueFull:
-            log.warning("closing slow socket of user %s: outbound queue full", self.user_id)
+            metrics.QUEUE_DROPS.inc()
+            log_event(log, "ws.queue_full", logging.WARNING, user=self.user_id, room=self.room_id)
             self.close(TRY_AGAIN_LATER, "too slow, reconnect")
 
     def close(self, code: int, reason: str = "") -> None:
@@ -79,7 +82,8 @@ class Connection:
             # One frame for everything queued: the ws extension swaps each top-level element.
             text = "".join(t for mid, t in batch if mid is None or mid not in self.replayed)
             if text:
-                await self.socket.send(text)
+                with metrics.DELIVERY_SECONDS.time():
+                    await self.socket.send(text)
 
 
 class Hub:
@@ -95,6 +99,7 @@ class Hub:
         """Subscribe a connection to its room's events (before any catch-up query)."""
         self._rooms[connection.room_id].add(connection)
         self.drained.clear()
+        metrics.OPEN_CONNECTIONS.inc()
 
     def detach(self, connection: Connection) -> None:
         """Forget a connection that has ended."""
@@ -105,6 +110,7 @@ class Hub:
                 del self._rooms[connection.room_id]
         if not self._rooms:
             self.drained.set()
+        metrics.OPEN_CONNECTIONS.dec()
 
     def sockets_of(self, user_id: int) -> int:
         """How many sockets ``user_id`` has open on this node."""
@@ -128,13 +134,14 @@ class Hub:
         """Render once and enqueue the same text on every socket of the room on this node."""
         if not self._rooms.get(event.room_id):
             return
-        async with self._app.app_context():
-            fanout = await streams.render_event(event)
-        if fanout is None:
-            return
-        for connection in list(self._rooms.get(fanout.room_id, ())):
-            own = connection.user_id == fanout.author_id
-            connection.offer(fanout.message_id, fanout.for_author if own else fanout.for_others)
+        with metrics.FANOUT_SECONDS.time():
+            async with self._app.app_context():
+                fanout = await streams.render_event(event)
+            if fanout is None:
+                return
+            for connection in list(self._rooms.get(fanout.room_id, ())):
+                own = connection.user_id == fanout.author_id
+                connection.offer(fanout.message_id, fanout.for_author if own else fanout.for_others)
 
     def open_sockets(self) -> int:
         """How many sockets are open on this node."""
