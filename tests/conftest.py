@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,12 +40,13 @@ def pytest_report_header() -> str:
     return f"database: {DATABASE}"
 
 
-@pytest.fixture(scope="session")
-async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    """An empty database with every migration applied; dropped at the end."""
+@asynccontextmanager
+async def new_database(directory: Path, migrated: bool = True) -> AsyncIterator[str]:
+    """A database of its own (SQLite file or PostgreSQL database), dropped afterwards."""
     if DATABASE == "sqlite":
-        url = f"sqlite://{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
-        await apply_migrations(url)
+        url = f"sqlite://{directory / f'{uuid.uuid4().hex[:10]}.sqlite3'}"
+        if migrated:
+            await apply_migrations(url)
         yield url
         return
     try:
@@ -58,11 +60,19 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
     await admin.execute(f'CREATE DATABASE "{name}"')
     try:
         url = f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-        await apply_migrations(url)
+        if migrated:
+            await apply_migrations(url)
         yield url
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """An empty database with every migration applied; dropped at the end."""
+    async with new_database(tmp_path_factory.mktemp("db")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -173,15 +183,16 @@ class Server:
         return self.base.replace("http://", "ws://")
 
 
-@pytest.fixture
-def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
+@contextmanager
+def running_server(database_url: str, log: Path) -> Iterator[Server]:
+    """``python -m chat_app serve`` on ``database_url``, healthy; killed afterwards."""
     port = free_port()
     env = os.environ | {
         "CHAT_DATABASE_URL": database_url,
         "CHAT_SECRET_KEY": "server-test-secret",
         "PORT": str(port),
     }
-    log = tmp_path / "server.log"  # a file, not a pipe nobody reads: a full pipe blocks logging
+    # A file, not a pipe nobody reads: a full pipe blocks logging.
     process = subprocess.Popen(
         [sys.executable, "-m", "chat_app", "serve", "--port", str(port)],
         env=env,
@@ -207,6 +218,12 @@ def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
             process.kill()
         process.wait(10)
         print(log.read_text())  # shown by pytest when the test fails
+
+
+@pytest.fixture
+def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
+    with running_server(database_url, tmp_path / "server.log") as running:
+        yield running
 
 
 async def sign_up(base: str, username: str) -> str:
