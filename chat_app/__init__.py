@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import warnings
 from collections.abc import Mapping
 from datetime import timedelta
@@ -61,10 +62,12 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
             await close_database()
             raise
         await broker.start(hub.deliver)
+        app.extensions["housekeeping"] = asyncio.create_task(hub.housekeep_forever())
 
     @app.after_serving
     async def stop() -> None:
         hub.close_all()
+        app.extensions["housekeeping"].cancel()
         await broker.stop()
         await close_database()
 

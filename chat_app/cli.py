@@ -26,7 +26,8 @@ from chat_app.actions.accounts import (
     prune_sessions,
     set_password,
 )
-from chat_app.actions.maintenance import prune_presence, purge_messages
+from chat_app.actions.maintenance import purge_messages
+from chat_app.actions.presence import prune_presence
 from chat_app.actions.rooms import RoomError, archive_room, create_room, rename_room
 from chat_app.actions.seed import seed_demo
 from chat_app.db import (
@@ -228,19 +229,18 @@ async def seed(users: int, messages: int, room_slug: str, days: int, password: s
 @click.command("prune")
 @click.option(
     "--presence-age",
-    type=click.IntRange(1),
+    type=click.FloatRange(1),
     default=None,
     help="Seconds without a heartbeat before a socket counts as dead "
-    "[default: CHAT_PRESENCE_TIMEOUT_SECONDS].",
+    "[default: CHAT_PRESENCE_STALE_SECONDS].",
 )
 @task
-async def prune(presence_age: int | None) -> None:
-    """Delete dead sockets, mark their users offline, and delete expired sessions."""
-    age = presence_age or current_app.config["PRESENCE_TIMEOUT_SECONDS"]
-    sockets, offline = await prune_presence(timedelta(seconds=age))
+async def prune(presence_age: float | None) -> None:
+    """Delete dead sockets, mark users left without one offline, delete expired sessions."""
+    age = presence_age or current_app.config["PRESENCE_STALE_SECONDS"]
+    offline = await prune_presence(timedelta(seconds=age))
     sessions = await prune_sessions()
-    click.echo(f"Removed {sockets} dead sockets ({offline} users now offline).")
-    click.echo(f"Removed {sessions} expired sessions.")
+    click.echo(f"Marked {len(offline)} users offline; removed {sessions} expired sessions.")
 
 
 @click.command("export-room")

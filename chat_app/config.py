@@ -21,11 +21,19 @@ DEFAULTS: dict[str, Any] = {
     "WS_MAX_SOCKETS_PER_USER": 10,
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     "SESSION_DAYS": 14,
+    # Presence: the page heartbeats every HEARTBEAT_SECONDS; a socket silent for
+    # SOCKET_IDLE_SECONDS is closed. Nodes refresh their sockets' rows every
+    # PRESENCE_REFRESH_SECONDS; rows older than PRESENCE_STALE_SECONDS belong to a dead node.
+    "HEARTBEAT_SECONDS": 20,
+    "SOCKET_IDLE_SECONDS": 45,
+    "PRESENCE_REFRESH_SECONDS": 10.0,
+    "PRESENCE_STALE_SECONDS": 45.0,
+    "TYPING_SIGNAL_SECONDS": 2.0,
+    "TYPING_TTL_SECONDS": 6.0,
     "COOKIE_SECURE": True,
     # Operations: /metrics wants this bearer token; when empty, only loopback clients may read it.
     "METRICS_TOKEN": "",
     "READY_TIMEOUT_SECONDS": 2.0,
-    "PRESENCE_TIMEOUT_SECONDS": 60,
     "EXPORT_BATCH_SIZE": 1000,
 }
 

@@ -167,12 +167,13 @@ async def test_prune_removes_dead_sockets_and_expired_sessions(
 
     result = await run(app, "prune")
     assert result.exit_code == 0, result.output
-    assert "2 dead sockets (1 users now offline)" in result.output
+    # Not an exact count: the app's own housekeeping may sweep the same rows first.
+    assert "users offline; removed" in result.output
     assert await LiveSocket.all().values_list("id", flat=True) == ["alive"]
     assert not (await UserPresence.get(user_id=alice.id)).is_online
     assert (await UserPresence.get(user_id=bob.id)).is_online
     assert not await AuthSession.filter(token="expired").exists()
-    assert "0 dead sockets" in (await run(app, "prune")).output
+    assert "Marked 0 users offline; removed 0" in (await run(app, "prune")).output
 
 
 TRICKY = 'comma, "quotes", a\nnewline and ünïcödé'

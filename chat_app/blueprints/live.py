@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from typing import Any
 
 from quart import Blueprint, abort, current_app, session, websocket
@@ -14,6 +15,7 @@ from quart_auth import current_user, login_required
 
 from chat_app import metrics
 from chat_app.actions import MessageRejected, post_message
+from chat_app.actions.presence import signal_typing, socket_closed, socket_opened, stop_typing
 from chat_app.auth import room_or_404, viewer_user
 from chat_app.logs import log_event
 from chat_app.models import Room, User
@@ -52,6 +54,7 @@ async def live(slug: str) -> None:
     hub.attach(connection)  # subscribe first, so nothing committed from now on is missed
     log_event(log, "ws.connect", user=user.id, room=room.id)
     try:
+        await socket_opened(connection.socket_id, user.id, room.id, hub.node_id)
         await _catch_up(connection, room, _after_arg())
         await _stream(connection, user, room)
         if connection.close_code is not None:
@@ -61,7 +64,18 @@ async def live(slug: str) -> None:
                 )
     finally:
         hub.detach(connection)
+        await _left(hub, connection)
         log_event(log, "ws.disconnect", user=user.id, room=room.id, code=connection.close_code)
+
+
+async def _left(hub: Hub, connection: Connection) -> None:
+    """Presence and typing after a socket ends (best effort: the sweeper repairs the rest)."""
+    try:
+        await socket_closed(connection.socket_id, connection.user_id)
+        if hub.is_typing(connection.room_id, connection.user_id):
+            await stop_typing(connection.user_id, connection.room_id)
+    except Exception:
+        log.exception("presence update failed for user=%s", connection.user_id)
 
 
 async def _stream(connection: Connection, user: User, room: Room) -> None:
@@ -100,6 +114,7 @@ async def _receive(connection: Connection, user: User, room: Room) -> None:
     max_bytes: int = current_app.config["WS_MAX_FRAME_BYTES"]
     while True:
         frame = await websocket.receive()
+        connection.last_heard = time.monotonic()
         if not isinstance(frame, str):
             connection.offer(None, await streams.render_notice("Only text frames are accepted."))
             continue
@@ -109,6 +124,10 @@ async def _receive(connection: Connection, user: User, room: Room) -> None:
         data = _parse(frame)
         if data is None:
             connection.offer(None, await streams.render_notice("That frame was not understood."))
+        elif "heartbeat" in data:
+            pass  # hearing from the client is the point
+        elif "typing" in data:
+            await signal_typing(user.id, room.id)
         elif "content" in data:
             await _post(connection, user, room, data)
         else:

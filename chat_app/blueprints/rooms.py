@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from quart import Blueprint, abort, current_app, render_template, request
 from quart_auth import login_required
 
@@ -9,6 +11,7 @@ from chat_app.actions.messages import new_client_id
 from chat_app.auth import room_or_404, viewer_user
 from chat_app.models import Room, User
 from chat_app.models.messages import latest, page_after, page_before
+from chat_app.models.presence import room_presence
 from chat_app.models.rooms import rooms_of
 
 blueprint = Blueprint("rooms", __name__)
@@ -24,6 +27,17 @@ def cursor_arg(name: str) -> int | None:
     return int(raw)
 
 
+async def shell(room: Room, user: User) -> dict[str, Any]:
+    """What every room page's shell shows: the viewer, their rooms, the room's people."""
+    return {
+        "room": room,
+        "viewer": user,
+        "viewer_id": user.id,
+        "rooms": await rooms_of(user.id),
+        "people": await room_presence(room.id),
+    }
+
+
 async def render_room(
     room: Room, user: User, content: str = "", error: str | None = None, status: int = 200
 ) -> tuple[str, int]:
@@ -31,10 +45,7 @@ async def render_room(
     messages = await latest(room.id, current_app.config["HISTORY_PAGE_SIZE"])
     page = await render_template(
         "rooms/show.html",
-        room=room,
-        viewer=user,
-        viewer_id=user.id,
-        rooms=await rooms_of(user.id),
+        **await shell(room, user),
         messages=messages,
         last_id=messages[-1].id if messages else 0,
         client_id=new_client_id(),
@@ -69,10 +80,7 @@ async def history(slug: str) -> str:
     first, last = (messages[0].id, messages[-1].id) if messages else (None, None)
     return await render_template(
         "rooms/history.html",
-        room=room,
-        viewer=user,
-        viewer_id=user.id,
-        rooms=await rooms_of(user.id),
+        **await shell(room, user),
         messages=messages,
         older=first if first and await page_before(room.id, first, 1) else None,
         newer=last if last and await page_after(room.id, last, 1) else None,

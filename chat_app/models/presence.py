@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -45,3 +48,44 @@ class LiveSocket(Model):
 
     user_id: int
     room_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class MemberPresence:
+    """What the people list shows for one person."""
+
+    user_id: int
+    username: str
+    online: bool
+    status: str
+    last_seen: datetime | None
+
+
+async def _presence_for(users: list[User]) -> list[MemberPresence]:
+    rows = {p.user_id: p for p in await UserPresence.filter(user_id__in=[u.id for u in users])}
+    return [
+        MemberPresence(
+            user_id=u.id,
+            username=u.username,
+            online=bool(rows.get(u.id) and rows[u.id].is_online),
+            status=rows[u.id].status if u.id in rows else "online",
+            last_seen=rows[u.id].last_seen if u.id in rows else None,
+        )
+        for u in users
+    ]
+
+
+async def room_presence(room_id: int) -> list[MemberPresence]:
+    """Every member of a room with their presence, by name."""
+    members = await User.filter(memberships__room_id=room_id, is_active=True).order_by("username")
+    return await _presence_for(members)
+
+
+async def presence_visible_to(user_id: int) -> list[MemberPresence]:
+    """Everyone who shares a room with ``user_id`` (themselves included), by name."""
+    people = (
+        await User.filter(memberships__room__memberships__user_id=user_id, is_active=True)
+        .distinct()
+        .order_by("username")
+    )
+    return await _presence_for(people)

@@ -23,11 +23,37 @@ class SessionsRevoked:
     session_token: str | None = None
 
 
-Event = MessagePosted | SessionsRevoked
+@dataclass(frozen=True, slots=True)
+class PresenceChanged:
+    """A user came online, went offline, or changed their status."""
+
+    user_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class TypingStarted:
+    """A user is typing in a room (ephemeral: never stored, expires by itself)."""
+
+    room_id: int
+    user_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class TypingStopped:
+    """A user sent their message or left the room."""
+
+    room_id: int
+    user_id: int
+
+
+Event = MessagePosted | SessionsRevoked | PresenceChanged | TypingStarted | TypingStopped
 
 _KINDS: dict[str, type[Event]] = {
     "message_posted": MessagePosted,
     "sessions_revoked": SessionsRevoked,
+    "presence_changed": PresenceChanged,
+    "typing_started": TypingStarted,
+    "typing_stopped": TypingStopped,
 }
 _NAMES = {cls: name for name, cls in _KINDS.items()}
 

@@ -8,15 +8,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+import uuid
 from collections import defaultdict
+from collections.abc import Iterable
+from datetime import timedelta
 from typing import Protocol
 
 from quart import Quart
 
 from chat_app import metrics
+from chat_app.actions.presence import prune_presence, refresh_sockets
 from chat_app.logs import log_event
+from chat_app.models import Membership, User
+from chat_app.models.presence import room_presence
 from chat_app.realtime import streams
-from chat_app.realtime.events import Event, MessagePosted, SessionsRevoked
+from chat_app.realtime.events import (
+    Event,
+    MessagePosted,
+    PresenceChanged,
+    SessionsRevoked,
+    TypingStarted,
+    TypingStopped,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +58,8 @@ class Connection:
         self.user_id = user_id
         self.room_id = room_id
         self.session_token = session_token
+        self.socket_id = uuid.uuid4().hex
+        self.last_heard = time.monotonic()  # any frame counts as a heartbeat
         self.queue: asyncio.Queue[tuple[int | None, str]] = asyncio.Queue(maxsize=queue_size)
         # Messages already sent by catch-up; their live copies are skipped, never shown twice.
         self.replayed: set[int] = set()
@@ -91,7 +107,11 @@ class Hub:
 
     def __init__(self, app: Quart) -> None:
         self._app = app
+        self.node_id = uuid.uuid4().hex[:16]
         self._rooms: defaultdict[int, set[Connection]] = defaultdict(set)
+        # Who is typing where, until when (monotonic). Every node derives it from the events.
+        self._typing: defaultdict[int, dict[int, float]] = defaultdict(dict)
+        self._timers: set[asyncio.Task[None]] = set()
         self.drained = asyncio.Event()  # set while no socket is open (shutdown waits on it)
         self.drained.set()
 
@@ -129,6 +149,20 @@ class Hub:
                 for connection in self.connections():
                     if connection.user_id == user_id and token in (None, connection.session_token):
                         connection.close(POLICY_VIOLATION, "signed out")
+            case PresenceChanged(user_id=user_id):
+                await self._presence_changed(user_id)
+            case TypingStarted(room_id=room_id, user_id=user_id):
+                ttl: float = self._app.config["TYPING_TTL_SECONDS"]
+                self._typing[room_id][user_id] = time.monotonic() + ttl
+                self._after(ttl, self._typing_changed(room_id))
+                await self._typing_changed(room_id)
+            case TypingStopped(room_id=room_id, user_id=user_id):
+                if self._typing[room_id].pop(user_id, None) is not None:
+                    await self._typing_changed(room_id)
+
+    def is_typing(self, room_id: int, user_id: int) -> bool:
+        """Whether ``user_id`` shows as typing in ``room_id``."""
+        return self._typing[room_id].get(user_id, 0.0) > time.monotonic()
 
     async def _fan_out(self, event: MessagePosted) -> None:
         """Render once and enqueue the same text on every socket of the room on this node."""
@@ -142,6 +176,81 @@ class Hub:
             for connection in list(self._rooms.get(fanout.room_id, ())):
                 own = connection.user_id == fanout.author_id
                 connection.offer(fanout.message_id, fanout.for_author if own else fanout.for_others)
+        if fanout.author_id is not None and self._typing[event.room_id].pop(fanout.author_id, 0):
+            await self._typing_changed(event.room_id)  # sending ends "is typing"
+
+    async def _presence_changed(self, user_id: int) -> None:
+        """Re-render the people list, once per room of theirs with sockets on this node
+        (the whole list, so newcomers appear and the order stays right)."""
+        rooms: list[int] = await Membership.filter(user_id=user_id).values_list(  # type: ignore[assignment]
+            "room_id", flat=True
+        )
+        async with self._app.app_context():
+            for room_id in rooms:
+                if self._rooms.get(room_id):
+                    text = await streams.render_people(await room_presence(room_id))
+                    self._broadcast([room_id], text)
+
+    async def _typing_changed(self, room_id: int) -> None:
+        """Re-render the room's typing line: one text per distinct audience, never per socket.
+
+        Typists don't see themselves, so each typist on this node gets its own variant;
+        everyone else shares one.
+        """
+        now = time.monotonic()
+        typing = {u: t for u, t in self._typing[room_id].items() if t > now}
+        self._typing[room_id] = typing
+        connections = self._rooms.get(room_id)
+        if not connections:
+            return
+        names = dict(await User.filter(id__in=list(typing)).values_list("id", "username"))
+        texts: dict[tuple[str, ...], str] = {}
+        async with self._app.app_context():
+            for connection in list(connections):
+                others = tuple(
+                    sorted(str(names[u]) for u in typing if u != connection.user_id and u in names)
+                )
+                if others not in texts:
+                    texts[others] = await streams.render_typing(others)
+                connection.offer(None, texts[others])
+
+    def _broadcast(self, room_ids: Iterable[int], text: str) -> None:
+        for room_id in room_ids:
+            for connection in list(self._rooms.get(room_id, ())):
+                connection.offer(None, text)
+
+    def _after(self, delay: float, work: object) -> None:
+        """Run coroutine ``work`` after ``delay`` seconds (typing expiry needs no new event)."""
+
+        async def later() -> None:
+            await asyncio.sleep(delay + 0.01)
+            await work  # type: ignore[misc]
+
+        task = asyncio.create_task(later())
+        self._timers.add(task)
+        task.add_done_callback(self._timers.discard)
+
+    async def housekeep(self) -> None:
+        """One round of liveness work: close silent sockets, refresh this node's socket rows,
+        and sweep rows that a dead node left behind."""
+        config = self._app.config
+        silent_after: float = config["SOCKET_IDLE_SECONDS"]
+        now = time.monotonic()
+        for connection in self.connections():
+            if now - connection.last_heard > silent_after:
+                connection.close(TRY_AGAIN_LATER, "no heartbeat")
+        async with self._app.app_context():
+            await refresh_sockets([c.socket_id for c in self.connections()])
+            await prune_presence(timedelta(seconds=config["PRESENCE_STALE_SECONDS"]))
+
+    async def housekeep_forever(self) -> None:
+        """``housekeep`` every PRESENCE_REFRESH_SECONDS until cancelled."""
+        while True:
+            await asyncio.sleep(self._app.config["PRESENCE_REFRESH_SECONDS"])
+            try:
+                await self.housekeep()
+            except Exception:
+                log.exception("housekeeping failed")
 
     def open_sockets(self) -> int:
         """How many sockets are open on this node."""
@@ -151,3 +260,5 @@ class Hub:
         """Close every socket (shutdown: 1012 makes clients reconnect at once)."""
         for connection in self.connections():
             connection.close(code, reason)
+        for timer in list(self._timers):
+            timer.cancel()

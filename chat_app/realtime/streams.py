@@ -13,6 +13,7 @@ from quart import current_app, render_template
 from chat_app.actions.messages import new_client_id
 from chat_app.models import Message
 from chat_app.models.messages import with_author
+from chat_app.models.presence import MemberPresence
 from chat_app.realtime.events import Event, MessagePosted
 
 
@@ -55,6 +56,27 @@ async def render_event(event: Event) -> Fanout | None:
             )
         case _:
             return None
+
+
+async def render_people(people: Sequence[MemberPresence]) -> str:
+    """A room's people list with who is online (replaced by its id)."""
+    return await render_template("streams/people.html", people=people)
+
+
+def typing_text(names: Sequence[str]) -> str:
+    """ "alice is typing…", "alice and bob are typing…", "Several people are typing…"."""
+    if not names:
+        return ""
+    if len(names) == 1:
+        return f"{names[0]} is typing…"
+    if len(names) == 2:
+        return f"{names[0]} and {names[1]} are typing…"
+    return "Several people are typing…"
+
+
+async def render_typing(names: Sequence[str]) -> str:
+    """The typing line for a viewer who sees ``names`` typing."""
+    return await render_template("streams/typing.html", text=typing_text(names))
 
 
 async def render_composer(

@@ -100,7 +100,7 @@ async def test_two_people_chat_both_ways(browser: Browser, server: Server) -> No
     await alice.page.screenshot(path=ARTIFACTS / "chat-desktop.png")
     await bob.page.screenshot(path=ARTIFACTS / "chat-phone.png")
     for person in (alice, bob):
-        assert person.errors == []
+        assert person.errors == [], person.errors
         assert person.foreign == []
 
 
