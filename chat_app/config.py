@@ -31,10 +31,9 @@ DEFAULTS: dict[str, Any] = {
     "TYPING_SIGNAL_SECONDS": 2.0,
     "TYPING_TTL_SECONDS": 6.0,
     "COOKIE_SECURE": True,
-    # Operations: /metrics wants this bearer token; when empty, only loopback clients may read it.
+    # /metrics wants this bearer token; when empty, only direct loopback clients may read it.
     "METRICS_TOKEN": "",
     "READY_TIMEOUT_SECONDS": 2.0,
-    "EXPORT_BATCH_SIZE": 1000,
 }
 
 ENV_PREFIX = "CHAT_"

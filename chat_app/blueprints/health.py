@@ -47,14 +47,14 @@ async def _database_answers() -> None:
 
 @blueprint.get("/metrics")
 async def metrics() -> Response:
-    """Prometheus text format; a bearer token (``CHAT_METRICS_TOKEN``) or loopback only."""
+    """Prometheus text format; a bearer token (``CHAT_METRICS_TOKEN``) or direct loopback only."""
     token: str = current_app.config["METRICS_TOKEN"]
     if token:
         sent = request.headers.get("Authorization", "")
         if not compare_digest(sent.encode(), f"Bearer {token}".encode()):
             abort(401)
-    elif not _is_loopback(request.remote_addr):
-        abort(403)
+    elif not _is_loopback(request.remote_addr) or "X-Forwarded-For" in request.headers:
+        abort(403)  # a reverse proxy on this host connects from loopback for anyone
     return Response(generate_latest(), content_type=CONTENT_TYPE_LATEST)
 
 

@@ -48,7 +48,7 @@ async def test_readyz_fails_while_the_broker_is_stopped(app: Quart, client: Quar
     assert await response.get_json() == {"database": "ok", "broker": "unavailable"}
 
 
-async def test_metrics_are_served_to_loopback_only(client: QuartClient) -> None:
+async def test_metrics_are_served_to_direct_loopback_clients_only(client: QuartClient) -> None:
     response = await client.get("/metrics", scope_base=LOOPBACK)
     assert response.status_code == 200
     assert response.content_type.startswith("text/plain")
@@ -64,6 +64,8 @@ async def test_metrics_are_served_to_loopback_only(client: QuartClient) -> None:
         assert name in text
     assert (await client.get("/metrics", scope_base=ELSEWHERE)).status_code == 403
     assert (await client.get("/metrics")).status_code == 403
+    proxied = {"X-Forwarded-For": "203.0.113.7"}  # through a reverse proxy on this host
+    assert (await client.get("/metrics", headers=proxied, scope_base=LOOPBACK)).status_code == 403
 
 
 async def test_metrics_want_the_bearer_token_when_one_is_set(
