@@ -33,6 +33,12 @@ async def age_messages(days: int) -> None:
     await Message.all().update(created_at=datetime.now(UTC) - timedelta(days=days))
 
 
+async def wait_for_sockets(hub: Hub, user_id: int, count: int) -> None:
+    async with asyncio.timeout(5):
+        while hub.sockets_of(user_id) != count:
+            await asyncio.sleep(0.01)
+
+
 @pytest.mark.parametrize("command", [c.name for c in COMMANDS])
 async def test_every_task_explains_itself(app: Quart, command: str) -> None:
     result = await run(app, command, "--help")
@@ -95,18 +101,29 @@ async def test_deactivate_user_blocks_sign_in_and_closes_their_sockets(
     hub: Hub = app.extensions["hub"]
     alice = await User.get(username="alice")
     async with alice_client.websocket("/rooms/general/live", headers={"Origin": ORIGIN}):
-        async with asyncio.timeout(5):
-            while not hub.sockets_of(alice.id):
-                await asyncio.sleep(0.01)
+        await wait_for_sockets(hub, alice.id, 1)
         result = await run(app, "deactivate-user", "alice")
         assert result.exit_code == 0, result.output
-        async with asyncio.timeout(5):
-            while hub.sockets_of(alice.id):
-                await asyncio.sleep(0.01)
+        await wait_for_sockets(hub, alice.id, 0)
     assert not (await User.get(id=alice.id)).is_active
     assert "already inactive" in (await run(app, "deactivate-user", "alice")).output
     response = await alice_client.get("/rooms/general")
     assert response.status_code == 401
+
+
+async def test_sockets_of_a_user_deactivated_elsewhere_close_at_housekeeping(
+    app: Quart, alice_client: QuartClient, general: Room
+) -> None:
+    hub: Hub = app.extensions["hub"]
+    alice = await User.get(username="alice")
+    async with alice_client.websocket("/rooms/general/live", headers={"Origin": ORIGIN}):
+        await wait_for_sockets(hub, alice.id, 1)
+        await hub.housekeep()
+        assert hub.sockets_of(alice.id) == 1  # a valid session stays
+        # What deactivate-user does in another process, whose event this one never hears:
+        await User.filter(id=alice.id).update(is_active=False)
+        await hub.housekeep()
+        await wait_for_sockets(hub, alice.id, 0)
 
 
 async def test_rooms_are_created_renamed_and_archived_idempotently(app: Quart) -> None:

@@ -22,6 +22,7 @@ from chat_app.actions.presence import prune_presence, refresh_sockets
 from chat_app.logs import log_event
 from chat_app.models import Membership, User
 from chat_app.models.presence import room_presence
+from chat_app.models.users import valid_session_tokens
 from chat_app.realtime import streams
 from chat_app.realtime.events import (
     Event,
@@ -231,8 +232,8 @@ class Hub:
         task.add_done_callback(self._timers.discard)
 
     async def housekeep(self) -> None:
-        """One round of liveness work: close silent sockets, refresh this node's socket rows,
-        and sweep rows that a dead node left behind."""
+        """One round of liveness work: close silent sockets and those of ended sessions,
+        refresh this node's socket rows, and sweep rows that a dead node left behind."""
         config = self._app.config
         silent_after: float = config["SOCKET_IDLE_SECONDS"]
         now = time.monotonic()
@@ -242,6 +243,12 @@ class Hub:
         async with self._app.app_context():
             await refresh_sockets([c.socket_id for c in self.connections()])
             await prune_presence(timedelta(seconds=config["PRESENCE_STALE_SECONDS"]))
+        # Sessions ended where no event reaches us (a CLI process with memory://) close here.
+        tokens = {c.session_token for c in self.connections() if c.session_token}
+        valid = await valid_session_tokens(tokens)
+        for connection in self.connections():
+            if connection.session_token in tokens - valid:
+                connection.close(POLICY_VIOLATION, "signed out")
 
     async def housekeep_forever(self) -> None:
         """``housekeep`` every PRESENCE_REFRESH_SECONDS until cancelled."""
