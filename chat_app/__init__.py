@@ -13,7 +13,7 @@ from quart import Quart
 
 from chat_app import config
 from chat_app.auth import make_auth
-from chat_app.db import SchemaBehind, close_database, open_database, require_current_schema
+from chat_app.db import DatabaseNotReady, close_database, open_database, require_current_schema
 from chat_app.errors import init_errors
 from chat_app.realtime.broker import Broker, broker_from_url
 from chat_app.realtime.hub import Hub
@@ -58,7 +58,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
         await open_database(settings["DATABASE_URL"])
         try:
             await require_current_schema(settings["DATABASE_URL"])
-        except SchemaBehind:
+        except DatabaseNotReady:
             await close_database()
             raise
         await broker.start(hub.deliver)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import click
+from hypercorn.utils import LifespanFailureError
 from quart import Quart, current_app
 from quart.cli import ScriptInfo
 
@@ -31,7 +32,7 @@ from chat_app.actions.presence import prune_presence
 from chat_app.actions.rooms import RoomError, archive_room, create_room, rename_room
 from chat_app.actions.seed import seed_demo
 from chat_app.db import (
-    SchemaBehind,
+    DatabaseNotReady,
     apply_migrations,
     close_database,
     open_database,
@@ -87,6 +88,14 @@ async def _with_database(app: Quart, work: Task) -> None:
         await close_database()
 
 
+async def _check_database(database_url: str) -> None:
+    await open_database(database_url)
+    try:
+        await require_current_schema(database_url)
+    finally:
+        await close_database()
+
+
 async def _in_app_context(app: Quart, work: Task) -> None:
     async with app.app_context():
         await work
@@ -104,7 +113,7 @@ def run_in_app(app: Quart, work: Task) -> None:
             asyncio.run_coroutine_threadsafe(_in_app_context(app, work), loop).result()
         else:
             asyncio.run(_with_database(app, work))
-    except (actions.AccountError, RoomError, SchemaBehind) as error:
+    except (actions.AccountError, RoomError, DatabaseNotReady) as error:
         raise click.ClickException(str(error)) from None
 
 
@@ -326,9 +335,14 @@ def migrate(info: ScriptInfo) -> None:
 def serve(info: ScriptInfo, host: str, port: int, toml: Path | None) -> None:
     """Serve HTTP and WebSocket with Hypercorn until SIGTERM (sockets get 1012)."""
     configure_logging()
+    app = info.load_app()
     try:
-        asyncio.run(serve_app(info.load_app(), host, port, toml or ROOT / "hypercorn.toml"))
-    except SchemaBehind as error:
+        # Checked here too, so a refusal is one clear line instead of a startup traceback.
+        asyncio.run(_check_database(app.config["DATABASE_URL"]))
+        asyncio.run(serve_app(app, host, port, toml or ROOT / "hypercorn.toml"))
+    except DatabaseNotReady as error:
+        raise click.ClickException(str(error)) from None
+    except LifespanFailureError as error:  # startup refused for another reason
         raise click.ClickException(str(error)) from None
 
 

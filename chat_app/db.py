@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tortoise import Tortoise, connections
+from tortoise.exceptions import BaseORMException
 from tortoise.migrations.api import migrate
 from tortoise.migrations.executor import MigrationExecutor
 
@@ -39,12 +40,26 @@ async def pending_migrations(database_url: str) -> list[str]:
     ]
 
 
-class SchemaBehind(RuntimeError):
-    """The database lacks migrations this code needs; ``str()`` says what to run."""
+class DatabaseNotReady(RuntimeError):
+    """The database cannot be used; ``str()`` says why and what to do."""
+
+
+class SchemaBehind(DatabaseNotReady):
+    """The database lacks migrations this code needs."""
+
+
+async def ping_database() -> None:
+    """Raise DatabaseNotReady unless the database answers a trivial query."""
+    try:
+        await connections.get("default").execute_query("SELECT 1")
+    except (OSError, BaseORMException) as error:
+        raise DatabaseNotReady(f"Cannot reach the database: {error}") from error
 
 
 async def require_current_schema(database_url: str) -> None:
-    """Raise SchemaBehind when the connected database has pending migrations."""
+    """Raise DatabaseNotReady when the database does not answer or has pending migrations
+    (an unreachable database would otherwise look like an empty one)."""
+    await ping_database()
     pending = await pending_migrations(database_url)
     if pending:
         raise SchemaBehind(

@@ -133,10 +133,18 @@ async def test_server_refuses_a_schema_that_is_behind_until_migrated(tmp_path: P
         assert refused.returncode == 1
         assert "schema is behind (pending: chat.0001_initial" in refused.stderr
         assert "make migrate" in refused.stderr
+        assert "Traceback" not in refused.stderr
         migrated = await run_module(url, "migrate")
         assert migrated.returncode == 0, migrated.stderr
         with running_server(url, tmp_path / "server.log") as server:
             assert httpx.get(f"{server.base}/readyz").status_code == 200
+
+
+async def test_tasks_say_when_the_database_cannot_be_reached() -> None:
+    result = await run_module(f"postgres://postgres@127.0.0.1:{free_port()}/nowhere", "stats")
+    assert result.returncode == 1
+    assert "Error: Cannot reach the database" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 @pytest.mark.skipif(DATABASE != "postgres", reason="an open SQLite file cannot go away")

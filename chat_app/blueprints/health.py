@@ -9,8 +9,8 @@ from hmac import compare_digest
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from quart import Blueprint, Response, abort, current_app, request
-from tortoise import connections
 
+from chat_app.db import ping_database
 from chat_app.logs import log_event
 from chat_app.realtime.broker import Broker
 
@@ -29,7 +29,7 @@ async def readyz() -> tuple[dict[str, str], int]:
     """200 when the database answers and the broker runs; 503 (and which one failed) if not."""
     timeout: float = current_app.config["READY_TIMEOUT_SECONDS"]
     broker: Broker = current_app.extensions["broker"]
-    checks = {"database": _database_answers(), "broker": broker.ping()}
+    checks = {"database": ping_database(), "broker": broker.ping()}
     status: dict[str, str] = {}
     for name, check in checks.items():
         try:
@@ -39,10 +39,6 @@ async def readyz() -> tuple[dict[str, str], int]:
             status[name] = "unavailable"
             log_event(log, "not_ready", logging.WARNING, part=name, kind=type(error).__name__)
     return status, 200 if all(v == "ok" for v in status.values()) else 503
-
-
-async def _database_answers() -> None:
-    await connections.get("default").execute_query("SELECT 1")
 
 
 @blueprint.get("/metrics")
