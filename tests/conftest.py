@@ -90,6 +90,7 @@ async def clean_database(app: Quart) -> AsyncIterator[None]:
     for model in (LiveSocket, UserPresence, Message, Membership, AuthSession, Room, User):
         await model.all().delete()
     app.extensions.pop("message_limiter", None)
+    app.extensions.pop("typing_limiter", None)
 
 
 @pytest.fixture

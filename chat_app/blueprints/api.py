@@ -7,10 +7,12 @@ from typing import Any
 from quart import Blueprint, abort, current_app, request
 from quart_auth import login_required
 
+from chat_app.actions.presence import PresenceRejected, set_status
 from chat_app.auth import room_or_404, viewer_user
 from chat_app.blueprints.rooms import cursor_arg
 from chat_app.models import Message
 from chat_app.models.messages import page_before
+from chat_app.models.presence import MemberPresence, presence_visible_to
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 
@@ -26,6 +28,39 @@ def message_json(message: Message) -> dict[str, Any]:
         "content": message.content,
         "created_at": message.created_at.isoformat(),
     }
+
+
+def presence_json(member: MemberPresence) -> dict[str, Any]:
+    """A person's presence as the API shows it."""
+    return {
+        "username": member.username,
+        "online": member.online,
+        "status": member.status,
+        "last_seen": member.last_seen.isoformat() if member.last_seen else None,
+    }
+
+
+@blueprint.get("/presence")
+@login_required
+async def presence() -> dict[str, Any]:
+    """Presence of everyone who shares a room with you."""
+    user = await viewer_user()
+    return {"users": [presence_json(m) for m in await presence_visible_to(user.id)]}
+
+
+@blueprint.post("/presence")
+@login_required
+async def set_presence() -> dict[str, Any]:
+    """Set your status: ``{"status": "online" | "away"}``."""
+    user = await viewer_user()
+    data = await request.get_json(silent=True)
+    if not isinstance(data, dict):
+        abort(400, 'Send a JSON object such as {"status": "away"}.')
+    try:
+        await set_status(user, data.get("status"))
+    except PresenceRejected as error:
+        abort(400, str(error))
+    return {"users": [presence_json(m) for m in await presence_visible_to(user.id)]}
 
 
 @blueprint.get("/rooms/<slug>/messages")

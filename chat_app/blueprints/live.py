@@ -64,16 +64,17 @@ async def live(slug: str) -> None:
                 )
     finally:
         hub.detach(connection)
-        await _left(hub, connection)
+        # Shielded: Quart cancels the handler when the client's close arrives mid-update.
+        await asyncio.shield(_left(hub, connection))
         log_event(log, "ws.disconnect", user=user.id, room=room.id, code=connection.close_code)
 
 
 async def _left(hub: Hub, connection: Connection) -> None:
     """Presence and typing after a socket ends (best effort: the sweeper repairs the rest)."""
     try:
-        await socket_closed(connection.socket_id, connection.user_id)
         if hub.is_typing(connection.room_id, connection.user_id):
             await stop_typing(connection.user_id, connection.room_id)
+        await socket_closed(connection.socket_id, connection.user_id)
     except Exception:
         log.exception("presence update failed for user=%s", connection.user_id)
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from tortoise import fields
 from tortoise.models import Model
 
-from chat_app.models.rooms import Room
+from chat_app.models.rooms import Membership, Room
 from chat_app.models.users import User
 
 
@@ -83,8 +83,9 @@ async def room_presence(room_id: int) -> list[MemberPresence]:
 
 async def presence_visible_to(user_id: int) -> list[MemberPresence]:
     """Everyone who shares a room with ``user_id`` (themselves included), by name."""
+    rooms = await Membership.filter(user_id=user_id).values_list("room_id", flat=True)
     people = (
-        await User.filter(memberships__room__memberships__user_id=user_id, is_active=True)
+        await User.filter(memberships__room_id__in=rooms, is_active=True)
         .distinct()
         .order_by("username")
     )

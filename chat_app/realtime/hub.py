@@ -11,7 +11,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
 from typing import Protocol
 
@@ -155,7 +155,7 @@ class Hub:
             case TypingStarted(room_id=room_id, user_id=user_id):
                 ttl: float = self._app.config["TYPING_TTL_SECONDS"]
                 self._typing[room_id][user_id] = time.monotonic() + ttl
-                self._after(ttl, self._typing_changed(room_id))
+                self._after(ttl, self._typing_changed, room_id)
                 await self._typing_changed(room_id)
             case TypingStopped(room_id=room_id, user_id=user_id):
                 if self._typing[room_id].pop(user_id, None) is not None:
@@ -220,12 +220,12 @@ class Hub:
             for connection in list(self._rooms.get(room_id, ())):
                 connection.offer(None, text)
 
-    def _after(self, delay: float, work: object) -> None:
-        """Run coroutine ``work`` after ``delay`` seconds (typing expiry needs no new event)."""
+    def _after(self, delay: float, work: Callable[[int], Awaitable[None]], arg: int) -> None:
+        """Run ``work(arg)`` after ``delay`` seconds (typing expiry needs no new event)."""
 
         async def later() -> None:
             await asyncio.sleep(delay + 0.01)
-            await work  # type: ignore[misc]
+            await work(arg)
 
         task = asyncio.create_task(later())
         self._timers.add(task)

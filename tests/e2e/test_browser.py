@@ -111,3 +111,23 @@ async def test_empty_message_is_not_sent(browser: Browser, server: Server) -> No
         "Write something before sending."
     )
     await expect(alice.page.locator("#messages .chat")).to_have_count(0)
+
+
+async def test_typing_presence_and_connection_status(browser: Browser, server: Server) -> None:
+    alice = await signed_up(browser, server, "alice")
+    bob = await signed_up(browser, server, "bob")
+    await expect(alice.page.locator("#connection-status")).to_have_text("Connected")
+    bob_entry = alice.page.locator("#people li", has_text="bob")
+    await expect(bob_entry).to_have_attribute("data-online", "true")
+
+    await bob.page.get_by_role("textbox", name="Message").press_sequentially("hel")
+    await expect(alice.page.locator("#typing")).to_have_text("bob is typing…")
+    await expect(bob.page.locator("#typing")).to_have_text("")  # not their own
+    await bob.page.get_by_role("textbox", name="Message").press("Enter")
+    await expect(alice.page.locator("#typing")).to_have_text("")
+    await expect(alice.page.locator("#messages .chat-bubble")).to_have_text(["hel"])
+
+    await bob.page.context.close()  # the last tab closes: offline at once
+    await expect(bob_entry).to_have_attribute("data-online", "false")
+    await expect(bob_entry).to_contain_text("last seen")
+    assert alice.errors == [], alice.errors
