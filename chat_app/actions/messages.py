@@ -76,6 +76,9 @@ async def post_message(author: User, room: Room, content: object, client_id: obj
         raise MessageRejected(f"You are sending too fast; try again in {wait:.1f} s.")
     try:
         async with in_transaction():
+            # Lock the room so ids are assigned in commit order within a room: a reader that
+            # saw id N can never later find a smaller id committed (catch-up relies on it).
+            await Room.filter(id=room.id).select_for_update().first()
             message = await Message.create(
                 room_id=room.id, author_id=author.id, content=text, client_id=client_id
             )

@@ -19,7 +19,7 @@ from chat_app.actions.presence import signal_typing, socket_closed, socket_opene
 from chat_app.auth import room_or_404, viewer_user
 from chat_app.logs import log_event
 from chat_app.models import Room, User
-from chat_app.models.messages import page_after
+from chat_app.models.messages import page_after, with_author
 from chat_app.realtime import streams
 from chat_app.realtime.hub import Connection, Hub
 from chat_app.security import CSRF_FIELD, origin_allowed
@@ -105,8 +105,8 @@ async def _catch_up(connection: Connection, room: Room, after: int | None) -> No
         missed = await page_after(room.id, after, CATCH_UP_PAGE)
         if not missed:
             return
-        connection.replayed.update(m.id for m in missed)
-        await connection.socket.send(await streams.render_messages(missed, connection.user_id))
+        fresh = [m for m in missed if connection.first_time(m.id)]
+        await connection.socket.send(await streams.render_messages(fresh, connection.user_id))
         after = missed[-1].id if len(missed) == CATCH_UP_PAGE else None
 
 
@@ -144,15 +144,20 @@ def _parse(frame: str) -> dict[str, Any] | None:
 
 
 async def _post(connection: Connection, user: User, room: Room, data: dict[str, Any]) -> None:
-    content = data.get("content")
+    """Store a composed message. The sender's tab shows it as pending until its own copy
+    arrives: sent here too (it deduplicates with the broadcast), so a retry of a message
+    stored before also confirms. A rejection restores the text with the reason."""
+    content, client_id = data.get("content"), data.get("client_id")
     try:
-        await post_message(user, room, content, data.get("client_id"))
+        message = await post_message(user, room, content, client_id)
     except MessageRejected as error:
         text = content if isinstance(content, str) else ""
-        reply = await streams.render_composer(_csrf(), text, str(error), slug=room.slug)
+        reply = await streams.render_rejected(_csrf(), text, str(error), client_id, slug=room.slug)
+        connection.offer(None, reply)
     else:
-        reply = await streams.render_composer(_csrf(), slug=room.slug)
-    connection.offer(None, reply)
+        loaded = await with_author(message.id)
+        if loaded is not None:
+            connection.offer(message.id, await streams.render_messages([loaded], user.id))
 
 
 def _csrf() -> str:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Blueprint, abort, current_app, render_template, request
+from quart import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from quart_auth import login_required
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from chat_app.actions.messages import new_client_id
 from chat_app.auth import room_or_404, viewer_user
-from chat_app.models import Room, User
+from chat_app.models import Message, Room, User
 from chat_app.models.messages import latest, page_after, page_before
 from chat_app.models.presence import room_presence
-from chat_app.models.rooms import rooms_of
+from chat_app.models.rooms import room_for_member, rooms_of
+from chat_app.realtime.streams import dom_id, render_messages
 
 blueprint = Blueprint("rooms", __name__)
 
@@ -66,17 +68,24 @@ async def show(slug: str) -> tuple[str, int]:
 @blueprint.get("/rooms/<slug>/history")
 @login_required
 async def history(slug: str) -> str:
-    """A full page of older (``before``) or newer (``after``) messages; works without JS."""
+    """A full page of messages older than ``before``, newer than ``after``, or ``around`` one
+    (a permalink); links to the pages on either side. Works without JS."""
     user = await viewer_user()
     room = await room_or_404(user, slug)
-    before, after = cursor_arg("before"), cursor_arg("after")
-    if before is not None and after is not None:
-        abort(400, "Give either 'before' or 'after', not both.")
+    cursors = {name: cursor_arg(name) for name in ("before", "after", "around")}
+    given = {name: value for name, value in cursors.items() if value is not None}
+    if len(given) > 1:
+        abort(400, "Give one of 'before', 'after' or 'around', not several.")
     size = current_app.config["HISTORY_PAGE_SIZE"]
-    if after is not None:
-        messages = await page_after(room.id, after, size)
+    if "after" in given:
+        messages = await page_after(room.id, given["after"], size)
+    elif "around" in given:
+        around = given["around"]
+        messages = await page_before(room.id, around, size // 2) + await page_after(
+            room.id, around - 1, size - size // 2
+        )
     else:
-        messages = await page_before(room.id, before, size)
+        messages = await page_before(room.id, given.get("before"), size)
     first, last = (messages[0].id, messages[-1].id) if messages else (None, None)
     return await render_template(
         "rooms/history.html",
@@ -85,3 +94,46 @@ async def history(slug: str) -> str:
         older=first if first and await page_before(room.id, first, 1) else None,
         newer=last if last and await page_after(room.id, last, 1) else None,
     )
+
+
+@blueprint.get("/rooms/<slug>/older")
+@login_required
+async def older(slug: str) -> str:
+    """Infinite scroll: the page of messages before ``before`` and the next trigger above it."""
+    user = await viewer_user()
+    room = await room_or_404(user, slug)
+    before = cursor_arg("before")
+    if before is None:
+        abort(400, "'before' is required.")
+    messages = await page_before(room.id, before, current_app.config["HISTORY_PAGE_SIZE"])
+    return await render_template(
+        "rooms/_older.html", room_slug=room.slug, messages=messages, viewer_id=user.id
+    )
+
+
+@blueprint.get("/rooms/<slug>/poll")
+@login_required
+async def poll(slug: str) -> str:
+    """For tabs whose WebSocket cannot connect: messages newer than ``after``, as a fragment."""
+    user = await viewer_user()
+    room = await room_or_404(user, slug)
+    after = cursor_arg("after") or 0
+    messages = await page_after(room.id, after, current_app.config["HISTORY_PAGE_SIZE"])
+    return await render_messages(messages, user.id)
+
+
+@blueprint.get("/messages/<int:message_id>")
+@login_required
+async def permalink(message_id: int) -> WerkzeugResponse:
+    """A message in context: its room's history page around it."""
+    user = await viewer_user()
+    message = await Message.get_or_none(id=message_id).select_related("room")
+    if message is None or await room_for_member(user.id, message.room.slug) is None:
+        abort(404)
+    target = url_for(
+        "rooms.history",
+        slug=message.room.slug,
+        around=message.id,
+        _anchor=dom_id("message", message.id),
+    )
+    return redirect(target, 303)

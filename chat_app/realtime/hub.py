@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
 from typing import Protocol
@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 POLICY_VIOLATION = 1008  # the ws extension does not reconnect after this one
 SERVICE_RESTART = 1012  # ... and reconnects after these two
 TRY_AGAIN_LATER = 1013
+RECENT_WINDOW = 2048
 
 
 class Socket(Protocol):
@@ -62,11 +63,24 @@ class Connection:
         self.socket_id = uuid.uuid4().hex
         self.last_heard = time.monotonic()  # any frame counts as a heartbeat
         self.queue: asyncio.Queue[tuple[int | None, str]] = asyncio.Queue(maxsize=queue_size)
-        # Messages already sent by catch-up; their live copies are skipped, never shown twice.
-        self.replayed: set[int] = set()
+        # Ids of the messages sent lately (catch-up, live, replies): a copy arriving by another
+        # path is skipped, so no message is shown twice. Duplicates only race near in time,
+        # so a window suffices and memory stays bounded.
+        self._recent: deque[int] = deque(maxlen=RECENT_WINDOW)
+        self._recent_ids: set[int] = set()
         self.close_code: int | None = None
         self.close_reason = ""
         self._sender: asyncio.Task[None] | None = None
+
+    def first_time(self, message_id: int) -> bool:
+        """Record that ``message_id`` goes out; False if it already went out."""
+        if message_id in self._recent_ids:
+            return False
+        if len(self._recent) == RECENT_WINDOW:
+            self._recent_ids.discard(self._recent[0])
+        self._recent.append(message_id)
+        self._recent_ids.add(message_id)
+        return True
 
     def offer(self, message_id: int | None, text: str) -> None:
         """Queue ``text`` without waiting; close the socket when it cannot keep up."""
@@ -97,7 +111,7 @@ class Connection:
             while not self.queue.empty():
                 batch.append(self.queue.get_nowait())
             # One frame for everything queued: the ws extension swaps each top-level element.
-            text = "".join(t for mid, t in batch if mid is None or mid not in self.replayed)
+            text = "".join(t for mid, t in batch if mid is None or self.first_time(mid))
             if text:
                 with metrics.DELIVERY_SECONDS.time():
                     await self.socket.send(text)

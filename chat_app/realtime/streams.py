@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from quart import current_app, render_template
 
-from chat_app.actions.messages import new_client_id
+from chat_app.actions.messages import CLIENT_ID_RE, new_client_id
 from chat_app.models import Message
 from chat_app.models.messages import with_author
 from chat_app.models.presence import MemberPresence
@@ -79,12 +79,13 @@ async def render_typing(names: Sequence[str]) -> str:
     return await render_template("streams/typing.html", text=typing_text(names))
 
 
-async def render_composer(
-    csrf: str, content: str = "", error: str | None = None, *, slug: str
+async def render_rejected(
+    csrf: str, content: str, error: str, client_id: object, *, slug: str
 ) -> str:
-    """The composer, fresh after a send or with the rejected text and the reason."""
+    """The composer with the rejected text and the reason; the pending copy is removed."""
     return await render_template(
-        "streams/composer.html",
+        "streams/rejected.html",
+        pending_id=client_id if isinstance(client_id, str) and CLIENT_ID_RE.fullmatch(client_id) else None,
         room_slug=slug,
         csrf=csrf,
         client_id=new_client_id(),

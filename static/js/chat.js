@@ -1,9 +1,15 @@
-// The few behaviours htmx has no attribute for. Loaded after htmx and its ws extension.
+// What htmx has no attribute for: reconnecting with backoff from any close, the connection
+// status, pending/queued/failed copies of sent messages (kept across reloads), keeping the
+// scroll position, and a polling fallback when no WebSocket can be opened at all.
+// Loaded after htmx and its ws extension; all HTML it adds is built with textContent.
 (function () {
   "use strict";
 
-  // Reconnect where we left off: tell the server the newest message this tab shows, so it
-  // replays only what was posted meanwhile (see design.md, "no message is lost").
+  var chat = function () { return document.getElementById("chat"); };
+  var scroller = function () { return document.getElementById("message-scroller"); };
+
+  // ---- Where we left off -------------------------------------------------------------
+  // The server replays what is newer than the newest message this tab shows.
   function newestMessageId() {
     var newest = 0;
     document.querySelectorAll("#messages [data-message-id]").forEach(function (el) {
@@ -12,66 +18,250 @@
     return newest;
   }
 
+  var currentSocket = null;
   htmx.createWebSocket = function (url) {
     var u = new URL(url, location.href);
     if (u.searchParams.has("after")) u.searchParams.set("after", String(newestMessageId()));
-    return new WebSocket(u.toString());
+    currentSocket = new WebSocket(u.toString());
+    return currentSocket;
   };
 
-  // Connection status: connecting, connected, reconnecting (with the next try), disconnected.
+  // ---- Reconnecting: about 1 s, 2 s, 4 s … at most 30 s, with jitter ------------------
   var nextTryAt = 0;
-  var countdown = null;
-  // Exponential backoff with jitter: about 1 s, 2 s, 4 s, 8 s … at most 30 s.
-  htmx.config.wsReconnectDelay = function (retryCount) {
-    var base = Math.min(30000, 1000 * Math.pow(2, retryCount));
+  function backoff(attempt) {
+    var base = Math.min(30000, 1000 * Math.pow(2, attempt));
     var delay = base / 2 + Math.random() * (base / 2);
     nextTryAt = Date.now() + delay;
     return delay;
-  };
+  }
+  htmx.config.wsReconnectDelay = backoff;
 
+  var RETRIED_BY_HTMX = [1006, 1011, 1012, 1013];
+  var SIGNED_OUT = 1008;
+  var wrapper = null;     // the ws extension's socket wrapper (send, reconnect)
+  var ownRetry = null;    // our timer for closes the extension does not retry (1000, 1001 …)
+  var ownAttempts = 0;
+  var everOpened = false;
+  var failedOpens = 0;
+
+  function reconnectNow() {
+    clearTimeout(ownRetry);
+    ownRetry = null;
+    if (wrapper && state !== "connected") wrapper.reconnect();
+  }
+
+  document.addEventListener("htmx:wsOpen", function (event) {
+    wrapper = event.detail.socketWrapper;
+    everOpened = true;
+    ownAttempts = 0;
+    showStatus("connected");
+    stopPolling();
+    resendPending();
+  });
+
+  document.addEventListener("htmx:wsClose", function (event) {
+    wrapper = event.detail.socketWrapper;
+    var closed = event.detail.event;
+    if (closed.target !== currentSocket) return; // a socket already replaced
+    if (!everOpened && ++failedOpens >= 3) startPolling();
+    if (closed.code === SIGNED_OUT) return showStatus("disconnected");
+    if (RETRIED_BY_HTMX.indexOf(closed.code) < 0) {
+      ownRetry = setTimeout(reconnectNow, backoff(ownAttempts++));
+    }
+    showStatus("reconnecting");
+  });
+
+  document.addEventListener("htmx:wsConnecting", function () {
+    if (state !== "reconnecting") showStatus("connecting");
+  });
+  window.addEventListener("online", reconnectNow);
+
+  // ---- Status: connecting, connected, reconnecting (next try), disconnected -----------
+  var state = "connecting";
+  var countdown = null;
   var LABELS = {
     connecting: "Connecting…",
     connected: "Connected",
     reconnecting: "Reconnecting…",
-    disconnected: "Disconnected — reload the page",
+    disconnected: "Disconnected: reload the page",
+    polling: "Live connection unavailable: checking every 5 s",
   };
-  var BADGES = {
+  var BADGES = ["badge-ghost", "badge-success", "badge-warning", "badge-error", "badge-info"];
+  var BADGE = {
     connecting: "badge-ghost",
     connected: "badge-success",
     reconnecting: "badge-warning",
     disconnected: "badge-error",
+    polling: "badge-info",
   };
 
-  function showStatus(state) {
-    var chat = document.getElementById("chat");
+  function showStatus(next) {
+    if (polling && next !== "connected") next = "polling";
+    state = next;
     var badge = document.getElementById("connection-status");
-    if (!chat || !badge) return;
-    chat.dataset.connection = state;
-    badge.classList.remove("hidden", "badge-ghost", "badge-success", "badge-warning", "badge-error");
-    badge.classList.add(BADGES[state]);
+    if (!chat() || !badge) return;
+    chat().dataset.connection = next;
+    BADGES.forEach(function (name) { badge.classList.remove(name); });
+    badge.classList.remove("hidden");
+    badge.classList.add(BADGE[next]);
     clearInterval(countdown);
     function label() {
-      var text = LABELS[state];
-      if (state === "reconnecting" && nextTryAt > Date.now()) {
+      var text = LABELS[next];
+      if (next === "reconnecting" && nextTryAt > Date.now()) {
         text = "Reconnecting in " + Math.ceil((nextTryAt - Date.now()) / 1000) + " s…";
       }
       badge.textContent = text;
     }
     label();
-    if (state === "reconnecting") countdown = setInterval(label, 1000);
+    if (next === "reconnecting") countdown = setInterval(label, 1000);
+    refreshPending();
   }
 
-  var RETRIED_BY_HTMX = [1006, 1011, 1012, 1013];
-  document.addEventListener("htmx:wsConnecting", function () {
-    var chat = document.getElementById("chat");
-    if (chat && chat.dataset.connection !== "reconnecting") showStatus("connecting");
-  });
-  document.addEventListener("htmx:wsOpen", function () { showStatus("connected"); });
-  document.addEventListener("htmx:wsClose", function (event) {
-    var code = event.detail.event.code;
-    showStatus(RETRIED_BY_HTMX.indexOf(code) >= 0 ? "reconnecting" : "disconnected");
+  // ---- Pending messages: shown at once, confirmed by their own copy, retried -----------
+  var CONFIRM_WITHIN_MS = 10000;
+  var storageKey = "parley-pending:" + location.pathname;
+
+  function loadPending() {
+    try { return JSON.parse(sessionStorage.getItem(storageKey) || "[]"); } catch (e) { return []; }
+  }
+  function savePending(items) { sessionStorage.setItem(storageKey, JSON.stringify(items)); }
+  function isConfirmed(item) {
+    return document.querySelector('#messages [data-client-id="' + CSS.escape(item.client_id) + '"]');
+  }
+
+  function pendingBubble(item) {
+    var id = "pending-" + item.client_id;
+    var el = document.getElementById(id);
+    if (el) return el;
+    el = document.createElement("div");
+    el.id = id;
+    el.className = "chat chat-end";
+    var bubble = document.createElement("div");
+    bubble.className = "chat-bubble chat-bubble-primary opacity-60 whitespace-pre-wrap break-words";
+    bubble.textContent = item.content;
+    var footer = document.createElement("div");
+    footer.className = "chat-footer text-xs opacity-80 gap-2";
+    var note = document.createElement("span");
+    note.className = "pending-state";
+    var retry = document.createElement("button");
+    retry.type = "button";
+    retry.className = "btn btn-xs btn-error hidden";
+    retry.textContent = "Retry";
+    retry.addEventListener("click", function () { send(item); });
+    footer.append(note, retry);
+    el.append(bubble, footer);
+    document.getElementById("pending-messages").append(el);
+    return el;
+  }
+
+  function refreshPending() {
+    var items = loadPending();
+    var left = items.filter(function (item) {
+      var el = document.getElementById("pending-" + item.client_id);
+      if (isConfirmed(item)) { if (el) el.remove(); return false; }
+      el = pendingBubble(item);
+      var failed = state === "connected" && Date.now() - item.sentAt > CONFIRM_WITHIN_MS;
+      el.querySelector(".pending-state").textContent = failed ? "Not delivered."
+        : state === "connected" ? "Sending…" : "Queued: goes out when the connection is back.";
+      el.querySelector("button").classList.toggle("hidden", !failed);
+      el.dataset.state = failed ? "failed" : state === "connected" ? "sending" : "queued";
+      return true;
+    });
+    if (left.length !== items.length) savePending(left);
+  }
+
+  function send(item) {
+    item.sentAt = Date.now();
+    savePending(loadPending().map(function (i) { return i.client_id === item.client_id ? item : i; }));
+    if (wrapper) wrapper.send(JSON.stringify({ content: item.content, client_id: item.client_id, HEADERS: {} }));
+    refreshPending();
+  }
+
+  function resendPending() {
+    loadPending().forEach(function (item) { if (!isConfirmed(item)) send(item); });
+  }
+
+  document.addEventListener("htmx:wsConfigSend", function (event) {
+    var form = event.detail.elt || event.target;
+    if (!form || form.id !== "composer" || (event.detail.errors || []).length) return;
+    var params = event.detail.parameters;
+    var item = { content: String(params.content || ""), client_id: String(params.client_id), sentAt: Date.now() };
+    if (!item.content.trim()) return; // the server explains; nothing to show as pending
+    savePending(loadPending().concat([item]));
+    pendingBubble(item);
+    // A fresh composer at once, so the next message can be written while this one goes out.
+    form.querySelector("[name=content]").value = "";
+    form.querySelector("[name=client_id]").value = crypto.randomUUID().replace(/-/g, "");
+    setTimeout(refreshPending, 0);
+    stickToBottom();
   });
 
+  setInterval(refreshPending, 1000);
+
+  // Never show a message twice, whichever path (catch-up, live, reply, poll) brought it.
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    if (!event.detail.target || event.detail.target.id !== "messages") return;
+    event.detail.fragment.querySelectorAll("[data-message-id]").forEach(function (el) {
+      if (document.getElementById(el.id)) el.remove();
+    });
+  });
+
+  // ---- Scrolling: stay at the bottom if already there; jump button; older pages -------
+  function nearBottom() {
+    var s = scroller();
+    return !s || s.scrollHeight - s.scrollTop - s.clientHeight < 80;
+  }
+  function stickToBottom() { var s = scroller(); if (s) s.scrollTop = s.scrollHeight; }
+  function jumpButton() { return document.getElementById("jump-newest"); }
+
+  var wasNearBottom = true;
+  document.addEventListener("htmx:wsBeforeMessage", function () { wasNearBottom = nearBottom(); });
+  document.addEventListener("htmx:wsAfterMessage", function () {
+    if (wasNearBottom) stickToBottom();
+    else if (jumpButton()) jumpButton().classList.remove("hidden");
+    refreshPending();
+  });
+
+  var keepFromBottom = null; // older pages go above: keep what the reader sees in place
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var s = scroller();
+    if (s && event.detail.elt && event.detail.elt.id === "older-trigger") {
+      keepFromBottom = s.scrollHeight - s.scrollTop;
+    }
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    var s = scroller();
+    if (s && keepFromBottom !== null) { s.scrollTop = s.scrollHeight - keepFromBottom; keepFromBottom = null; }
+  });
+
+  // ---- Polling fallback: when no WebSocket opens at all ---------------------------------
+  var polling = null;
+  function startPolling() {
+    if (polling || !chat()) return;
+    polling = setInterval(poll, 5000);
+    // Post by plain form: a copy of the composer without the ws-send handler.
+    var form = document.getElementById("composer");
+    var plain = form.cloneNode(true);
+    plain.removeAttribute("ws-send");
+    form.replaceWith(plain);
+    showStatus("polling");
+    poll();
+  }
+  function stopPolling() { clearInterval(polling); polling = null; }
+  function poll() {
+    var url = location.pathname.replace(/\/$/, "") + "/poll?after=" + newestMessageId();
+    fetch(url, { headers: { "HX-Request": "true" }, credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.text() : ""; })
+      .then(function (html) {
+        if (!html.trim()) return;
+        var stay = nearBottom();
+        htmx.swap("#messages", html, { swapStyle: "none" });
+        if (stay) stickToBottom();
+      })
+      .catch(function () { /* offline: the next round tries again */ });
+  }
+
+  // ---- Keys and first paint ------------------------------------------------------------
   // Enter sends, Shift+Enter adds a line.
   document.addEventListener("keydown", function (event) {
     var box = event.target;
@@ -81,20 +271,19 @@
     if (box.form) box.form.requestSubmit();
   });
 
-  // Keep the newest message in view when the reader is already at the bottom.
-  document.addEventListener("htmx:wsBeforeMessage", function () {
-    var scroller = document.getElementById("message-scroller");
-    if (!scroller) return;
-    var nearBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
-    if (nearBottom) {
-      document.addEventListener("htmx:wsAfterMessage", function () {
-        scroller.scrollTop = scroller.scrollHeight;
-      }, { once: true });
-    }
-  });
-
   document.addEventListener("DOMContentLoaded", function () {
-    var scroller = document.getElementById("message-scroller");
-    if (scroller) scroller.scrollTop = scroller.scrollHeight;
+    if (!chat()) return;
+    refreshPending();
+    stickToBottom();
+    var s = scroller();
+    s.addEventListener("scroll", function () {
+      if (nearBottom() && jumpButton()) jumpButton().classList.add("hidden");
+    });
+    if (jumpButton()) {
+      jumpButton().addEventListener("click", function () {
+        stickToBottom();
+        jumpButton().classList.add("hidden");
+      });
+    }
   });
 })();

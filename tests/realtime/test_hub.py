@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from chat_app.realtime.events import MessagePosted, decode, encode
-from chat_app.realtime.hub import Connection
+from chat_app.realtime.hub import RECENT_WINDOW, Connection
 
 
 class RecordingSocket:
@@ -37,11 +37,11 @@ async def test_queued_fragments_go_out_as_one_frame() -> None:
     await asyncio.gather(sender, return_exceptions=True)
 
 
-async def test_catch_up_copies_are_not_sent_again() -> None:
+async def test_a_message_goes_out_once_whichever_path_brings_it() -> None:
     socket = RecordingSocket()
     connection = Connection(socket, user_id=1, room_id=1, queue_size=10)
-    connection.replayed.update({7, 8})
-    for message_id in (7, 8, 9):
+    assert connection.first_time(7) and connection.first_time(8)  # sent by catch-up
+    for message_id in (7, 8, 9, 9):  # live copies, and a confirmation racing the broadcast
         connection.offer(message_id, f"[{message_id}]")
     sender = connection.start_sender()
     await asyncio.sleep(0.05)
@@ -72,6 +72,14 @@ async def test_close_before_the_sender_starts_still_ends_it() -> None:
     connection.close(1012, "server restarting")
     await asyncio.wait_for(connection.start_sender(), 1)
     assert connection.close_code == 1012
+
+
+def test_the_memory_of_sent_ids_is_bounded() -> None:
+    connection = Connection(RecordingSocket(), user_id=1, room_id=1, queue_size=4)
+    for message_id in range(RECENT_WINDOW + 10):
+        assert connection.first_time(message_id)
+    assert not connection.first_time(RECENT_WINDOW + 9)
+    assert connection.first_time(0)  # long forgotten
 
 
 def test_events_round_trip_through_text() -> None:
