@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -37,6 +39,18 @@ async def wait_for_sockets(hub: Hub, user_id: int, count: int) -> None:
     async with asyncio.timeout(5):
         while hub.sockets_of(user_id) != count:
             await asyncio.sleep(0.01)
+
+
+@asynccontextmanager
+async def live_socket(
+    app: Quart, browser: QuartClient, username: str
+) -> AsyncIterator[tuple[Hub, User]]:
+    """``username`` with one socket open in #general; the hub and the user."""
+    hub: Hub = app.extensions["hub"]
+    user = await User.get(username=username)
+    async with browser.websocket("/rooms/general/live", headers={"Origin": ORIGIN}):
+        await wait_for_sockets(hub, user.id, 1)
+        yield hub, user
 
 
 @pytest.mark.parametrize("command", [c.name for c in COMMANDS])
@@ -98,10 +112,7 @@ async def test_tasks_name_an_unknown_user_or_room(app: Quart) -> None:
 async def test_deactivate_user_blocks_sign_in_and_closes_their_sockets(
     app: Quart, alice_client: QuartClient, general: Room
 ) -> None:
-    hub: Hub = app.extensions["hub"]
-    alice = await User.get(username="alice")
-    async with alice_client.websocket("/rooms/general/live", headers={"Origin": ORIGIN}):
-        await wait_for_sockets(hub, alice.id, 1)
+    async with live_socket(app, alice_client, "alice") as (hub, alice):
         result = await run(app, "deactivate-user", "alice")
         assert result.exit_code == 0, result.output
         await wait_for_sockets(hub, alice.id, 0)
@@ -114,10 +125,7 @@ async def test_deactivate_user_blocks_sign_in_and_closes_their_sockets(
 async def test_sockets_of_a_user_deactivated_elsewhere_close_at_housekeeping(
     app: Quart, alice_client: QuartClient, general: Room
 ) -> None:
-    hub: Hub = app.extensions["hub"]
-    alice = await User.get(username="alice")
-    async with alice_client.websocket("/rooms/general/live", headers={"Origin": ORIGIN}):
-        await wait_for_sockets(hub, alice.id, 1)
+    async with live_socket(app, alice_client, "alice") as (hub, alice):
         await hub.housekeep()
         assert hub.sockets_of(alice.id) == 1  # a valid session stays
         # What deactivate-user does in another process, whose event this one never hears:
