@@ -85,7 +85,9 @@ async def render_rejected(
     """The composer with the rejected text and the reason; the pending copy is removed."""
     return await render_template(
         "streams/rejected.html",
-        pending_id=client_id if isinstance(client_id, str) and CLIENT_ID_RE.fullmatch(client_id) else None,
+        pending_id=client_id
+        if isinstance(client_id, str) and CLIENT_ID_RE.fullmatch(client_id)
+        else None,
         room_slug=slug,
         csrf=csrf,
         client_id=new_client_id(),

@@ -181,7 +181,15 @@ async def test_hostile_content_arrives_escaped(
     elements = parse_elements(frame)
     assert {tag for tag, _ in elements} == {"div", "time", "a"}
     attributes = {name for _, attrs in elements for name, _ in attrs}
-    allowed = {"id", "class", "hx-swap-oob", "data-message-id", "data-client-id", "datetime", "href"}
+    allowed = {
+        "id",
+        "class",
+        "hx-swap-oob",
+        "data-message-id",
+        "data-client-id",
+        "datetime",
+        "href",
+    }
     assert attributes <= allowed
     assert payload in html.unescape(frame)
     assert (await Message.get()).content == payload  # stored as typed, escaped on output
