@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -13,7 +14,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
@@ -174,56 +174,66 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@dataclass
 class Server:
-    process: subprocess.Popen[bytes]
-    base: str
+    """``python -m chat_app serve`` in a subprocess, as deployed; restartable on its port."""
 
-    @property
-    def ws_base(self) -> str:
-        return self.base.replace("http://", "ws://")
+    def __init__(self, database_url: str, log: Path, env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.ws_base = f"ws://127.0.0.1:{self.port}"
+        self.log = log
+        self.env = (
+            os.environ
+            | {
+                "CHAT_DATABASE_URL": database_url,
+                "CHAT_SECRET_KEY": "server-test-secret",
+            }
+            | (env or {})
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start and wait until ``/healthz`` answers."""
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "chat_app", "serve", "--port", str(self.port)],
+            env=self.env,
+            stdout=self.log.open("ab"),  # a file: a pipe nobody reads would block logging
+            stderr=subprocess.STDOUT,
+        )
+        for _ in range(300):
+            try:
+                if httpx.get(f"{self.base}/healthz", timeout=0.5).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if self.process.poll() is not None:
+                pytest.fail(f"server exited early:\n{self.log.read_text()}")
+            time.sleep(0.05)
+        pytest.fail("server did not become healthy in 15 s")
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        """Stop with ``sig`` (SIGKILL for a crash); the exit code."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(20)
 
 
 @contextmanager
-def running_server(database_url: str, log: Path) -> Iterator[Server]:
-    """``python -m chat_app serve`` on ``database_url``, healthy; killed afterwards."""
-    port = free_port()
-    env = os.environ | {
-        "CHAT_DATABASE_URL": database_url,
-        "CHAT_SECRET_KEY": "server-test-secret",
-        "PORT": str(port),
-    }
-    # A file, not a pipe nobody reads: a full pipe blocks logging.
-    process = subprocess.Popen(
-        [sys.executable, "-m", "chat_app", "serve", "--port", str(port)],
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
+def serving(database_url: str, log: Path) -> Iterator[Server]:
+    """A started server on ``database_url``, killed afterwards."""
+    running = Server(database_url, log)
     try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=0.5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None:
-                pytest.fail(f"server exited early:\n{log.read_text()}")
-            time.sleep(0.05)
-        else:
-            pytest.fail("server did not become healthy in 10 s")
-        yield Server(process, base)
+        running.start()
+        yield running
     finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(10)
-        print(log.read_text())  # shown by pytest when the test fails
+        running.stop(signal.SIGKILL)
+        print(running.log.read_text())  # shown by pytest when the test fails
 
 
 @pytest.fixture
 def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
-    with running_server(database_url, tmp_path / "server.log") as running:
+    with serving(database_url, tmp_path / "server.log") as running:
         yield running
 
 

@@ -25,7 +25,7 @@ from tests.conftest import (
     csrf_from,
     free_port,
     new_database,
-    running_server,
+    serving,
     sign_up,
 )
 
@@ -95,11 +95,11 @@ async def test_sigterm_closes_sockets_with_1012_and_exits(
     server: Server, sockets: tuple[ClientConnection, ...]
 ) -> None:
     alice_ws, _ = sockets
-    server.process.send_signal(signal.SIGTERM)
+    stopping = asyncio.create_task(asyncio.to_thread(server.stop, signal.SIGTERM))
     with pytest.raises(ConnectionClosed) as closed:
         await received(alice_ws, "never")
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012
-    assert await asyncio.to_thread(server.process.wait, 15) == 0
+    assert await stopping == 0
 
 
 async def test_logout_closes_that_browsers_sockets_only(
@@ -136,7 +136,7 @@ async def test_server_refuses_a_schema_that_is_behind_until_migrated(tmp_path: P
         assert "Traceback" not in refused.stderr
         migrated = await run_module(url, "migrate")
         assert migrated.returncode == 0, migrated.stderr
-        with running_server(url, tmp_path / "server.log") as server:
+        with serving(url, tmp_path / "server.log") as server:
             assert httpx.get(f"{server.base}/readyz").status_code == 200
 
 
@@ -152,7 +152,7 @@ async def test_readyz_fails_when_the_database_is_down(tmp_path: Path) -> None:
     # Migrated by the CLI: migrating in this process would replace the suite's connections.
     async with new_database(tmp_path, migrated=False) as url:
         assert (await run_module(url, "migrate")).returncode == 0
-        with running_server(url, tmp_path / "server.log") as server:
+        with serving(url, tmp_path / "server.log") as server:
             assert httpx.get(f"{server.base}/readyz").status_code == 200
             admin = await asyncpg.connect(POSTGRES_ADMIN_URL)
             try:

@@ -19,13 +19,13 @@ from chat_app.realtime.streams import dom_id, render_messages
 blueprint = Blueprint("rooms", __name__)
 
 
-def cursor_arg(name: str) -> int | None:
-    """A keyset cursor from the query string; 400 for anything but a positive integer."""
+def cursor_arg(name: str, minimum: int = 1) -> int | None:
+    """A keyset cursor from the query string; 400 for anything but an integer ≥ ``minimum``."""
     raw = request.args.get(name)
     if raw is None:
         return None
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 18 or int(raw) < 1:
-        abort(400, f"'{name}' must be a positive message id.")
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18 or int(raw) < minimum:
+        abort(400, f"'{name}' must be a message id (an integer of at least {minimum}).")
     return int(raw)
 
 
@@ -117,7 +117,7 @@ async def poll(slug: str) -> str:
     """For tabs whose WebSocket cannot connect: messages newer than ``after``, as a fragment."""
     user = await viewer_user()
     room = await room_or_404(user, slug)
-    after = cursor_arg("after") or 0
+    after = cursor_arg("after", minimum=0) or 0
     messages = await page_after(room.id, after, current_app.config["HISTORY_PAGE_SIZE"])
     return await render_messages(messages, user.id)
 

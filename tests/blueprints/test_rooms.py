@@ -106,3 +106,70 @@ async def test_bad_cursors_are_400(alice_client: QuartClient, general: Room) -> 
     ):
         response = await alice_client.get(f"/rooms/general/history?{query}")
         assert response.status_code == 400, query
+
+
+def ids_in(html: str) -> list[int]:
+    return [int(i) for i in re.findall(r'id="message-(\d+)"', html)]
+
+
+async def test_permalink_opens_the_history_around_the_message(
+    alice_client: QuartClient, general: Room, alice: User
+) -> None:
+    ids = await fill_room(general, alice, 120, prefix="p")
+    response = await alice_client.get(f"/messages/{ids[60]}")
+    assert response.status_code == 303
+    target = response.headers["Location"]
+    assert target == f"/rooms/general/history?around={ids[60]}#message-{ids[60]}"
+    html = await (await alice_client.get(target.split("#")[0])).get_data(as_text=True)
+    assert ids_in(html) == ids[35:85]
+    assert f'href="/messages/{ids[60]}"' in html  # every message links to its permalink
+
+
+async def test_permalinks_of_other_rooms_are_404(
+    alice_client: QuartClient, general: Room, alice: User
+) -> None:
+    secret = await Room.create(slug="secret", name="Secret")
+    hidden = await Message.create(room=secret, author=alice, content="x", client_id="hidden-01")
+    assert (await alice_client.get(f"/messages/{hidden.id}")).status_code == 404
+    assert (await alice_client.get("/messages/999999")).status_code == 404
+
+
+async def test_infinite_scroll_pages_back_to_the_beginning(
+    alice_client: QuartClient, general: Room, alice: User
+) -> None:
+    ids = await fill_room(general, alice, 100, prefix="s")  # exactly two pages
+    page = await (await alice_client.get("/rooms/general")).get_data(as_text=True)
+    assert ids_in(page) == ids[50:]
+    trigger = re.search(r'id="older-trigger" hx-get="([^"]+)"', page)
+    assert trigger and trigger.group(1) == f"/rooms/general/older?before={ids[50]}"
+    older = await (await alice_client.get(trigger.group(1))).get_data(as_text=True)
+    assert ids_in(older) == ids[:50]
+    next_trigger = re.search(r'id="older-trigger" hx-get="([^"]+)"', older)
+    assert next_trigger
+    last = await (await alice_client.get(next_trigger.group(1))).get_data(as_text=True)
+    assert ids_in(last) == [] and "beginning of the room" in last
+
+
+async def test_older_needs_a_valid_cursor(alice_client: QuartClient, general: Room) -> None:
+    for query in ("", "?before=", "?before=x", "?before=0"):
+        assert (await alice_client.get(f"/rooms/general/older{query}")).status_code == 400
+
+
+async def test_poll_returns_only_newer_messages(
+    alice_client: QuartClient, general: Room, alice: User
+) -> None:
+    ids = await fill_room(general, alice, 5, prefix="q")
+    html = await (await alice_client.get(f"/rooms/general/poll?after={ids[2]}")).get_data(
+        as_text=True
+    )
+    assert ids_in(html) == ids[3:]
+    assert 'hx-swap-oob="beforeend"' in html
+    empty = await (await alice_client.get(f"/rooms/general/poll?after={ids[-1]}")).get_data(
+        as_text=True
+    )
+    assert ids_in(empty) == []
+    everything = await (await alice_client.get("/rooms/general/poll?after=0")).get_data(
+        as_text=True
+    )
+    assert ids_in(everything) == ids
+    assert (await alice_client.get("/rooms/general/poll?after=-1")).status_code == 400

@@ -1,0 +1,76 @@
+"""Browser fixtures: Debian's Chromium driven by Playwright, and pages that watch themselves."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.async_api import Browser, ConsoleMessage, Page, Request, async_playwright
+
+from tests.conftest import PASSWORD
+
+CHROMIUM = os.environ.get("CHAT_CHROMIUM", "/usr/bin/chromium")
+REQUIRE_BROWSER = os.environ.get("CHAT_REQUIRE_BROWSER") == "1"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        reason = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
+        if REQUIRE_BROWSER:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield chromium
+        await chromium.close()
+
+
+class Watched:
+    """A page whose console errors and off-host requests are collected."""
+
+    def __init__(self, page: Page, base: str) -> None:
+        self.page = page
+        self.host = urlsplit(base).hostname
+        self.errors: list[str] = []
+        self.foreign: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.on("request", self._request)
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.errors.append(message.text)
+
+    def _request(self, request: Request) -> None:
+        if urlsplit(request.url).hostname != self.host:
+            self.foreign.append(request.url)
+
+
+async def signed_up(browser: Browser, base: str, username: str, **context: object) -> Watched:
+    """A new browser context that registered ``username`` and is in #general."""
+    page = await (await browser.new_context(**context)).new_page()  # type: ignore[arg-type]
+    watched = Watched(page, base)
+    await page.goto(f"{base}/register")
+    await page.get_by_label("Username").fill(username)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Create account").click()
+    await page.wait_for_url(f"{base}/rooms/general")
+    return watched
+
+
+async def send(page: Page, text: str) -> None:
+    box = page.get_by_role("textbox", name="Message")
+    await box.fill(text)
+    await box.press("Enter")

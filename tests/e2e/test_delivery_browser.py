@@ -1,0 +1,121 @@
+"""Delivery as a person sees it: the server goes away and comes back, a proxy blocks
+WebSockets, the page is reloaded with a message still queued."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator
+
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from tests.conftest import Server, free_port
+from tests.e2e.conftest import send, signed_up
+
+pytestmark = pytest.mark.browser
+
+
+async def test_outage_queues_then_delivers_once_with_what_others_said(
+    browser: Browser, server: Server
+) -> None:
+    alice = await signed_up(browser, server.base, "alice")
+    bob = await signed_up(browser, server.base, "bob")
+    await expect(alice.page.locator("#connection-status")).to_have_text("Connected")
+
+    await asyncio.to_thread(server.stop, signal.SIGTERM)
+    await expect(alice.page.locator("#connection-status")).to_contain_text("Reconnecting")
+    await send(alice.page, "written while offline")
+    pending = alice.page.locator("#pending-messages .chat")
+    await expect(pending).to_have_attribute("data-state", "queued")
+    await expect(alice.page.get_by_text("messages you send now are queued")).to_be_visible()
+
+    await asyncio.to_thread(server.start)
+    await expect(bob.page.locator("#connection-status")).to_have_text("Connected", timeout=40_000)
+    await send(bob.page, "said during alice's outage")
+
+    await expect(alice.page.locator("#connection-status")).to_have_text("Connected", timeout=40_000)
+    for page in (alice.page, bob.page):  # each message once, on both sides
+        for text in ("written while offline", "said during alice's outage"):
+            bubble = page.locator("#messages .chat-bubble", has_text=text)
+            await expect(bubble).to_have_count(1, timeout=10_000)
+    await expect(pending).to_have_count(0)
+
+
+class UpgradeBlockingProxy:
+    """A reverse proxy that passes HTTP but refuses WebSocket upgrades, like some
+    corporate proxies do."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.port = free_port()
+
+    async def __aenter__(self) -> UpgradeBlockingProxy:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._server.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        if b"upgrade: websocket" in head.lower():
+            writer.write(
+                b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+            await writer.drain()
+            writer.close()
+            return
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        up_writer.write(head)
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(ConnectionError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+
+@pytest.fixture
+async def proxy(server: Server) -> AsyncIterator[UpgradeBlockingProxy]:
+    async with UpgradeBlockingProxy(server.port) as running:
+        yield running
+
+
+async def test_without_websockets_the_page_polls_and_posts_over_http(
+    browser: Browser, server: Server, proxy: UpgradeBlockingProxy
+) -> None:
+    alice = await signed_up(browser, f"http://127.0.0.1:{proxy.port}", "alice")
+    bob = await signed_up(browser, server.base, "bob")  # directly, with a live socket
+    status = alice.page.locator("#connection-status")
+    await expect(status).to_contain_text("checking every 5 s", timeout=20_000)
+
+    await send(bob.page, "from bob, live")
+    await expect(alice.page.locator("#messages .chat-bubble")).to_have_text(
+        ["from bob, live"], timeout=10_000
+    )
+    await send(alice.page, "from alice, by plain post")
+    await expect(bob.page.locator("#messages .chat-bubble")).to_have_text(
+        ["from bob, live", "from alice, by plain post"]
+    )
+    await expect(alice.page.locator("#messages .chat-bubble")).to_have_text(
+        ["from bob, live", "from alice, by plain post"], timeout=10_000
+    )
+
+
+async def test_a_queued_message_survives_a_reload(browser: Browser, server: Server) -> None:
+    alice = await signed_up(browser, server.base, "alice")
+    page: Page = alice.page
+    await expect(page.locator("#connection-status")).to_have_text("Connected")
+    await asyncio.to_thread(server.stop, signal.SIGTERM)
+    await send(page, "keep me")
+    await expect(page.locator("#pending-messages .chat")).to_have_attribute("data-state", "queued")
+    await asyncio.to_thread(server.start)
+    await page.reload()
+    await expect(page.locator("#connection-status")).to_have_text("Connected")
+    await expect(page.locator("#messages .chat-bubble", has_text="keep me")).to_have_count(1)
+    await expect(page.locator("#pending-messages .chat")).to_have_count(0)
