@@ -127,6 +127,7 @@ class Hub:
         # Who is typing where, until when (monotonic). Every node derives it from the events.
         self._typing: defaultdict[int, dict[int, float]] = defaultdict(dict)
         self._timers: set[asyncio.Task[None]] = set()
+        self.closing = False
         self.drained = asyncio.Event()  # set while no socket is open (shutdown waits on it)
         self.drained.set()
 
@@ -135,6 +136,8 @@ class Hub:
         self._rooms[connection.room_id].add(connection)
         self.drained.clear()
         metrics.OPEN_CONNECTIONS.inc()
+        if self.closing:  # opened while shutting down: it must not hold the shutdown up
+            connection.close(SERVICE_RESTART, "server restarting")
 
     def detach(self, connection: Connection) -> None:
         """Forget a connection that has ended."""
@@ -279,6 +282,7 @@ class Hub:
 
     def close_all(self, code: int = SERVICE_RESTART, reason: str = "server restarting") -> None:
         """Close every socket (shutdown: 1012 makes clients reconnect at once)."""
+        self.closing = True
         for connection in self.connections():
             connection.close(code, reason)
         for timer in list(self._timers):

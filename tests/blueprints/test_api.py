@@ -45,3 +45,13 @@ async def test_outsiders_and_anonymous(client: QuartClient, alice_client: QuartC
     await Room.create(slug="secret", name="Secret")
     assert (await alice_client.get("/api/rooms/secret/messages")).status_code == 404
     assert (await client.get("/api/rooms/general/messages")).status_code == 401
+
+
+async def test_exactly_one_page(alice_client: QuartClient, general: Room, alice: User) -> None:
+    ids = await fill_room(general, alice, 50, prefix="e")
+    body = await (await alice_client.get("/api/rooms/general/messages")).get_json()
+    assert [m["id"] for m in body["messages"]] == ids
+    older = await (
+        await alice_client.get(f"/api/rooms/general/messages?before={body['next_before']}")
+    ).get_json()
+    assert older == {"messages": [], "next_before": None}

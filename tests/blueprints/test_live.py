@@ -6,7 +6,10 @@ import asyncio
 import html
 import json
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from html.parser import HTMLParser
+from typing import Any
 
 import pytest
 from quart import Quart
@@ -56,6 +59,21 @@ async def drain(ws, quiet: float = 0.3) -> str:  # type: ignore[no-untyped-def]
             return seen
 
 
+@asynccontextmanager
+async def live_pair(
+    alice_client: QuartClient, bob_client: QuartClient, settled: bool = False
+) -> AsyncIterator[tuple[Any, Any]]:
+    """Alice's and Bob's sockets in #general; ``settled``: after the arrivals' presence news."""
+    async with (
+        alice_client.websocket(LIVE, headers={"Origin": ORIGIN}) as alice_ws,
+        bob_client.websocket(LIVE, headers={"Origin": ORIGIN}) as bob_ws,
+    ):
+        if settled:
+            await drain(alice_ws)
+            await drain(bob_ws)
+        yield alice_ws, bob_ws
+
+
 async def no_more_messages(ws, quiet: float = 0.3) -> None:  # type: ignore[no-untyped-def]
     """Nothing else the server sends (presence, typing) carries a message."""
     assert 'id="message-' not in await drain(ws, quiet)
@@ -64,10 +82,7 @@ async def no_more_messages(ws, quiet: float = 0.3) -> None:  # type: ignore[no-u
 async def test_two_users_see_each_message_once_and_the_sender_gets_their_own(
     alice_client: QuartClient, bob_client: QuartClient, general: Room
 ) -> None:
-    async with (
-        alice_client.websocket(LIVE, headers={"Origin": ORIGIN}) as alice_ws,
-        bob_client.websocket(LIVE, headers={"Origin": ORIGIN}) as bob_ws,
-    ):
+    async with live_pair(alice_client, bob_client) as (alice_ws, bob_ws):
         await alice_ws.send(send_frame("hello bob"))
         to_bob = await receive_until(bob_ws, "hello bob")
         to_alice = await receive_until(alice_ws, "hello bob")
@@ -171,10 +186,7 @@ HOSTILE = [
 async def test_hostile_content_arrives_escaped(
     alice_client: QuartClient, bob_client: QuartClient, general: Room, payload: str
 ) -> None:
-    async with (
-        alice_client.websocket(LIVE, headers={"Origin": ORIGIN}) as alice_ws,
-        bob_client.websocket(LIVE, headers={"Origin": ORIGIN}) as bob_ws,
-    ):
+    async with live_pair(alice_client, bob_client) as (alice_ws, bob_ws):
         await drain(bob_ws)  # presence updates of the two arrivals
         await alice_ws.send(send_frame(payload))
         frame = await receive_until(bob_ws, "chat-bubble")
@@ -231,10 +243,7 @@ async def test_live_events_are_not_repeated_after_catch_up(
 async def test_retried_frame_is_stored_and_broadcast_once(
     alice_client: QuartClient, bob_client: QuartClient, general: Room
 ) -> None:
-    async with (
-        alice_client.websocket(LIVE, headers={"Origin": ORIGIN}) as alice_ws,
-        bob_client.websocket(LIVE, headers={"Origin": ORIGIN}) as bob_ws,
-    ):
+    async with live_pair(alice_client, bob_client) as (alice_ws, bob_ws):
         frame = send_frame("sent twice", client_id="retry-client-01")
         await alice_ws.send(frame)
         await alice_ws.send(frame)

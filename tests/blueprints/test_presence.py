@@ -17,7 +17,7 @@ from chat_app.actions.presence import prune_presence
 from chat_app.models import LiveSocket, Room, User, UserPresence
 from chat_app.realtime.hub import Hub
 from chat_app.realtime.streams import typing_text
-from tests.blueprints.test_live import LIVE, drain, receive_until
+from tests.blueprints.test_live import LIVE, drain, live_pair, receive_until
 from tests.conftest import ORIGIN, PASSWORD, csrf_from, send_frame
 
 TYPING = json.dumps({"typing": 1, "HEADERS": {}})
@@ -71,12 +71,7 @@ async def test_a_socket_that_stops_heartbeating_goes_offline(
     tuned: Quart, alice_client: QuartClient, bob_client: QuartClient, alice: User, general: Room
 ) -> None:
     hub: Hub = tuned.extensions["hub"]
-    async with (
-        alice_client.websocket(LIVE, headers={"Origin": ORIGIN}) as alice_ws,
-        bob_client.websocket(LIVE, headers={"Origin": ORIGIN}) as bob_ws,
-    ):
-        await drain(alice_ws)
-        await drain(bob_ws)
+    async with live_pair(alice_client, bob_client, settled=True) as (_alice_ws, bob_ws):
         await asyncio.sleep(0.4)  # both silent past the idle limit …
         await bob_ws.send(HEARTBEAT)  # … but bob's tab heartbeats
         await asyncio.sleep(0.05)
@@ -103,12 +98,7 @@ async def test_sockets_of_a_dead_node_expire(app: Quart, alice: User, general: R
 async def test_typing_reaches_others_not_the_typist_and_clears_on_send(
     alice_client: QuartClient, bob_client: QuartClient, general: Room
 ) -> None:
-    async with (
-        alice_client.websocket(LIVE, headers={"Origin": ORIGIN}) as alice_ws,
-        bob_client.websocket(LIVE, headers={"Origin": ORIGIN}) as bob_ws,
-    ):
-        await drain(alice_ws)
-        await drain(bob_ws)
+    async with live_pair(alice_client, bob_client, settled=True) as (alice_ws, bob_ws):
         await alice_ws.send(TYPING)
         assert "alice is typing…" in await receive_until(bob_ws, 'id="typing"')
         assert "is typing" not in await drain(alice_ws)
@@ -123,12 +113,7 @@ async def test_typing_reaches_others_not_the_typist_and_clears_on_send(
 async def test_typing_clears_by_itself_without_another_event(
     tuned: Quart, alice_client: QuartClient, bob_client: QuartClient, general: Room
 ) -> None:
-    async with (
-        alice_client.websocket(LIVE, headers={"Origin": ORIGIN}) as alice_ws,
-        bob_client.websocket(LIVE, headers={"Origin": ORIGIN}) as bob_ws,
-    ):
-        await drain(alice_ws)
-        await drain(bob_ws)
+    async with live_pair(alice_client, bob_client, settled=True) as (alice_ws, bob_ws):
         await alice_ws.send(TYPING)
         assert "alice is typing…" in await receive_until(bob_ws, "alice is typing")
         expired = await receive_until(bob_ws, 'id="typing"', timeout=2)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import Browser, expect
 
-from tests.conftest import Server
+from chat_app.models import Room, User
+from tests.conftest import PASSWORD, Server, fill_room, sign_up
 from tests.e2e.conftest import ARTIFACTS, send, signed_up
 
 pytestmark = pytest.mark.browser
@@ -66,3 +67,58 @@ async def test_typing_presence_and_connection_status(browser: Browser, server: S
     await expect(bob_entry).to_have_attribute("data-online", "false")
     await expect(bob_entry).to_contain_text("last seen")
     assert alice.errors == [], alice.errors
+
+
+async def test_everything_works_with_javascript_off(browser: Browser, server: Server) -> None:
+    await sign_up(server.base, "alice")  # an account exists; this browser only logs in
+    writer = await signed_up(browser, server.base, "bob")
+    general, bob = await Room.get(slug="general"), await User.get(username="bob")
+    await fill_room(general, bob, 60, prefix="old")  # history to page through
+    context = await browser.new_context(java_script_enabled=False)
+    page = await context.new_page()
+    await page.goto(f"{server.base}/login")
+    await page.get_by_label("Username").fill("alice")
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    await page.wait_for_url(f"{server.base}/rooms/general")
+    await expect(page.locator("#messages .chat")).to_have_count(50)
+    await expect(page.locator("#messages .chat-bubble").first).to_have_text("old 10")
+
+    await page.get_by_role("link", name="Older messages").click()
+    await expect(page.locator("#messages .chat-bubble")).to_have_count(10)
+    await expect(page.locator("#messages .chat-bubble").first).to_have_text("old 0")
+    await page.get_by_role("link", name="Back to the room").click()
+
+    await page.get_by_role("textbox", name="Message").fill("posted without JavaScript")
+    await page.get_by_role("button", name="Send").click()
+    await page.wait_for_url(f"{server.base}/rooms/general#message-*")
+    await expect(page.locator("#messages .chat-end .chat-bubble")).to_have_text(
+        ["posted without JavaScript"]
+    )
+    await expect(writer.page.locator("#messages .chat-bubble").last).to_have_text(
+        "posted without JavaScript"
+    )  # and the live tab got it pushed
+
+
+async def test_keyboard_labels_and_small_screens(browser: Browser, server: Server) -> None:
+    phone = await signed_up(browser, server.base, "alice", viewport={"width": 390, "height": 844})
+    page = phone.page
+    box = page.get_by_role("textbox", name="Message")
+    await expect(box).to_be_focused()  # the composer has focus on arrival
+    await box.press_sequentially("first line")
+    await box.press("Shift+Enter")
+    await box.press_sequentially("second line")
+    await expect(box).to_have_value("first line\nsecond line")
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_role("button", name="Send")).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#messages .chat-bubble")).to_have_text(["first line\nsecond line"])
+    await expect(page.get_by_role("log", name="Messages")).to_be_attached()
+
+    sidebar = page.get_by_role("navigation", name="Rooms and people")
+    await expect(sidebar).not_to_be_in_viewport()  # the drawer is collapsed on a phone
+    await page.get_by_label("Open rooms and people").click()
+    await expect(sidebar).to_be_in_viewport()
+    await page.wait_for_timeout(500)  # let the drawer finish sliding in
+    await page.screenshot(path=ARTIFACTS / "drawer-phone.png")
+    assert phone.errors == [], phone.errors

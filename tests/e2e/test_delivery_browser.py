@@ -9,9 +9,10 @@ import signal
 from collections.abc import AsyncIterator
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, WebSocketRoute, expect
 
-from tests.conftest import Server, free_port
+from chat_app.models import Room, User
+from tests.conftest import Server, fill_room, free_port
 from tests.e2e.conftest import send, signed_up
 
 pytestmark = pytest.mark.browser
@@ -119,3 +120,61 @@ async def test_a_queued_message_survives_a_reload(browser: Browser, server: Serv
     await expect(page.locator("#connection-status")).to_have_text("Connected")
     await expect(page.locator("#messages .chat-bubble", has_text="keep me")).to_have_count(1)
     await expect(page.locator("#pending-messages .chat")).to_have_count(0)
+
+
+async def test_unconfirmed_message_fails_visibly_and_retry_delivers_it(
+    browser: Browser, server: Server
+) -> None:
+    alice = await signed_up(browser, server.base, "alice")
+    page = alice.page
+    dropped: list[str] = []
+
+    def relay(route: WebSocketRoute) -> None:
+        upstream = route.connect_to_server()
+
+        def to_server(message: str | bytes) -> None:
+            if "lost on the way" in str(message) and not dropped:
+                dropped.append(str(message))  # the first attempt never reaches the server
+                return
+            upstream.send(message)
+
+        route.on_message(to_server)
+
+    await page.route_web_socket("**/live**", relay)
+    await page.reload()
+    await expect(page.locator("#connection-status")).to_have_text("Connected")
+    await send(page, "lost on the way")
+    pending = page.locator("#pending-messages .chat")
+    await expect(pending).to_have_attribute("data-state", "sending")
+    await expect(pending).to_have_attribute("data-state", "failed", timeout=15_000)
+    await pending.get_by_role("button", name="Retry").click()
+    await expect(page.locator("#messages .chat-bubble")).to_have_text(["lost on the way"])
+    await expect(pending).to_have_count(0)
+    assert len(dropped) == 1
+
+
+async def test_scrolling_up_loads_older_pages_and_jump_to_newest(
+    browser: Browser, server: Server
+) -> None:
+    alice = await signed_up(browser, server.base, "alice")
+    bob = await signed_up(browser, server.base, "bob")
+    general, user = await Room.get(slug="general"), await User.get(username="bob")
+    await fill_room(general, user, 120, prefix="history")
+    page = alice.page
+    await page.reload()
+    await expect(page.locator("#connection-status")).to_have_text("Connected")
+    bubbles = page.locator("#message-scroller .chat-bubble")
+    await expect(bubbles).to_have_count(50)
+
+    anchor = page.locator("#messages .chat-bubble").first  # "history 70"
+    await page.locator("#message-scroller").evaluate("el => { el.scrollTop = 0; }")
+    await expect(bubbles).to_have_count(100)
+    await expect(anchor).to_be_in_viewport()  # the view did not jump to the new top
+    await expect(page.locator("#older-messages .chat-bubble").first).to_have_text("history 20")
+
+    await send(bob.page, "while alice reads old messages")
+    jump = page.get_by_role("button", name="Jump to newest ↓")
+    await expect(jump).to_be_visible()
+    await jump.click()
+    await expect(page.get_by_text("while alice reads old messages")).to_be_in_viewport()
+    await expect(jump).to_be_hidden()

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from chat_app.realtime.events import MessagePosted, decode, encode
-from chat_app.realtime.hub import RECENT_WINDOW, Connection
+from chat_app.realtime.hub import RECENT_WINDOW, Connection, Hub
 
 
 class RecordingSocket:
@@ -87,3 +87,11 @@ def test_events_round_trip_through_text() -> None:
     assert decode(encode(event)) == event
     with pytest.raises(ValueError, match="unknown event"):
         decode('{"kind": "nope"}')
+
+
+async def test_a_socket_opening_during_shutdown_is_closed_too(app) -> None:  # type: ignore[no-untyped-def]
+    hub = Hub(app)
+    hub.close_all()
+    late = Connection(RecordingSocket(), user_id=1, room_id=1, queue_size=4)
+    hub.attach(late)
+    assert late.close_code == 1012
