@@ -39,11 +39,17 @@ def status_of(people_html: str, username: str) -> str:
 
 @pytest.fixture
 async def tuned(app: Quart) -> AsyncIterator[Quart]:
-    """Short presence and typing timeouts for this test, restored afterwards."""
+    """Short presence and typing timeouts for this test, restored afterwards.
+
+    The app's background housekeeping pauses meanwhile: with a 0.3 s idle limit, a round of it
+    falling inside the test would close the sockets the test is still reading."""
     saved = dict(app.config)
+    app.extensions["housekeeping"].cancel()
     app.config.update(SOCKET_IDLE_SECONDS=0.3, TYPING_TTL_SECONDS=0.4)
     yield app
     app.config.update(saved)
+    hub: Hub = app.extensions["hub"]
+    app.extensions["housekeeping"] = asyncio.create_task(hub.housekeep_forever())
 
 
 async def test_people_list_follows_sockets_of_the_same_user(
