@@ -49,7 +49,11 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     app.jinja_env.globals["dom_id"] = dom_id
 
     hub = Hub(app)
-    broker: Broker = broker_from_url(settings["BROKER_URL"])
+    broker: Broker = broker_from_url(
+        settings["BROKER_URL"],
+        database_url=settings["DATABASE_URL"],
+        channel=settings["BROKER_CHANNEL"],
+    )
     app.extensions["hub"] = hub
     app.extensions["broker"] = broker
 
@@ -61,7 +65,11 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
         except DatabaseNotReady:
             await close_database()
             raise
-        await broker.start(hub.deliver)
+        try:
+            await broker.start(hub.deliver, hub.resync)
+        except RuntimeError:
+            await close_database()
+            raise
         app.extensions["housekeeping"] = asyncio.create_task(hub.housekeep_forever())
 
     @app.after_serving

@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import sys
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
 import click
-from hypercorn.utils import LifespanFailureError
 from quart import Quart, current_app
 from quart.cli import ScriptInfo
 
@@ -41,7 +41,9 @@ from chat_app.db import (
 from chat_app.logs import configure_logging
 from chat_app.models import Room, User
 from chat_app.models.stats import counts
-from chat_app.serve import serve as serve_app
+from chat_app.realtime.broker import Broker
+from chat_app.realtime.hub import Hub
+from chat_app.serve import run
 
 SERVING_LOOP = "serving_loop"
 Task = Coroutine[Any, Any, None]
@@ -75,24 +77,17 @@ room_filter_option = click.option("--room", "room_slug", help="Only this room (d
 async def _with_database(app: Quart, work: Task) -> None:
     """Open the database and broker around ``work`` in a process that does not serve."""
     await open_database(app.config["DATABASE_URL"])
-    broker = app.extensions["broker"]
+    broker: Broker = app.extensions["broker"]
+    hub: Hub = app.extensions["hub"]
     try:
         await require_current_schema(app.config["DATABASE_URL"])
         # Started so that events (e.g. "close this user's sockets") reach a shared broker.
-        await broker.start(app.extensions["hub"].deliver)
+        await broker.start(hub.deliver, hub.resync)
         async with app.app_context():
             await work
     finally:
         work.close()  # not awaited when the schema check failed: no "never awaited" warning
         await broker.stop()
-        await close_database()
-
-
-async def _check_database(database_url: str) -> None:
-    await open_database(database_url)
-    try:
-        await require_current_schema(database_url)
-    finally:
         await close_database()
 
 
@@ -331,19 +326,11 @@ def migrate(info: ScriptInfo) -> None:
 @click.option("--host", envvar="HOST", default="127.0.0.1", show_default=True)
 @click.option("--port", envvar="PORT", type=int, default=8000, show_default=True)
 @click.option("--config", "toml", type=click.Path(path_type=Path), help="hypercorn.toml to read.")
-@click.pass_obj
-def serve(info: ScriptInfo, host: str, port: int, toml: Path | None) -> None:
+@click.option("--workers", type=click.IntRange(1), help="Processes (default: hypercorn.toml's).")
+def serve(host: str, port: int, toml: Path | None, workers: int | None) -> None:
     """Serve HTTP and WebSocket with Hypercorn until SIGTERM (sockets get 1012)."""
     configure_logging()
-    app = info.load_app()
-    try:
-        # Checked here too, so a refusal is one clear line instead of a startup traceback.
-        asyncio.run(_check_database(app.config["DATABASE_URL"]))
-        asyncio.run(serve_app(app, host, port, toml or ROOT / "hypercorn.toml"))
-    except DatabaseNotReady as error:
-        raise click.ClickException(str(error)) from None
-    except LifespanFailureError as error:  # startup refused for another reason
-        raise click.ClickException(str(error)) from None
+    sys.exit(run(host, port, toml or ROOT / "hypercorn.toml", workers))
 
 
 COMMANDS = (

@@ -10,6 +10,7 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": "sqlite://parley.sqlite3",
     "SECRET_KEY": "dev-only-insecure-secret-key-change-me",
     "BROKER_URL": "memory://",
+    "BROKER_CHANNEL": "parley",
     "ALLOWED_ORIGINS": "",
     "DEFAULT_ROOM": "general",
     "MESSAGE_MAX_CHARS": 4000,

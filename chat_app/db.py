@@ -67,3 +67,12 @@ async def require_current_schema(database_url: str) -> None:
             + ", ".join(pending)
             + "). Run `make migrate` (or `python -m chat_app migrate`) first."
         )
+
+
+async def check_database(database_url: str) -> None:
+    """Open, check (DatabaseNotReady as in ``require_current_schema``) and close again."""
+    await open_database(database_url)
+    try:
+        await require_current_schema(database_url)
+    finally:
+        await close_database()

@@ -12,8 +12,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager, suppress
 from pathlib import Path
 
 import asyncpg
@@ -21,17 +21,22 @@ import httpx
 import pytest
 from quart import Quart
 from quart.testing import QuartClient
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from chat_app import create_app
 from chat_app.actions import register_user
 from chat_app.db import apply_migrations
 from chat_app.models import AuthSession, LiveSocket, Membership, Message, Room, User, UserPresence
+from chat_app.realtime.broker import LISTENER_NAME
 
 DATABASE = os.environ.get("CHAT_TEST_DATABASE", "sqlite")
 POSTGRES_ADMIN_URL = os.environ.get(
     "CHAT_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"
 )
 REQUIRE_POSTGRES = os.environ.get("CHAT_REQUIRE_POSTGRES") == "1"
+REDIS_URL = os.environ.get("CHAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REQUIRE_REDIS = os.environ.get("CHAT_REQUIRE_REDIS") == "1"
 ORIGIN = "http://localhost"  # what Quart's test client serves as
 PASSWORD = "correct horse battery"
 
@@ -73,6 +78,22 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
     """An empty database with every migration applied; dropped at the end."""
     async with new_database(tmp_path_factory.mktemp("db")) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+async def redis_url() -> AsyncIterator[str]:
+    """The Redis server the Redis broker tests publish through (skipped when absent)."""
+    client = Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        await client.ping()
+    except RedisError as error:
+        message = f"Redis at {REDIS_URL} is not reachable: {error}"
+        if REQUIRE_REDIS:
+            pytest.fail(message)
+        pytest.skip(message + " (set CHAT_REQUIRE_REDIS=1 to fail instead)")
+    finally:
+        await client.aclose()
+    yield REDIS_URL
 
 
 @pytest.fixture(scope="session")
@@ -177,7 +198,13 @@ def free_port() -> int:
 class Server:
     """``python -m chat_app serve`` in a subprocess, as deployed; restartable on its port."""
 
-    def __init__(self, database_url: str, log: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        log: Path,
+        env: dict[str, str] | None = None,
+        args: Sequence[str] = (),
+    ) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.ws_base = f"ws://127.0.0.1:{self.port}"
@@ -190,15 +217,17 @@ class Server:
             }
             | (env or {})
         )
+        self.args = list(args)
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         """Start and wait until ``/healthz`` answers."""
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "chat_app", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", "chat_app", "serve", "--port", str(self.port), *self.args],
             env=self.env,
             stdout=self.log.open("ab"),  # a file: a pipe nobody reads would block logging
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own group: with --workers, the workers stop with it
         )
         for _ in range(300):
             try:
@@ -215,7 +244,8 @@ class Server:
         """Stop with ``sig`` (SIGKILL for a crash); the exit code."""
         assert self.process is not None
         if self.process.poll() is None:
-            self.process.send_signal(sig)
+            with suppress(ProcessLookupError):
+                os.killpg(self.process.pid, sig)
         return self.process.wait(20)
 
 
@@ -252,3 +282,29 @@ async def sign_up(base: str, username: str) -> str:
         cookies = dict(re.findall(r"(parley_\w+)=([^;]+)", response.headers["set-cookie"]))
         assert "parley_session" in cookies
         return "; ".join(f"{name}={value}" for name, value in cookies.items())
+
+
+async def kill_subscriptions(broker_url: str, database_url: str, channel: str) -> int:
+    """Drop every node's broker subscription the way a broker restart does; how many."""
+    name = f"{LISTENER_NAME}:{channel}"
+    if broker_url == "postgres":
+        admin = await asyncpg.connect(database_url)
+        try:
+            rows = await admin.fetch(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = $1 AND datname = current_database()",
+                name,
+            )
+        finally:
+            await admin.close()
+        return len(rows)
+    # Only our nodes' pub/sub connections: other clients of this Redis are left alone.
+    redis = Redis.from_url(broker_url)
+    try:
+        clients = await redis.client_list(_type="pubsub")
+        for client in clients:
+            if client["name"] == name:
+                await redis.client_kill_filter(_id=client["id"])
+    finally:
+        await redis.aclose()
+    return sum(client["name"] == name for client in clients)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import uuid
@@ -74,20 +75,27 @@ async def post_message(author: User, room: Room, content: object, client_id: obj
         metrics.RATE_LIMITED.inc()
         log_event(log, "rate_limited", logging.WARNING, user=author.id, room=room.id)
         raise MessageRejected(f"You are sending too fast; try again in {wait:.1f} s.")
-    try:
-        async with in_transaction():
-            # Lock the room so ids are assigned in commit order within a room: a reader that
-            # saw id N can never later find a smaller id committed (catch-up relies on it).
-            await Room.filter(id=room.id).select_for_update().first()
-            message = await Message.create(
-                room_id=room.id, author_id=author.id, content=text, client_id=client_id
-            )
-    except IntegrityError:
-        # The same client id raced us: the other insert won, and it publishes.
-        raced = await Message.get_or_none(author_id=author.id, client_id=client_id)
-        if raced is None:
-            raise
-        return raced
-    metrics.MESSAGES_POSTED.inc()
-    await publish(MessagePosted(room_id=room.id, message_id=message.id))
+    # Ids, commits and events of a room go in one order: the row lock orders commits across
+    # processes, and this lock keeps this process's publishes in that order too. A tab that
+    # saw id N live therefore never misses a smaller one (catch-up resumes after N).
+    async with _room_lock(room.id):
+        try:
+            async with in_transaction():
+                await Room.filter(id=room.id).select_for_update().first()
+                message = await Message.create(
+                    room_id=room.id, author_id=author.id, content=text, client_id=client_id
+                )
+        except IntegrityError:
+            # The same client id raced us: the other insert won, and it publishes.
+            raced = await Message.get_or_none(author_id=author.id, client_id=client_id)
+            if raced is None:
+                raise
+            return raced
+        metrics.MESSAGES_POSTED.inc()
+        await publish(MessagePosted(room_id=room.id, message_id=message.id))
     return message
+
+
+def _room_lock(room_id: int) -> asyncio.Lock:
+    locks: dict[int, asyncio.Lock] = current_app.extensions.setdefault("room_locks", {})
+    return locks.setdefault(room_id, asyncio.Lock())

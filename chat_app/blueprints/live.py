@@ -20,6 +20,7 @@ from chat_app.auth import room_or_404, viewer_user
 from chat_app.logs import log_event
 from chat_app.models import Room, User
 from chat_app.models.messages import page_after, with_author
+from chat_app.models.presence import room_presence
 from chat_app.realtime import streams
 from chat_app.realtime.hub import Connection, Hub
 from chat_app.security import CSRF_FIELD, origin_allowed
@@ -56,6 +57,8 @@ async def live(slug: str) -> None:
     try:
         await socket_opened(connection.socket_id, user.id, room.id, hub.node_id)
         await _catch_up(connection, room, _after_arg())
+        # Presence events may have been missed while this tab was away (a broker gap too).
+        connection.offer(None, await streams.render_people(await room_presence(room.id)))
         await _stream(connection, user, room)
         if connection.close_code is not None:
             with contextlib.suppress(Exception):

@@ -280,6 +280,16 @@ class Hub:
         """How many sockets are open on this node."""
         return sum(len(room) for room in self._rooms.values())
 
+    def resync(self) -> None:
+        """The broker may have dropped events: every socket reconnects and catches up.
+
+        1013 makes the ws extension reconnect with the newest id it shows; the server then
+        subscribes before replaying, so nothing published during the gap is lost or doubled.
+        """
+        log.warning("broker gap: closing %d sockets so they catch up", self.open_sockets())
+        for connection in self.connections():  # typing timers stay: the state is still right
+            connection.close(TRY_AGAIN_LATER, "reconnect to catch up")
+
     def close_all(self, code: int = SERVICE_RESTART, reason: str = "server restarting") -> None:
         """Close every socket (shutdown: 1012 makes clients reconnect at once)."""
         self.closing = True

@@ -43,7 +43,7 @@ async def test_readyz_fails_while_the_broker_is_stopped(app: Quart, client: Quar
     try:
         response = await client.get("/readyz")
     finally:
-        await broker.start(hub.deliver)
+        await broker.start(hub.deliver, hub.resync)
     assert response.status_code == 503
     assert await response.get_json() == {"database": "ok", "broker": "unavailable"}
 

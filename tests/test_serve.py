@@ -1,0 +1,25 @@
+"""``python -m chat_app serve`` refuses what cannot work, and says why."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+
+def serve(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "chat_app", "serve", "--port", "1", *args],
+        env=os.environ | env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def test_several_workers_with_the_in_process_broker_are_refused() -> None:
+    result = serve("--workers", "2", CHAT_BROKER_URL="memory://")
+    assert result.returncode == 2
+    assert "2 workers cannot share rooms through the in-process broker" in result.stderr
+    assert "CHAT_BROKER_URL=postgres" in result.stderr
