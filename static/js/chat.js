@@ -206,6 +206,22 @@
     });
   });
 
+  // Messages stand in id order (the room's commit order) even if two arrive swapped.
+  function keepInIdOrder() {
+    var list = document.getElementById("messages");
+    if (!list) return;
+    var items = Array.prototype.slice.call(list.children);
+    for (var i = 1; i < items.length; i++) {
+      var id = Number(items[i].dataset.messageId);
+      var j = i;
+      while (j > 0 && Number(items[j - 1].dataset.messageId) > id) j--;
+      if (j < i) {
+        list.insertBefore(items[i], items[j]);
+        items.splice(j, 0, items.splice(i, 1)[0]);
+      }
+    }
+  }
+
   // ---- Scrolling: stay at the bottom if already there; jump button; older pages -------
   function nearBottom() {
     var s = scroller();
@@ -217,6 +233,7 @@
   var wasNearBottom = true;
   document.addEventListener("htmx:wsBeforeMessage", function () { wasNearBottom = nearBottom(); });
   document.addEventListener("htmx:wsAfterMessage", function () {
+    keepInIdOrder();
     if (wasNearBottom) stickToBottom();
     else if (jumpButton()) jumpButton().classList.remove("hidden");
     refreshPending();
@@ -256,6 +273,7 @@
         if (!html.trim()) return;
         var stay = nearBottom();
         htmx.swap("#messages", html, { swapStyle: "none" });
+        keepInIdOrder();
         if (stay) stickToBottom();
       })
       .catch(function () { /* offline: the next round tries again */ });
