@@ -13,7 +13,7 @@ from quart import Quart
 
 from chat_app import config
 from chat_app.auth import make_auth
-from chat_app.db import close_database, open_database, pending_migrations
+from chat_app.db import DatabaseNotReady, close_database, open_database, require_current_schema
 from chat_app.errors import init_errors
 from chat_app.realtime.broker import Broker, broker_from_url
 from chat_app.realtime.hub import Hub
@@ -60,14 +60,11 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     @app.before_serving
     async def start() -> None:
         await open_database(settings["DATABASE_URL"])
-        pending = await pending_migrations(settings["DATABASE_URL"])
-        if pending:
+        try:
+            await require_current_schema(settings["DATABASE_URL"])
+        except DatabaseNotReady:
             await close_database()
-            raise RuntimeError(
-                "The database schema is behind (pending: "
-                + ", ".join(pending)
-                + "). Run `make migrate` (or `python -m chat_app migrate`) first."
-            )
+            raise
         try:
             await broker.start(hub.deliver, hub.resync)
         except RuntimeError:
@@ -83,6 +80,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
         await close_database()
 
     from chat_app.blueprints import register_blueprints
+    from chat_app.cli import init_cli
 
     register_blueprints(app)
+    init_cli(app)
     return app

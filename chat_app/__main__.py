@@ -1,40 +1,24 @@
-"""``python -m chat_app migrate`` applies migrations; ``python -m chat_app serve`` serves."""
+"""``python -m chat_app TASK``: the same tasks as ``quart --app chat_app TASK``.
+
+``migrate`` applies migrations, ``serve`` serves; ``--help`` lists the rest.
+"""
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import os
-import sys
-from pathlib import Path
+from quart.cli import ScriptInfo
 
-from chat_app import ROOT, config
-from chat_app.db import apply_migrations
-from chat_app.serve import configure_logging, run
+from chat_app import create_app
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run one operator command."""
-    parser = argparse.ArgumentParser(prog="python -m chat_app", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("migrate", help="apply database migrations")
-    serve_cmd = commands.add_parser("serve", help="serve HTTP and WebSocket with Hypercorn")
-    serve_cmd.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-    serve_cmd.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
-    serve_cmd.add_argument("--config", type=Path, default=ROOT / "hypercorn.toml")
-    serve_cmd.add_argument(
-        "--workers", type=int, help="worker processes (default: hypercorn.toml's `workers`)"
+def main(argv: list[str] | None = None) -> None:
+    """Run one operator task; exits with its status."""
+    app = create_app()
+    app.cli.main(
+        args=argv,
+        prog_name="python -m chat_app",
+        obj=ScriptInfo(create_app=lambda: app, set_debug_flag=False),
     )
-    args = parser.parse_args(argv)
-
-    if args.command == "migrate":
-        configure_logging()
-        url = config.load()["DATABASE_URL"]
-        asyncio.run(apply_migrations(url))
-        print(f"Migrations applied to {url.split('@')[-1]}")
-        return 0
-    return run(args.host, args.port, args.config, args.workers)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

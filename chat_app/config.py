@@ -21,7 +21,7 @@ DEFAULTS: dict[str, Any] = {
     "WS_QUEUE_SIZE": 256,
     # Frames per second this node spends on all its sockets together (pacing, see hub.Pacing);
     # a socket waits at most WS_FRAME_INTERVAL_MAX_MS between frames. 0 turns pacing off.
-    "WS_FRAMES_PER_SECOND": 10_000,
+    "WS_NODE_FRAMES_PER_SECOND": 10_000,
     "WS_FRAME_INTERVAL_MAX_MS": 150,
     "WS_MAX_SOCKETS_PER_USER": 10,
     # Every frame a client sends (messages, typing, ...) spends from one budget per socket.
@@ -51,6 +51,9 @@ DEFAULTS: dict[str, Any] = {
     # Rooms with more members get only the changed entries of the people list, not all of it.
     "PRESENCE_FULL_LIST_MAX": 100,
     "COOKIE_SECURE": True,
+    # /metrics wants this bearer token; when empty, only direct loopback clients may read it.
+    "METRICS_TOKEN": "",
+    "READY_TIMEOUT_SECONDS": 2.0,
 }
 
 ENV_PREFIX = "CHAT_"

@@ -7,6 +7,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from tortoise import Tortoise, connections
+from tortoise.exceptions import BaseORMException
 from tortoise.migrations.api import migrate
 from tortoise.migrations.executor import MigrationExecutor
 
@@ -51,3 +52,41 @@ async def finish_even_if_cancelled[T](write: Coroutine[Any, Any, T]) -> T:
     Shielded, the write commits or rolls back as usual and only the answer is lost.
     """
     return await asyncio.shield(write)
+
+
+class DatabaseNotReady(RuntimeError):
+    """The database cannot be used; ``str()`` says why and what to do."""
+
+
+class SchemaBehind(DatabaseNotReady):
+    """The database lacks migrations this code needs."""
+
+
+async def ping_database() -> None:
+    """Raise DatabaseNotReady unless the database answers a trivial query."""
+    try:
+        await connections.get("default").execute_query("SELECT 1")
+    except (OSError, BaseORMException) as error:
+        raise DatabaseNotReady(f"Cannot reach the database: {error}") from error
+
+
+async def require_current_schema(database_url: str) -> None:
+    """Raise DatabaseNotReady when the database does not answer or has pending migrations
+    (an unreachable database would otherwise look like an empty one)."""
+    await ping_database()
+    pending = await pending_migrations(database_url)
+    if pending:
+        raise SchemaBehind(
+            "The database schema is behind (pending: "
+            + ", ".join(pending)
+            + "). Run `make migrate` (or `python -m chat_app migrate`) first."
+        )
+
+
+async def check_database(database_url: str) -> None:
+    """Open, check (DatabaseNotReady as in ``require_current_schema``) and close again."""
+    await open_database(database_url)
+    try:
+        await require_current_schema(database_url)
+    finally:
+        await close_database()

@@ -1,11 +1,26 @@
-"""Clear error answers: JSON under /api/, a page elsewhere."""
+"""Clear error answers: JSON under /api/, a page elsewhere; refusals and crashes are logged."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from quart import Quart, current_app, has_websocket_context, render_template, request
+from quart import (
+    Quart,
+    current_app,
+    got_request_exception,
+    got_websocket_exception,
+    has_websocket_context,
+    render_template,
+    request,
+    websocket,
+)
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, RequestTimeout
+
+from chat_app import metrics
+from chat_app.logs import log_event
+
+log = logging.getLogger(__name__)
 
 
 def _explain(error: HTTPException) -> str:
@@ -22,6 +37,8 @@ async def handle_http_error(error: HTTPException) -> tuple[Any, int]:
     """Answer an HTTP error in the format the client asked for."""
     code, description = error.code or 500, _explain(error)
     if has_websocket_context():  # a refused handshake: a plain HTTP answer, before accept
+        metrics.HANDSHAKES_REJECTED.labels(str(code)).inc()
+        log_event(log, "ws.rejected", logging.WARNING, code=code, path=websocket.path)
         return description, code
     if request.path.startswith("/api/"):
         return {"error": description, "status": code}, code
@@ -29,6 +46,15 @@ async def handle_http_error(error: HTTPException) -> tuple[Any, int]:
     return page, code
 
 
+async def _count_crash(sender: Quart, exception: BaseException, **_: object) -> None:
+    # Quart logs the traceback itself; this adds the counter and the structured line.
+    surface = "websocket" if has_websocket_context() else "http"
+    metrics.ERRORS.labels(surface).inc()
+    log_event(log, "error", logging.ERROR, surface=surface, kind=type(exception).__name__)
+
+
 def init_errors(app: Quart) -> None:
     """Install the handlers on ``app``."""
     app.register_error_handler(HTTPException, handle_http_error)
+    got_request_exception.connect(_count_crash, app)
+    got_websocket_exception.connect(_count_crash, app)

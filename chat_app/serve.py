@@ -25,15 +25,12 @@ from quart import Quart
 
 from chat_app import config as settings_module
 from chat_app import create_app
+from chat_app.db import check_database
+from chat_app.logs import configure_logging
 from chat_app.realtime.broker import is_in_process
 from chat_app.realtime.hub import Hub
 
 log = logging.getLogger(__name__)
-
-
-def configure_logging() -> None:
-    """Timestamped INFO logs on stderr, in the server and in each worker process."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
 
 def hypercorn_config(
@@ -84,7 +81,10 @@ def serve_worker(config: Config, sockets: Sockets | None = None) -> int:
     """Build the app and serve it in this process; 1 with a plain message if it cannot start."""
     configure_logging()
     try:
-        asyncio.run(serve(create_app(), config, sockets))
+        app = create_app()
+        # Checked before serving, so a refusal is one plain line instead of a startup traceback.
+        asyncio.run(check_database(app.config["DATABASE_URL"]))
+        asyncio.run(serve(app, config, sockets))
     except RuntimeError as error:  # e.g. schema behind or broker unreachable: say so plainly
         print(f"error: {error}", file=sys.stderr)
         return 1

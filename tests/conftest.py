@@ -13,7 +13,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import suppress
+from contextlib import asynccontextmanager, contextmanager, suppress
 from pathlib import Path
 
 import asyncpg
@@ -45,12 +45,13 @@ def pytest_report_header() -> str:
     return f"database: {DATABASE}"
 
 
-@pytest.fixture(scope="session")
-async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    """An empty database with every migration applied; dropped at the end."""
+@asynccontextmanager
+async def new_database(directory: Path, migrated: bool = True) -> AsyncIterator[str]:
+    """A database of its own (SQLite file or PostgreSQL database), dropped afterwards."""
     if DATABASE == "sqlite":
-        url = f"sqlite://{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
-        await apply_migrations(url)
+        url = f"sqlite://{directory / f'{uuid.uuid4().hex[:10]}.sqlite3'}"
+        if migrated:
+            await apply_migrations(url)
         yield url
         return
     try:
@@ -64,11 +65,19 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
     await admin.execute(f'CREATE DATABASE "{name}"')
     try:
         url = f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-        await apply_migrations(url)
+        if migrated:
+            await apply_migrations(url)
         yield url
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """An empty database with every migration applied; dropped at the end."""
+    async with new_database(tmp_path_factory.mktemp("db")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -239,15 +248,22 @@ class Server:
         return self.process.wait(20)
 
 
-@pytest.fixture
-def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
-    running = Server(database_url, tmp_path / "server.log")
+@contextmanager
+def serving(database_url: str, log: Path) -> Iterator[Server]:
+    """A started server on ``database_url``, killed afterwards."""
+    running = Server(database_url, log)
     try:
         running.start()
         yield running
     finally:
         running.stop(signal.SIGKILL)
         print(running.log.read_text())  # shown by pytest when the test fails
+
+
+@pytest.fixture
+def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
+    with serving(database_url, tmp_path / "server.log") as running:
+        yield running
 
 
 async def sign_up(base: str, username: str) -> str:

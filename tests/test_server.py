@@ -4,16 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.conftest import Server, csrf_from, sign_up
+from tests.conftest import (
+    DATABASE,
+    POSTGRES_ADMIN_URL,
+    Server,
+    csrf_from,
+    free_port,
+    new_database,
+    serving,
+    sign_up,
+)
 from tests.hostile import TEN_MB
 
 
@@ -141,3 +155,51 @@ async def test_ten_megabytes_in_a_frame_or_a_url_are_refused_and_the_server_carr
         assert (await http.get("/healthz")).status_code == 200
     await bob_ws.send(frame("bob is fine"))
     await received(bob_ws, "bob is fine")
+
+
+async def run_module(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m chat_app ARGS`` on ``database_url``, to completion."""
+    env = os.environ | {"CHAT_DATABASE_URL": database_url, "CHAT_SECRET_KEY": "server-test-secret"}
+    command = [sys.executable, "-m", "chat_app", *args]
+    return await asyncio.to_thread(
+        subprocess.run, command, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+async def test_server_refuses_a_schema_that_is_behind_until_migrated(tmp_path: Path) -> None:
+    async with new_database(tmp_path, migrated=False) as url:
+        refused = await run_module(url, "serve", "--port", str(free_port()))
+        assert refused.returncode == 1
+        assert "schema is behind (pending: chat.0001_initial" in refused.stderr
+        assert "make migrate" in refused.stderr
+        assert "Traceback" not in refused.stderr
+        migrated = await run_module(url, "migrate")
+        assert migrated.returncode == 0, migrated.stderr
+        with serving(url, tmp_path / "server.log") as server:
+            assert httpx.get(f"{server.base}/readyz").status_code == 200
+
+
+async def test_tasks_say_when_the_database_cannot_be_reached() -> None:
+    result = await run_module(f"postgres://postgres@127.0.0.1:{free_port()}/nowhere", "stats")
+    assert result.returncode == 1
+    assert "Error: Cannot reach the database" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(DATABASE != "postgres", reason="an open SQLite file cannot go away")
+async def test_readyz_fails_when_the_database_is_down(tmp_path: Path) -> None:
+    # Migrated by the CLI: migrating in this process would replace the suite's connections.
+    async with new_database(tmp_path, migrated=False) as url:
+        assert (await run_module(url, "migrate")).returncode == 0
+        with serving(url, tmp_path / "server.log") as server:
+            assert httpx.get(f"{server.base}/readyz").status_code == 200
+            admin = await asyncpg.connect(POSTGRES_ADMIN_URL)
+            try:
+                name = url.rsplit("/", 1)[1]
+                await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            finally:
+                await admin.close()
+            response = await asyncio.to_thread(httpx.get, f"{server.base}/readyz", timeout=10)
+            assert response.status_code == 503
+            assert response.json() == {"database": "unavailable", "broker": "ok"}
+            assert httpx.get(f"{server.base}/healthz").status_code == 200  # alive, not ready

@@ -75,8 +75,20 @@ def normalize_username(raw: str) -> str:
     return raw.strip().lower()
 
 
+def _hash_password(password: str) -> str:
+    """The hash to store, or AccountError when the password is too short or too long."""
+    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        raise AccountError(f"Passwords are {PASSWORD_MIN} to {PASSWORD_MAX} characters long.")
+    return _hasher.hash(_secret(password))
+
+
 async def register_user(
-    username: str, password: str, default_room: str = "general", address: str | None = None
+    username: str,
+    password: str,
+    default_room: str = "general",
+    address: str | None = None,
+    *,
+    is_admin: bool = False,
 ) -> User:
     """Create an account and put it in the default room.
 
@@ -88,21 +100,22 @@ async def register_user(
             "Usernames are 2 to 32 characters: letters, digits, '_', '.' or '-', "
             "starting with a letter, digit or '_'."
         )
-    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
-        raise AccountError(f"Passwords are {PASSWORD_MIN} to {PASSWORD_MAX} characters long.")
     if address is not None:  # sign-ups from code (CLI, tests) have no address to limit
         _spend_attempt(address)
+    password_hash = _hash_password(password)
     try:
         return await finish_even_if_cancelled(
-            _create_user(username, _hasher.hash(_secret(password)), default_room)
+            _create_user(username, password_hash, default_room, is_admin)
         )
     except IntegrityError:
         raise AccountError("That username is taken.") from None
 
 
-async def _create_user(username: str, password_hash: str, default_room: str) -> User:
+async def _create_user(
+    username: str, password_hash: str, default_room: str, is_admin: bool
+) -> User:
     async with in_transaction():
-        user = await User.create(username=username, password_hash=password_hash)
+        user = await User.create(username=username, password_hash=password_hash, is_admin=is_admin)
         await join_room(user, default_room)
     return user
 
@@ -151,3 +164,26 @@ async def end_all_sessions(user: User) -> None:
     """Revoke every session of ``user`` ("log out everywhere"); all their sockets close."""
     await AuthSession.filter(user_id=user.id).delete()
     await publish(SessionsRevoked(user_id=user.id))
+
+
+async def set_password(user: User, password: str) -> None:
+    """Give ``user`` a new password and sign them out everywhere (an old cookie may be stolen)."""
+    user.password_hash = _hash_password(password)
+    await user.save(update_fields=["password_hash"])
+    await end_all_sessions(user)
+
+
+async def deactivate_user(user: User) -> bool:
+    """Stop ``user`` signing in and close their sockets. False if already inactive. Idempotent."""
+    changed = user.is_active
+    if changed:
+        user.is_active = False
+        await user.save(update_fields=["is_active"])
+    # Even when already inactive: a leftover session must not keep a socket open.
+    await end_all_sessions(user)
+    return changed
+
+
+async def prune_sessions() -> int:
+    """Delete expired sessions (their cookies no longer work anyway); how many went."""
+    return await AuthSession.filter(expires_at__lte=datetime.now(UTC)).delete()

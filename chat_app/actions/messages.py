@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import uuid
 
@@ -10,11 +11,15 @@ from quart import current_app
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from chat_app import metrics
 from chat_app.actions.limits import TokenBucket, app_limiter
 from chat_app.db import finish_even_if_cancelled
+from chat_app.logs import log_event
 from chat_app.models import Message, Room, User
 from chat_app.realtime import publish
 from chat_app.realtime.events import MessagePosted
+
+log = logging.getLogger(__name__)
 
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 # Invisible characters that mean nothing in chat text: C0/C1 controls except tab and newline,
@@ -69,6 +74,8 @@ async def post_message(author: User, room: Room, content: object, client_id: obj
         return existing
     wait = _rate_limiter().take(author.id)
     if wait:
+        metrics.RATE_LIMITED.inc()
+        log_event(log, "rate_limited", logging.WARNING, user=author.id, room=room.id)
         raise MessageRejected(f"You are sending too fast; try again in {wait:.1f} s.")
     return await finish_even_if_cancelled(_store(author, room, text, client_id))
 
@@ -90,6 +97,7 @@ async def _store(author: User, room: Room, text: str, client_id: str) -> Message
             if raced is None:
                 raise
             return raced
+        metrics.MESSAGES_POSTED.inc()
         await publish(MessagePosted(room_id=room.id, message_id=message.id))
     return message
 

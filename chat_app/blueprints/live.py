@@ -13,10 +13,12 @@ from quart import Blueprint, abort, current_app, session, websocket
 from quart.wrappers.base import ClientDisconnectedError
 from quart_auth import current_user, login_required
 
+from chat_app import metrics
 from chat_app.actions import MessageRejected, post_message
 from chat_app.actions.presence import signal_typing, socket_closed, socket_opened, stop_typing
 from chat_app.auth import room_or_404, viewer_user
 from chat_app.db import finish_even_if_cancelled
+from chat_app.logs import log_event
 from chat_app.models import Room, User
 from chat_app.models.messages import page_after, with_author
 from chat_app.models.presence import room_presence
@@ -53,7 +55,7 @@ async def live(slug: str) -> None:
         session_token=current_user.auth_id,
     )
     hub.attach(connection)  # subscribe first, so nothing committed from now on is missed
-    log.info("socket opened user=%s room=%s", user.id, room.id)
+    log_event(log, "ws.connect", user=user.id, room=room.id)
     try:
         # A transaction cut off by a disconnect would wedge SQLite (see finish_even_if_cancelled).
         opened = socket_opened(connection.socket_id, user.id, room.id, hub.node_id)
@@ -71,7 +73,7 @@ async def live(slug: str) -> None:
         hub.detach(connection)
         # Shielded: Quart cancels the handler when the client's close arrives mid-update.
         await asyncio.shield(_left(hub, connection))
-        log.info("socket closed user=%s room=%s code=%s", user.id, room.id, connection.close_code)
+        log_event(log, "ws.disconnect", user=user.id, room=room.id, code=connection.close_code)
 
 
 async def _left(hub: Hub, connection: Connection) -> None:
@@ -95,7 +97,8 @@ async def _stream(connection: Connection, user: User, room: Room) -> None:
         receiver.cancel()
         for outcome in await asyncio.gather(sender, receiver, return_exceptions=True):
             if isinstance(outcome, Exception) and not isinstance(outcome, ClientDisconnectedError):
-                log.error("websocket of user %s failed", user.id, exc_info=outcome)
+                metrics.ERRORS.labels("websocket").inc()
+                log_event(log, "error", logging.ERROR, outcome, surface="websocket", user=user.id)
 
 
 def _after_arg() -> int | None:

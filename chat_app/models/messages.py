@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from datetime import datetime
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -59,3 +62,25 @@ async def page_after(room_id: int, after: int, limit: int) -> list[Message]:
 async def with_author(message_id: int) -> Message | None:
     """One message with its author loaded, ready to render."""
     return await Message.filter(id=message_id).select_related("author").first()
+
+
+async def in_batches(
+    room_id: int | None = None, older_than: datetime | None = None, size: int = 1000
+) -> AsyncIterator[list[Message]]:
+    """Messages oldest first, ``size`` at a time by keyset on id: any history in bounded memory.
+
+    Rows deleted between batches do not disturb it (the next batch starts after the last id).
+    """
+    last_id = 0
+    while True:
+        query = Message.filter(id__gt=last_id)
+        if room_id is not None:
+            query = query.filter(room_id=room_id)
+        if older_than is not None:
+            query = query.filter(created_at__lt=older_than)
+        batch = await query.order_by("id").limit(size).select_related("author", "room")
+        if batch:
+            yield batch
+        if len(batch) < size:
+            return
+        last_id = batch[-1].id

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -38,3 +40,13 @@ class AuthSession(Model):
 
     class Meta:
         table = "auth_sessions"
+
+
+async def valid_session_tokens(tokens: set[str]) -> set[str]:
+    """Those of ``tokens`` whose session exists, has not expired and belongs to an active user."""
+    if not tokens:
+        return set()
+    rows = await AuthSession.filter(
+        token__in=tokens, expires_at__gt=datetime.now(UTC), user__is_active=True
+    ).values_list("token", flat=True)
+    return {str(token) for token in rows}

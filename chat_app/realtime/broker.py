@@ -52,6 +52,10 @@ class Broker(Protocol):
 
     async def publish(self, event: Event) -> None: ...
 
+    async def ping(self) -> None:
+        """Return if events can flow, raise if not (``/readyz``)."""
+        ...
+
     async def stop(self) -> None: ...
 
 
@@ -76,6 +80,11 @@ class _Inbox:
             self.put(decode(text))
         except (ValueError, TypeError):
             log.error("dropping an undecodable event: %r", text[:200])
+
+    def check(self) -> None:
+        """Raise unless the delivery task is running."""
+        if self._task is None or self._task.done():
+            raise RuntimeError("the broker is not delivering events")
 
     async def close(self) -> None:
         """Stop delivering; events still queued are dropped with the process."""
@@ -107,6 +116,10 @@ class MemoryBroker:
         """Queue ``event`` for delivery."""
         self._inbox.put(event)
 
+    async def ping(self) -> None:
+        """Raise unless events are being delivered."""
+        self._inbox.check()
+
     async def stop(self) -> None:
         """Stop delivering."""
         await self._inbox.close()
@@ -127,6 +140,7 @@ class ServiceBroker:
         self._inbox = _Inbox()
         self._watcher: asyncio.Task[None] | None = None
         self._on_gap: OnGap = lambda: None
+        self._subscribed = False
 
     async def start(self, deliver: Deliver, on_gap: OnGap) -> None:
         """Subscribe, or fail at once: a wrong URL should stop the server, not limp along."""
@@ -139,6 +153,7 @@ class ServiceBroker:
             raise RuntimeError(
                 f"cannot reach the {self.service} broker at {_without_password(self._url)}: {error}"
             ) from error
+        self._subscribed = True
         self._watcher = asyncio.create_task(self._watch(), name=f"{self.service}-broker")
 
     async def publish(self, event: Event) -> None:
@@ -161,6 +176,12 @@ class ServiceBroker:
                 log.error("could not publish %s to %s: %r", text, self.service, again)
                 self._on_gap()
 
+    async def ping(self) -> None:
+        """Raise unless subscribed and delivering (not while reconnecting)."""
+        self._inbox.check()
+        if not self._subscribed:
+            raise RuntimeError(f"the {self.service} broker subscription is down")
+
     async def stop(self) -> None:
         """Unsubscribe, close every connection and stop delivering."""
         if self._watcher is not None:
@@ -179,8 +200,10 @@ class ServiceBroker:
             except Exception as error:
                 reason = repr(error)
             log.warning("lost the %s broker subscription: %s", self.service, reason)
+            self._subscribed = False
             await self._disconnect()
             await self._reconnect()
+            self._subscribed = True
             log.warning("%s broker subscription is back; sockets will catch up", self.service)
             self._on_gap()
 

@@ -17,9 +17,12 @@ from typing import Protocol
 
 from quart import Quart
 
+from chat_app import metrics
 from chat_app.actions.presence import prune_presence, refresh_sockets
+from chat_app.logs import log_event
 from chat_app.models import Membership, User
 from chat_app.models.presence import room_presence
+from chat_app.models.users import valid_session_tokens
 from chat_app.realtime import streams
 from chat_app.realtime.events import (
     Event,
@@ -87,7 +90,8 @@ class Connection:
         try:
             self.queue.put_nowait((message_id, text))
         except asyncio.QueueFull:
-            log.warning("closing slow socket of user %s: outbound queue full", self.user_id)
+            metrics.QUEUE_DROPS.inc()
+            log_event(log, "ws.queue_full", logging.WARNING, user=self.user_id, room=self.room_id)
             self.close(TRY_AGAIN_LATER, "too slow, reconnect")
 
     def close(self, code: int, reason: str = "") -> None:
@@ -118,7 +122,8 @@ class Connection:
             # One frame for everything queued: the ws extension swaps each top-level element.
             text = "".join(t for mid, t in batch if mid is None or self.first_time(mid))
             if text:
-                await self.socket.send(text)
+                with metrics.DELIVERY_SECONDS.time():
+                    await self.socket.send(text)
                 last_sent = loop.time()
 
 
@@ -148,7 +153,7 @@ class Hub:
     def __init__(self, app: Quart) -> None:
         self._app = app
         self._pacing = Pacing(
-            app.config.get("WS_FRAMES_PER_SECOND", 0),
+            app.config.get("WS_NODE_FRAMES_PER_SECOND", 0),
             app.config.get("WS_FRAME_INTERVAL_MAX_MS", 0) / 1000,
         )
         self._open = 0
@@ -176,6 +181,7 @@ class Hub:
         self._open += 1
         self._pacing.resize(self._open)
         self.drained.clear()
+        metrics.OPEN_CONNECTIONS.inc()
         if self.closing:  # opened while shutting down: it must not hold the shutdown up
             connection.close(SERVICE_RESTART, "server restarting")
 
@@ -193,6 +199,7 @@ class Hub:
             self._pacing.resize(self._open)
         if not self._rooms:
             self.drained.set()
+        metrics.OPEN_CONNECTIONS.dec()
 
     def sockets_of(self, user_id: int) -> int:
         """How many sockets ``user_id`` has open on this node."""
@@ -231,13 +238,14 @@ class Hub:
         """Render once and enqueue the same text on every socket of the room on this node."""
         if not self._rooms.get(event.room_id):
             return
-        async with self._app.app_context():
-            fanout = await streams.render_event(event)
-        if fanout is None:
-            return
-        for connection in list(self._rooms.get(fanout.room_id, ())):
-            own = connection.user_id == fanout.author_id
-            connection.offer(fanout.message_id, fanout.for_author if own else fanout.for_others)
+        with metrics.FANOUT_SECONDS.time():
+            async with self._app.app_context():
+                fanout = await streams.render_event(event)
+            if fanout is None:
+                return
+            for connection in list(self._rooms.get(fanout.room_id, ())):
+                own = connection.user_id == fanout.author_id
+                connection.offer(fanout.message_id, fanout.for_author if own else fanout.for_others)
         if fanout.author_id is not None and self._typing[event.room_id].pop(fanout.author_id, 0):
             await self._typing_changed(event.room_id)  # sending ends "is typing"
 
@@ -324,8 +332,8 @@ class Hub:
         task.add_done_callback(self._timers.discard)
 
     async def housekeep(self) -> None:
-        """One round of liveness work: close silent sockets, refresh this node's socket rows,
-        and sweep rows that a dead node left behind."""
+        """One round of liveness work: close silent sockets and those of ended sessions,
+        refresh this node's socket rows, and sweep rows that a dead node left behind."""
         config = self._app.config
         silent_after: float = config["SOCKET_IDLE_SECONDS"]
         now = time.monotonic()
@@ -335,6 +343,12 @@ class Hub:
         async with self._app.app_context():
             await refresh_sockets([c.socket_id for c in self.connections()])
             await prune_presence(timedelta(seconds=config["PRESENCE_STALE_SECONDS"]))
+        # Sessions ended where no event reaches us (a CLI process with memory://) close here.
+        tokens = {c.session_token for c in self.connections() if c.session_token}
+        valid = await valid_session_tokens(tokens)
+        for connection in self.connections():
+            if connection.session_token in tokens - valid:
+                connection.close(POLICY_VIOLATION, "signed out")
 
     async def housekeep_forever(self) -> None:
         """``housekeep`` every PRESENCE_REFRESH_SECONDS until cancelled."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from chat_app.models import Room, User
-from chat_app.models.messages import latest, page_after, page_before
+from datetime import UTC, datetime, timedelta
+
+from chat_app.models import Message, Room, User
+from chat_app.models.messages import in_batches, latest, page_after, page_before
 from tests.conftest import fill_room
 
 
@@ -44,3 +46,27 @@ async def test_pages_stay_inside_their_room(general: Room, alice: User) -> None:
 async def test_empty_room_has_no_pages(general: Room) -> None:
     assert await latest(general.id, 50) == []
     assert await page_before(general.id, 1, 50) == []
+
+
+async def test_in_batches_reads_lazily_one_bounded_batch_at_a_time(
+    general: Room, alice: User
+) -> None:
+    ids = await fill_room(general, alice, 30)
+    batches = in_batches(general.id, size=7)
+    first = await anext(batches)
+    assert [m.id for m in first] == ids[:7]
+    assert first[0].author.username == "alice" and first[0].room.slug == "general"
+    # Rows were not loaded ahead: what is deleted now is never seen.
+    await Message.filter(id__gt=ids[13]).delete()
+    rest = [batch async for batch in batches]
+    assert [[m.id for m in batch] for batch in rest] == [ids[7:14]]
+
+
+async def test_in_batches_can_stop_at_a_date_across_rooms(general: Room, alice: User) -> None:
+    other = await Room.create(slug="other", name="Other")
+    old = await fill_room(general, alice, 3) + await fill_room(other, alice, 2, prefix="o")
+    await Message.all().update(created_at=datetime.now(UTC) - timedelta(days=2))
+    await fill_room(general, alice, 2, prefix="new")
+    cutoff = datetime.now(UTC) - timedelta(days=1)
+    seen = [m.id async for batch in in_batches(older_than=cutoff, size=2) for m in batch]
+    assert seen == old

@@ -1,0 +1,361 @@
+"""Operator tasks: ``quart --app chat_app TASK`` or ``python -m chat_app TASK`` (``--help``).
+
+Each task is a thin shell over an action; it runs with the database open and the schema
+current. In a process that already serves the app (the tests), a task runs on the serving
+loop and reuses its connections instead of opening its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import sys
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+from quart import Quart, current_app
+from quart.cli import ScriptInfo
+
+from chat_app import ROOT, actions, exports
+from chat_app.actions.accounts import (
+    deactivate_user,
+    normalize_username,
+    prune_sessions,
+    set_password,
+)
+from chat_app.actions.maintenance import purge_messages
+from chat_app.actions.presence import prune_presence
+from chat_app.actions.rooms import RoomError, archive_room, create_room, rename_room
+from chat_app.actions.seed import seed_demo
+from chat_app.db import (
+    DatabaseNotReady,
+    apply_migrations,
+    close_database,
+    open_database,
+    require_current_schema,
+)
+from chat_app.logs import configure_logging
+from chat_app.models import Room, User
+from chat_app.models.stats import counts
+from chat_app.realtime.broker import Broker
+from chat_app.realtime.hub import Hub
+from chat_app.serve import run
+
+SERVING_LOOP = "serving_loop"
+Task = Coroutine[Any, Any, None]
+
+password_option = click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Asked for when not given (prefer the prompt: arguments show up in `ps`).",
+)
+batch_option = click.option(
+    "--batch-size",
+    type=click.IntRange(1, 100_000),
+    default=1000,
+    show_default=True,
+    help="Rows held in memory at once.",
+)
+format_option = click.option(
+    "--format", "fmt", type=click.Choice(exports.FORMATS), default="jsonl", show_default=True
+)
+before_option = click.option(
+    "--before",
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    required=True,
+    help="Only messages created before this date (UTC), e.g. 2025-01-01.",
+)
+room_filter_option = click.option("--room", "room_slug", help="Only this room (default: all).")
+
+
+async def _with_database(app: Quart, work: Task) -> None:
+    """Open the database and broker around ``work`` in a process that does not serve."""
+    await open_database(app.config["DATABASE_URL"])
+    broker: Broker = app.extensions["broker"]
+    hub: Hub = app.extensions["hub"]
+    try:
+        await require_current_schema(app.config["DATABASE_URL"])
+        # Started so that events (e.g. "close this user's sockets") reach a shared broker.
+        await broker.start(hub.deliver, hub.resync)
+        async with app.app_context():
+            await work
+    finally:
+        work.close()  # not awaited when the schema check failed: no "never awaited" warning
+        await broker.stop()
+        await close_database()
+
+
+async def _in_app_context(app: Quart, work: Task) -> None:
+    async with app.app_context():
+        await work
+
+
+def run_in_app(app: Quart, work: Task) -> None:
+    """Run ``work``: on the serving loop if this process serves ``app``, else on a new loop."""
+    loop: asyncio.AbstractEventLoop | None = app.extensions.get(SERVING_LOOP)
+    try:
+        if loop is not None and loop.is_running():
+            # Tortoise's connections belong to that loop; blocking it from itself would hang.
+            if _current_loop() is loop:
+                work.close()
+                raise click.UsageError("call CLI tasks from another thread than the app's loop")
+            asyncio.run_coroutine_threadsafe(_in_app_context(app, work), loop).result()
+        else:
+            asyncio.run(_with_database(app, work))
+    except (actions.AccountError, RoomError, DatabaseNotReady) as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _current_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def task(fn: Callable[..., Task]) -> Callable[..., None]:
+    """Make an async function a click callback that runs inside the app (see ``run_in_app``)."""
+
+    @functools.wraps(fn)
+    def callback(*args: Any, **kwargs: Any) -> None:
+        app = click.get_current_context().ensure_object(ScriptInfo).load_app()
+        run_in_app(app, fn(*args, **kwargs))
+
+    return callback
+
+
+async def _user(username: str) -> User:
+    user = await User.get_or_none(username=normalize_username(username))
+    if user is None:
+        raise click.ClickException(f"No user named {username!r}.")
+    return user
+
+
+async def _room(slug: str) -> Room:
+    room = await Room.get_or_none(slug=slug)
+    if room is None:
+        raise click.ClickException(f"No room {slug!r}.")
+    return room
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@click.command("create-user")
+@click.argument("username")
+@password_option
+@click.option("--admin", is_flag=True, help="Give the user administrator rights.")
+@task
+async def create_user(username: str, password: str, admin: bool) -> None:
+    """Create a user in the default room. An existing user is left unchanged."""
+    if await User.exists(username=normalize_username(username)):
+        click.echo(f"User {username!r} already exists; nothing changed.")
+        return
+    await actions.register_user(
+        username, password, current_app.config["DEFAULT_ROOM"], is_admin=admin
+    )
+    click.echo(f"Created {'administrator' if admin else 'user'} {username!r}.")
+
+
+@click.command("reset-password")
+@click.argument("username")
+@password_option
+@task
+async def reset_password(username: str, password: str) -> None:
+    """Set a new password and sign the user out everywhere."""
+    await set_password(await _user(username), password)
+    click.echo(f"Password of {username!r} changed; their sessions were ended.")
+
+
+@click.command("deactivate-user")
+@click.argument("username")
+@task
+async def deactivate(username: str) -> None:
+    """Stop a user signing in and close their open sockets (messages stay)."""
+    changed = await deactivate_user(await _user(username))
+    click.echo(f"Deactivated {username!r}." if changed else f"{username!r} was already inactive.")
+
+
+@click.command("create-room")
+@click.argument("slug")
+@click.option("--name", help="Display name (default: the slug).")
+@task
+async def create_room_task(slug: str, name: str | None) -> None:
+    """Create a room. An existing room is left unchanged."""
+    _, created = await create_room(slug, name)
+    click.echo(f"Created room {slug!r}." if created else f"Room {slug!r} already exists.")
+
+
+@click.command("rename-room")
+@click.argument("slug")
+@click.argument("name")
+@task
+async def rename_room_task(slug: str, name: str) -> None:
+    """Change a room's display name; its slug and links stay."""
+    await rename_room(await _room(slug), name)
+    click.echo(f"Room {slug!r} is now called {name.strip()!r}.")
+
+
+@click.command("archive-room")
+@click.argument("slug")
+@task
+async def archive_room_task(slug: str) -> None:
+    """Mark a room archived (its history stays readable)."""
+    changed = await archive_room(await _room(slug))
+    click.echo(f"Archived room {slug!r}." if changed else f"Room {slug!r} was already archived.")
+
+
+@click.command("seed")
+@click.option("--users", type=click.IntRange(1, 500), default=5, show_default=True)
+@click.option("--messages", type=click.IntRange(0, 10_000_000), default=1000, show_default=True)
+@click.option("--room", "room_slug", default="general", show_default=True)
+@click.option("--days", type=click.IntRange(1, 3650), default=30, show_default=True)
+@click.option("--password", default="demo-password", show_default=True, help="For demo users.")
+@task
+async def seed(users: int, messages: int, room_slug: str, days: int, password: str) -> None:
+    """Add demo users (demo-01, ...) and a message history spread over past days.
+
+    Running it again with the same options adds nothing.
+    """
+    await create_room(room_slug)  # validates the slug before any user is made
+    with click.progressbar(length=messages, label="messages") as bar:
+        room, added = await seed_demo(users, messages, room_slug, password, bar.update, days)
+    click.echo(f"{users} demo users; {added} messages added to {room.slug!r}.")
+
+
+@click.command("prune")
+@click.option(
+    "--presence-age",
+    type=click.FloatRange(1),
+    default=None,
+    help="Seconds without a heartbeat before a socket counts as dead "
+    "[default: CHAT_PRESENCE_STALE_SECONDS].",
+)
+@task
+async def prune(presence_age: float | None) -> None:
+    """Delete dead sockets, mark users left without one offline, delete expired sessions."""
+    age = presence_age or current_app.config["PRESENCE_STALE_SECONDS"]
+    offline = await prune_presence(timedelta(seconds=age))
+    sessions = await prune_sessions()
+    click.echo(f"Marked {len(offline)} users offline; removed {sessions} expired sessions.")
+
+
+@click.command("export-room")
+@click.argument("slug")
+@format_option
+@click.option("--output", type=click.File("w", encoding="utf-8"), default="-", show_default=True)
+@batch_option
+@task
+async def export_room(slug: str, fmt: str, output: TextIO, batch_size: int) -> None:
+    """Write a room's whole history, oldest first, streaming in batches."""
+    room = await _room(slug)
+    written = await exports.export_messages(output, fmt, room.id, batch_size=batch_size)
+    click.echo(f"Exported {written} messages of {slug!r}.", err=True)
+
+
+@click.command("archive-messages")
+@before_option
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    required=True,
+    help="New file for the archive (an existing one is never overwritten).",
+)
+@format_option
+@room_filter_option
+@batch_option
+@task
+async def archive_messages(
+    before: datetime, output: Path, fmt: str, room_slug: str | None, batch_size: int
+) -> None:
+    """Move old messages to a file, then delete them from the database, batch by batch."""
+    room_id = (await _room(room_slug)).id if room_slug else None
+    try:
+        archive = output.open("x", encoding="utf-8", newline="")
+    except FileExistsError:
+        raise click.ClickException(f"{output} exists; choose a new file.") from None
+    with archive:
+        write = exports.batch_writer(archive, fmt)
+        moved = await purge_messages(_utc(before), room_id, write, batch_size)
+    click.echo(f"Archived {moved} messages to {output}.")
+
+
+@click.command("purge-messages")
+@before_option
+@room_filter_option
+@batch_option
+@click.confirmation_option(prompt="Delete these messages for good?")
+@task
+async def purge(before: datetime, room_slug: str | None, batch_size: int) -> None:
+    """Delete old messages for good (see archive-messages to keep a copy)."""
+    room_id = (await _room(room_slug)).id if room_slug else None
+    deleted = await purge_messages(_utc(before), room_id, batch_size=batch_size)
+    click.echo(f"Deleted {deleted} messages.")
+
+
+@click.command("stats")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object, for scripts.")
+@task
+async def stats(as_json: bool) -> None:
+    """Users, rooms, messages, sessions and open connections."""
+    numbers = await counts()
+    if as_json:
+        click.echo(json.dumps(numbers))
+    else:
+        for name, value in numbers.items():
+            click.echo(f"{name:>15}: {value:,}")
+
+
+@click.command("migrate")
+@click.pass_obj
+def migrate(info: ScriptInfo) -> None:
+    """Apply database migrations (the same folder serves SQLite and PostgreSQL)."""
+    url: str = info.load_app().config["DATABASE_URL"]
+    asyncio.run(apply_migrations(url))
+    click.echo(f"Migrations applied to {url.split('@')[-1]}")
+
+
+@click.command("serve")
+@click.option("--host", envvar="HOST", default="127.0.0.1", show_default=True)
+@click.option("--port", envvar="PORT", type=int, default=8000, show_default=True)
+@click.option("--config", "toml", type=click.Path(path_type=Path), help="hypercorn.toml to read.")
+@click.option("--workers", type=click.IntRange(1), help="Processes (default: hypercorn.toml's).")
+def serve(host: str, port: int, toml: Path | None, workers: int | None) -> None:
+    """Serve HTTP and WebSocket with Hypercorn until SIGTERM (sockets get 1012)."""
+    configure_logging()
+    sys.exit(run(host, port, toml or ROOT / "hypercorn.toml", workers))
+
+
+COMMANDS = (
+    create_user,
+    reset_password,
+    deactivate,
+    create_room_task,
+    rename_room_task,
+    archive_room_task,
+    seed,
+    prune,
+    export_room,
+    archive_messages,
+    purge,
+    stats,
+    migrate,
+    serve,
+)
+
+
+def init_cli(app: Quart) -> None:
+    """Register the tasks on ``app.cli`` and remember the loop the app serves on."""
+    for command in COMMANDS:
+        app.cli.add_command(command)
+
+    @app.before_serving
+    async def remember_loop() -> None:
+        app.extensions[SERVING_LOOP] = asyncio.get_running_loop()
