@@ -249,9 +249,9 @@ class Server:
 
 
 @contextmanager
-def serving(database_url: str, log: Path) -> Iterator[Server]:
-    """A started server on ``database_url``, killed afterwards."""
-    running = Server(database_url, log)
+def serving(database_url: str, log: Path, env: dict[str, str] | None = None) -> Iterator[Server]:
+    """A started server on ``database_url`` (with extra ``env``), killed afterwards."""
+    running = Server(database_url, log, env)
     try:
         running.start()
         yield running

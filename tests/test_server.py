@@ -203,3 +203,17 @@ async def test_readyz_fails_when_the_database_is_down(tmp_path: Path) -> None:
             assert response.status_code == 503
             assert response.json() == {"database": "unavailable", "broker": "ok"}
             assert httpx.get(f"{server.base}/healthz").status_code == 200  # alive, not ready
+
+
+async def test_a_body_that_never_arrives_gets_408(database_url: str, tmp_path: Path) -> None:
+    with serving(database_url, tmp_path / "slow.log", env={"CHAT_BODY_TIMEOUT": "1"}) as slow:
+        host, port = slow.base.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(
+            b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded"
+            b"\r\nContent-Length: 100\r\n\r\nusername=al"  # ... and the rest never comes
+        )
+        await writer.drain()
+        head = await asyncio.wait_for(reader.read(12), 10)
+        writer.close()
+        assert head == b"HTTP/1.1 408"

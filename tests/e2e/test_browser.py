@@ -17,13 +17,17 @@ async def test_two_people_chat_both_ways(browser: Browser, server: Server) -> No
     bob = await signed_up(browser, server.base, "bob", viewport={"width": 390, "height": 844})
     await expect(alice.page.locator("#messages")).to_be_attached()
 
-    await send(alice.page, "Hello Bob <img src=x onerror=alert(1)>")
+    hostile = 'Hello Bob <img src=x onerror=alert(1)> <b hx-get="/logout" hx-trigger="load">x</b>'
+    await send(alice.page, hostile)
     theirs = bob.page.locator("#messages .chat-start .chat-bubble")
-    await expect(theirs).to_have_text(["Hello Bob <img src=x onerror=alert(1)>"])
+    await expect(theirs).to_have_text([hostile])
     mine = alice.page.locator("#messages .chat-end .chat-bubble")
-    await expect(mine).to_have_text(["Hello Bob <img src=x onerror=alert(1)>"])
+    await expect(mine).to_have_text([hostile])
+    await expect(bob.page.locator("#messages [hx-get], #messages img, #messages b")).to_have_count(
+        0
+    )
     composer = alice.page.get_by_role("textbox", name="Message")
-    await expect(composer).to_have_value("")  # cleared by the server's fresh composer
+    await expect(composer).to_have_value("")  # cleared at once for the next message
 
     await send(bob.page, "Hi Alice\nsecond line")
     await expect(alice.page.locator("#messages .chat-start .chat-bubble")).to_have_text(
