@@ -13,7 +13,7 @@ import logging
 import multiprocessing
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
@@ -83,12 +83,22 @@ def serve_worker(config: Config, sockets: Sockets | None = None) -> int:
     try:
         app = create_app()
         # Checked before serving, so a refusal is one plain line instead of a startup traceback.
-        asyncio.run(check_database(app.config["DATABASE_URL"]))
-        asyncio.run(serve(app, config, sockets))
+        loop_factory = _loop_factory(config.worker_class)
+        asyncio.run(check_database(app.config["DATABASE_URL"]), loop_factory=loop_factory)
+        asyncio.run(serve(app, config, sockets), loop_factory=loop_factory)
     except RuntimeError as error:  # e.g. schema behind or broker unreachable: say so plainly
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _loop_factory(worker_class: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop for `worker_class = "uvloop"`, as Hypercorn's own CLI does; else asyncio's."""
+    if worker_class != "uvloop":
+        return None
+    import uvloop  # an optional speed-up, imported only when configured
+
+    return uvloop.new_event_loop
 
 
 def _worker_process(config: Config, sockets: Sockets) -> None:

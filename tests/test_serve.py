@@ -23,3 +23,21 @@ def test_several_workers_with_the_in_process_broker_are_refused() -> None:
     assert result.returncode == 2
     assert "2 workers cannot share rooms through the in-process broker" in result.stderr
     assert "CHAT_BROKER_URL=postgres" in result.stderr
+
+
+def test_the_production_profile_serves_on_uvloop() -> None:
+    import uvloop
+    from hypercorn.config import Config
+
+    from chat_app import ROOT
+    from chat_app.serve import _loop_factory
+
+    profile = Config.from_toml(str(ROOT / "hypercorn.toml"))
+    factory = _loop_factory(profile.worker_class)
+    assert factory is not None
+    loop = factory()
+    try:
+        assert isinstance(loop, uvloop.Loop)
+    finally:
+        loop.close()
+    assert _loop_factory("asyncio") is None
