@@ -15,7 +15,7 @@ from chat_app import metrics
 from chat_app.actions.limits import TokenBucket, app_limiter
 from chat_app.db import finish_even_if_cancelled
 from chat_app.logs import log_event
-from chat_app.models import Message, Room, User
+from chat_app.models import Membership, Message, Room, User
 from chat_app.realtime import publish
 from chat_app.realtime.events import MessagePosted
 
@@ -64,11 +64,13 @@ async def post_message(author: User, room: Room, content: object, client_id: obj
     """Store a message and, after the commit, publish ``MessagePosted``.
 
     A retry with the same ``client_id`` returns the stored message and publishes nothing.
-    The caller has already checked that ``author`` belongs to ``room``.
+    Membership is checked here, not only when the socket opened: a member removed meanwhile,
+    or a room archived meanwhile, takes no new messages.
     """
     if not isinstance(client_id, str) or not CLIENT_ID_RE.fullmatch(client_id):
         raise MessageRejected("This message has no valid client id; reload the page.")
     text = clean_content(content)
+    await _check_open_to(author, room)
     existing = await Message.get_or_none(author_id=author.id, client_id=client_id)
     if existing is not None:
         return existing
@@ -78,6 +80,17 @@ async def post_message(author: User, room: Room, content: object, client_id: obj
         log_event(log, "rate_limited", logging.WARNING, user=author.id, room=room.id)
         raise MessageRejected(f"You are sending too fast; try again in {wait:.1f} s.")
     return await finish_even_if_cancelled(_store(author, room, text, client_id))
+
+
+async def _check_open_to(author: User, room: Room) -> None:
+    """MessageRejected unless ``author`` belongs to ``room`` and it is not archived."""
+    archived = await Membership.filter(user_id=author.id, room_id=room.id).values_list(
+        "room__archived_at", flat=True
+    )
+    if not archived:
+        raise MessageRejected("You are not a member of this room.")
+    if archived[0] is not None:
+        raise MessageRejected("This room is archived: it can be read, not posted to.")
 
 
 async def _store(author: User, room: Room, text: str, client_id: str) -> Message:

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
+import asyncpg
 import pytest
 from quart import Quart
+from tortoise import connections
+from tortoise.exceptions import BaseORMException
 
 from chat_app.actions import MessageRejected, post_message
-from chat_app.models import Message, Room, User
+from chat_app.models import Membership, Message, Room, User
 from chat_app.realtime.broker import Deliver
 from chat_app.realtime.events import Event, MessagePosted
+from tests.conftest import DATABASE
 
 
 class RecordingBroker:
@@ -114,12 +119,32 @@ async def test_invalid_client_id_is_rejected(
     assert published.events == []
 
 
+@pytest.fixture
+async def inserts_fail(app: Quart) -> AsyncIterator[None]:
+    """A real database trigger that refuses every insert into messages, then is removed."""
+    db = connections.get("default")
+    if DATABASE == "postgres":
+        await db.execute_script(
+            "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused'; "
+            "END $$ LANGUAGE plpgsql; CREATE TRIGGER refuse BEFORE INSERT ON messages "
+            "FOR EACH ROW EXECUTE FUNCTION refuse();"
+        )
+        yield
+        await db.execute_script("DROP TRIGGER refuse ON messages; DROP FUNCTION refuse();")
+    else:
+        await db.execute_script(
+            "CREATE TRIGGER refuse BEFORE INSERT ON messages "
+            "BEGIN SELECT RAISE(ABORT, 'refused'); END;"
+        )
+        yield
+        await db.execute_script("DROP TRIGGER refuse;")
+
+
 async def test_failed_insert_publishes_nothing(
-    published: RecordingBroker, alice: User, general: Room
+    published: RecordingBroker, alice: User, general: Room, inserts_fail: None
 ) -> None:
-    gone = Room(id=general.id + 1000, slug="gone", name="Gone")  # never saved: FK violation
-    with pytest.raises(Exception):  # noqa: B017 - the database's own integrity error
-        await post_message(alice, gone, "into the void", "client-0001")
+    with pytest.raises((BaseORMException, asyncpg.PostgresError), match="refused"):
+        await post_message(alice, general, "into the void", "client-0001")
     assert published.events == []
     assert await Message.all().count() == 0
 
@@ -151,3 +176,21 @@ async def test_a_sender_who_leaves_mid_write_never_wedges_the_database(
     await asyncio.sleep(0.1)  # shielded writes that outlived their caller finish
     for message in await Message.all():
         assert message.content == "bye"
+
+
+async def test_a_member_removed_meanwhile_cannot_post(
+    published: RecordingBroker, alice: User, general: Room
+) -> None:
+    await Membership.filter(user=alice, room=general).delete()
+    with pytest.raises(MessageRejected, match="not a member"):
+        await post_message(alice, general, "still here?", "client-0001")
+    assert published.events == []
+
+
+async def test_an_archived_room_takes_no_new_messages(
+    published: RecordingBroker, alice: User, general: Room
+) -> None:
+    await Room.filter(id=general.id).update(archived_at=datetime.now(UTC))
+    with pytest.raises(MessageRejected, match="archived"):
+        await post_message(alice, general, "anyone?", "client-0001")
+    assert await Message.all().count() == 0
