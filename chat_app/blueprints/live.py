@@ -20,7 +20,7 @@ from chat_app.auth import room_or_404, viewer_user
 from chat_app.db import finish_even_if_cancelled
 from chat_app.logs import log_event
 from chat_app.models import Room, User
-from chat_app.models.messages import page_after, with_author
+from chat_app.models.messages import page_after
 from chat_app.models.presence import room_presence
 from chat_app.realtime import streams
 from chat_app.realtime.hub import Connection, Hub
@@ -168,9 +168,8 @@ async def _post(connection: Connection, user: User, room: Room, data: dict[str, 
         reply = await streams.render_rejected(_csrf(), text, str(error), client_id, slug=room.slug)
         connection.offer(None, reply)
     else:
-        loaded = await with_author(message.id)
-        if loaded is not None:
-            connection.offer(message.id, await streams.render_messages([loaded], user.id))
+        message.author = user  # the author is the sender: no query to load it
+        connection.offer(message.id, await streams.render_messages([message], user.id))
 
 
 def _csrf() -> str:

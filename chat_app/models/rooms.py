@@ -55,8 +55,3 @@ async def room_for_member(user_id: int, slug: str) -> Room | None:
 async def rooms_of(user_id: int) -> list[Room]:
     """Every room the user belongs to, by name."""
     return await Room.filter(memberships__user_id=user_id).order_by("name")
-
-
-async def member_ids(room_id: int) -> list[int]:
-    """Ids of the room's members."""
-    return await Membership.filter(room_id=room_id).values_list("user_id", flat=True)  # type: ignore[return-value]

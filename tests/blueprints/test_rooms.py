@@ -10,6 +10,10 @@ from chat_app.models import Message, Room, User
 from tests.conftest import csrf_from, fill_room
 
 
+def ids_in(html: str) -> list[int]:
+    return [int(i) for i in re.findall(r'id="message-(\d+)"', html)]
+
+
 async def _post(client: QuartClient, content: str, client_id: str = "form-client-0001"):  # type: ignore[no-untyped-def]
     token = csrf_from(await (await client.get("/rooms/general")).get_data(as_text=True))
     return await client.post(
@@ -24,7 +28,7 @@ async def test_chat_page_has_socket_messages_and_composer(
     await fill_room(general, alice, 55, prefix="m")
     html = await (await alice_client.get("/rooms/general")).get_data(as_text=True)
     assert 'hx-ext="ws"' in html and 'ws-connect="/rooms/general/live?after=' in html
-    assert len(re.findall(r'id="message-\d+"', html)) == 50
+    assert len(ids_in(html)) == 50
     assert ">m 4<" not in html and ">m 54<" in html
     composer = re.search(r'<form id="composer"[^>]*>', html)
     assert composer and 'method="post"' in composer.group(0) and "ws-send" in composer.group(0)
@@ -77,14 +81,14 @@ async def test_history_pages_link_older_and_newer(
     html = await (await alice_client.get(f"/rooms/general/history?before={ids[100]}")).get_data(
         as_text=True
     )
-    shown = [int(i) for i in re.findall(r'id="message-(\d+)"', html)]
+    shown = ids_in(html)
     assert shown == ids[50:100]
     assert f"/rooms/general/history?before={ids[50]}" in html
     assert f"/rooms/general/history?after={ids[99]}" in html
     newer = await (await alice_client.get(f"/rooms/general/history?after={ids[99]}")).get_data(
         as_text=True
     )
-    assert [int(i) for i in re.findall(r'id="message-(\d+)"', newer)] == ids[100:120]
+    assert ids_in(newer) == ids[100:120]
     assert "Newer →" not in newer
 
 
@@ -106,10 +110,6 @@ async def test_bad_cursors_are_400(alice_client: QuartClient, general: Room) -> 
     ):
         response = await alice_client.get(f"/rooms/general/history?{query}")
         assert response.status_code == 400, query
-
-
-def ids_in(html: str) -> list[int]:
-    return [int(i) for i in re.findall(r'id="message-(\d+)"', html)]
 
 
 async def test_permalink_opens_the_history_around_the_message(
