@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -11,6 +12,7 @@ import pytest
 from quart import Quart
 from tortoise import connections
 from tortoise.exceptions import BaseORMException
+from tortoise.transactions import in_transaction
 
 from chat_app.actions import MessageRejected, post_message
 from chat_app.models import Membership, Message, Room, User
@@ -194,3 +196,24 @@ async def test_an_archived_room_takes_no_new_messages(
     with pytest.raises(MessageRejected, match="archived"):
         await post_message(alice, general, "anyone?", "client-0001")
     assert await Message.all().count() == 0
+
+
+@pytest.mark.skipif(DATABASE != "postgres", reason="SQLite has one writer at a time")
+async def test_an_insert_takes_its_id_only_after_the_rooms_earlier_insert_commits(
+    alice: User, general: Room
+) -> None:
+    """Tabs resume after the newest id they saw, so a room's ids must follow commit order:
+    an insert that has to wait for an open transaction in the same room must also get the
+    larger id (migration 0003), whatever code inserts."""
+    async with in_transaction() as slow:
+        first = await Message.create(
+            room=general, author=alice, content="slow", client_id="slow-0001", using_db=slow
+        )
+        second_task = asyncio.create_task(  # its own connection, not the transaction's
+            Message.create(room=general, author=alice, content="fast", client_id="fast-0001"),
+            context=contextvars.Context(),
+        )
+        await asyncio.sleep(0.3)
+        assert not second_task.done()  # waits for the first to commit
+    second = await asyncio.wait_for(second_task, 5)
+    assert second.id > first.id
