@@ -73,6 +73,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         sizes = replace(sizes, fanout_rates=tuple(int(r) for r in args.rates.split(",")))
     if args.crowd:
         sizes = replace(sizes, crowd_clients=args.crowd)
+    if args.workers:
+        sizes = replace(sizes, workers=args.workers)
     chosen = args.scenarios.split(",")
     unknown = set(chosen) - set(SCENARIOS)
     if unknown:
@@ -137,6 +139,7 @@ def main() -> int:
     parser.add_argument("--database", choices=["postgres", "sqlite"], default="postgres")
     parser.add_argument("--clients", type=int, help="fan-out and storm clients (default 1000)")
     parser.add_argument("--crowd", type=int, help="crowd clients (default 10000)")
+    parser.add_argument("--workers", type=int, help="worker processes in scenario 6 (default 2)")
     parser.add_argument("--processes", type=int, default=3, help="load generator processes")
     parser.add_argument("--no-reference", action="store_true", help="skip the reference server")
     parser.add_argument(

@@ -10,7 +10,7 @@ import signal
 import statistics
 import subprocess
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ class Sizes:
     storm_missed: int = 100
     storm_timeout: float = 10.0
     senders: int = 4
+    workers: int = 2
 
     @classmethod
     def smoke(cls) -> Sizes:
@@ -170,17 +171,22 @@ class Bench:
         return lo, self._seq
 
     @contextlib.asynccontextmanager
-    async def servers(self, clients: int) -> AsyncIterator[list[Live]]:
-        """Ours and the reference, each with ``clients`` connected clients and its senders.
-        Both run for the whole scenario and take turns, so load from elsewhere on the machine
-        hits both alike."""
+    async def servers(
+        self, clients: int, starters: list[Callable[[], Server]] | None = None
+    ) -> AsyncIterator[list[Live]]:
+        """Servers (by default ours and the reference), each with ``clients`` connected clients
+        and its senders. All run for the whole scenario and take turns, so load from elsewhere
+        on the machine hits them alike."""
+        if starters is None:
+            starters = [lambda: start_ours(self.population.database_url, SECRET, ROOM)]
+            if self.with_reference:
+                starters.append(start_reference)
         async with contextlib.AsyncExitStack() as stack:
             lives = []
-            starts = [start_ours(self.population.database_url, SECRET, ROOM)]
-            stack.callback(starts[0].stop)
-            if self.with_reference:
-                starts.append(start_reference())
-                stack.callback(starts[1].stop)
+            starts = []
+            for start in starters:
+                starts.append(start())
+                stack.callback(starts[-1].stop)
             for server in starts:
                 senders = await stack.enter_async_context(
                     Senders(server, self.population.sender_cookies)
@@ -242,44 +248,51 @@ def by_name(results: dict[str, Any], key: str) -> tuple[Any, Any]:
     return results["ours"].get(key), results.get("reference", {}).get(key)
 
 
+async def climb(bench: Bench, lives: list[Live], label: str) -> dict[str, dict[str, Any]]:
+    """Rising rates, the servers taking turns at each; per server, the result at its highest
+    rate with p99 ≤ 250 ms and nothing lost (a server drops out at its first failed rate)."""
+    best: dict[str, dict[str, Any]] = {}
+    profiler = start_profiler(lives[0].server, bench.profile) if bench.profile else None
+    running = list(lives)
+    failed: set[str] = set()
+    for rate in bench.sizes.fanout_rates:
+        for live in list(running):
+            # A failed rate gets a second try: a burst of outside load on this shared
+            # machine should not end a server's climb (every server gets the same rule).
+            for _ in range(2):
+                result = await live.step(rate, bench.sizes.step_seconds)
+                if ok(result, 250):
+                    break
+            bench.details.setdefault(f"{label}_{live.name}", []).append(result)
+            print(
+                f"  {label} {live.name} {rate}/s: p50 {result['p50_ms']:.1f} ms, "
+                f"p99 {result['p99_ms']:.1f} ms, "
+                f"{result['server_cpu_us_per_delivery']:.1f} µs/delivery, "
+                f"missing {result['missing']}, closed {result['closed']}",
+                flush=True,
+            )
+            if ok(result, 250) and live.name not in failed:
+                best[live.name] = result
+                continue
+            failed.add(live.name)  # the figure is the rate before the first failure
+            if not bench.sweep:
+                running.remove(live)
+                if live is lives[0] and profiler is not None:
+                    stop_profiler(profiler)
+                    profiler = None
+        if not running:
+            break
+    if profiler is not None:
+        stop_profiler(profiler)
+    return best
+
+
 async def fanout(bench: Bench) -> list[Row]:
     """Scenario 1: N clients in one room; the highest rate with p99 ≤ 250 ms, nothing lost.
-    At each rate ours goes, then the reference; a server drops out at its first failed rate."""
+    At each rate ours goes, then the reference."""
     n = bench.sizes.fanout_clients
-    best: dict[str, dict[str, Any]] = {}
     async with bench.servers(n) as lives:
-        profiler = start_profiler(lives[0].server, bench.profile) if bench.profile else None
-        running = list(lives)
-        failed: set[str] = set()
-        for rate in bench.sizes.fanout_rates:
-            for live in list(running):
-                # A failed rate gets a second try: a burst of outside load on this shared
-                # machine should not end a server's climb (both servers get the same rule).
-                for _ in range(2):
-                    result = await live.step(rate, bench.sizes.step_seconds)
-                    if ok(result, 250):
-                        break
-                bench.details.setdefault(f"fanout_{live.name}", []).append(result)
-                print(
-                    f"  fan-out {live.name} {rate}/s: p50 {result['p50_ms']:.1f} ms, "
-                    f"p99 {result['p99_ms']:.1f} ms, "
-                    f"{result['server_cpu_us_per_delivery']:.1f} µs/delivery, "
-                    f"missing {result['missing']}, closed {result['closed']}",
-                    flush=True,
-                )
-                if ok(result, 250) and live.name not in failed:
-                    best[live.name] = result
-                    continue
-                failed.add(live.name)  # the figure is the rate before the first failure
-                if not bench.sweep:
-                    running.remove(live)
-                    if live.name == "ours" and profiler is not None:
-                        stop_profiler(profiler)
-                        profiler = None
-            if not running:
-                break
-        if profiler is not None:
-            stop_profiler(profiler)
+        best = await climb(bench, lives, "fanout")
     rate = {name: r["rate"] for name, r in best.items()}
     cost = {name: r["server_cpu_us_per_delivery"] for name, r in best.items()}
     gen = {name: r["loadgen_cpu_share"] for name, r in best.items()}
@@ -508,29 +521,43 @@ async def storm(bench: Bench) -> list[Row]:
 
 
 async def workers(bench: Bench) -> list[Row]:
-    """Scenario 6: N workers versus one — needs a broker shared between processes."""
-    from chat_app.realtime.broker import broker_from_url
+    """Scenario 6: the fan-out climb with N worker processes versus one, both through the
+    PostgreSQL broker (LISTEN/NOTIFY), so the only difference is the process count. The
+    clients and the senders are spread over the workers by the kernel, so every message
+    crosses between processes."""
+    n, count = bench.sizes.fanout_clients, bench.sizes.workers
+    url = bench.population.database_url
+    if not url.startswith("postgres"):
+        return [Row("6 workers", "N workers vs 1", None, note="needs --database postgres")]
 
-    try:
-        broker_from_url(bench.population.database_url)
-    except ValueError:
-        return [
-            Row(
-                "6 workers",
-                "N workers vs one",
-                None,
-                None,
-                note="not yet available: needs the scale-out broker (CHAT_BROKER_URL)",
-            )
-        ]
+    def start(workers: int) -> Callable[[], Server]:
+        name = f"{workers}-worker" if workers == 1 else f"{workers}-workers"
+        return lambda: start_ours(
+            url, SECRET, ROOM, name=name, workers=workers, broker_url="postgres"
+        )
+
+    async with bench.servers(n, [start(count), start(1)]) as lives:
+        best = await climb(bench, lives, "workers")
+    many, one = (best.get(live.name, {}) for live in lives)
     return [
         Row(
             "6 workers",
-            "N workers vs one",
-            None,
-            None,
-            note="broker present; this scenario is not written yet",
-        )
+            f"max msg/s to {n} clients, {count} workers vs 1 (PostgreSQL broker)",
+            many.get("rate"),
+            one.get("rate"),
+            "msg/s",
+            "report",
+            higher_is_better=True,
+            note="reference column: 1 worker",
+        ),
+        Row(
+            "6 workers",
+            "server CPU per delivery at that rate (all processes)",
+            many.get("server_cpu_us_per_delivery"),
+            one.get("server_cpu_us_per_delivery"),
+            "µs",
+            note="reference column: 1 worker",
+        ),
     ]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -43,14 +44,28 @@ class Server:
     live_path: str
     extra: dict[str, str] = field(default_factory=dict)
 
+    def pids(self) -> list[int]:
+        """The server's process and its descendants (``serve --workers N`` starts N)."""
+        found, todo = [], [self.process.pid]
+        while todo:
+            pid = todo.pop()
+            found.append(pid)
+            for task in Path(f"/proc/{pid}/task").glob("*/children"):
+                todo.extend(int(child) for child in task.read_text().split())
+        return found
+
     def cpu_seconds(self) -> float:
-        """User + system CPU the process has used so far."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        """User + system CPU its processes have used so far."""
+        total = 0
+        for pid in self.pids():
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        return total / CLOCK_TICKS
 
     def rss_bytes(self) -> int:
-        """Resident memory now."""
-        return int(Path(f"/proc/{self.process.pid}/statm").read_text().split()[1]) * PAGE_SIZE
+        """Resident memory of its processes now."""
+        pages = sum(int(Path(f"/proc/{pid}/statm").read_text().split()[1]) for pid in self.pids())
+        return pages * PAGE_SIZE
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL if it lingers."""
@@ -59,7 +74,7 @@ class Server:
             try:
                 self.process.wait(15)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(5)
 
 
@@ -84,11 +99,20 @@ def _spawn(name: str, args: list[str], env: dict[str, str], port: int, live_path
         cwd=ROOT,
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own group: workers stop with it
     )
     return Server(name, process, port, log, live_path)
 
 
-def start_ours(database_url: str, secret: str, room: str) -> Server:
+def start_ours(
+    database_url: str,
+    secret: str,
+    room: str,
+    *,
+    name: str = "ours",
+    workers: int = 1,
+    broker_url: str = "memory://",
+) -> Server:
     """``python -m chat_app serve`` (Hypercorn, hypercorn.toml) with the per-user send rate
     raised so a few sender accounts can drive hundreds of messages per second."""
     port = free_port()
@@ -97,10 +121,10 @@ def start_ours(database_url: str, secret: str, room: str) -> Server:
         "CHAT_SECRET_KEY": secret,
         "CHAT_MESSAGES_PER_SECOND": "100000",
         "CHAT_MESSAGES_BURST": "100000",
+        "CHAT_BROKER_URL": broker_url,
     }
-    server = _spawn(
-        "ours", ["-m", "chat_app", "serve", "--port", str(port)], env, port, f"/rooms/{room}/live"
-    )
+    args = ["-m", "chat_app", "serve", "--port", str(port), "--workers", str(workers)]
+    server = _spawn(name, args, env, port, f"/rooms/{room}/live")
     return _wait_ready(server, f"http://{HOST}:{port}/healthz")
 
 
