@@ -27,11 +27,12 @@ async def measure(url: str, events: int) -> str:
     receiver = publisher if url.startswith("memory:") else broker_from_url(url, channel=channel)
     arrived: asyncio.Queue[int] = asyncio.Queue()
 
-    async def deliver(event: Event) -> None:
-        assert isinstance(event, MessagePosted)
-        arrived.put_nowait(event.message_id)
+    async def deliver(events: list[Event]) -> None:
+        for event in events:
+            assert isinstance(event, MessagePosted)
+            arrived.put_nowait(event.message_id)
 
-    async def ignore(_event: Event) -> None:
+    async def ignore(_events: list[Event]) -> None:
         return None
 
     await receiver.start(deliver, lambda: None)

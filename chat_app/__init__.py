@@ -18,6 +18,7 @@ from chat_app.errors import init_errors
 from chat_app.realtime.broker import Broker, broker_from_url
 from chat_app.realtime.hub import Hub
 from chat_app.realtime.streams import dom_id
+from chat_app.realtime.websocket import PromptWebsocket
 from chat_app.security import init_security
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +35,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )
+    app.websocket_class = PromptWebsocket
     settings = config.load(overrides=overrides)
     app.config.update(settings)
     app.config.update(

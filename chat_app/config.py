@@ -19,10 +19,6 @@ DEFAULTS: dict[str, Any] = {
     "HISTORY_PAGE_SIZE": 50,
     "WS_MAX_FRAME_BYTES": 64 * 1024,
     "WS_QUEUE_SIZE": 256,
-    # Frames per second this node spends on all its sockets together (pacing, see hub.Pacing);
-    # a socket waits at most WS_FRAME_INTERVAL_MAX_MS between frames. 0 turns pacing off.
-    "WS_NODE_FRAMES_PER_SECOND": 10_000,
-    "WS_FRAME_INTERVAL_MAX_MS": 150,
     "WS_MAX_SOCKETS_PER_USER": 10,
     # Every frame a client sends (messages, typing, ...) spends from one budget per socket.
     "WS_FRAMES_PER_SECOND": 10.0,

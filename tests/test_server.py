@@ -217,3 +217,26 @@ async def test_a_body_that_never_arrives_gets_408(database_url: str, tmp_path: P
         head = await asyncio.wait_for(reader.read(12), 10)
         writer.close()
         assert head == b"HTTP/1.1 408"
+
+
+async def test_frames_of_every_length_reach_a_client_that_negotiated_compression(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The hub's frames go straight to Hypercorn's connection (the short path), uncompressed
+    even where permessage-deflate was agreed, as browsers always agree it: RFC 7692 allows it.
+    A catch-up of twenty long messages needs the 64-bit length field."""
+    with serving(database_url, tmp_path / "server.log", {"CHAT_MESSAGES_BURST": "50"}) as server:
+        alice = await sign_up(server.base, "alice")
+        url = f"{server.ws_base}/rooms/general/live?after=0"
+        headers = {"Origin": server.base, "Cookie": alice}
+        async with connect(url, additional_headers=headers) as ws:
+            assert [e.name for e in ws.protocol.extensions] == ["permessage-deflate"]
+            for n in range(20):
+                await ws.send(frame(f"{n:02d}" + "x" * 3998))
+                assert f"{n:02d}xxx" in await received(ws, f"{n:02d}xxx")
+        async with connect(url, additional_headers=headers) as ws:
+            catch_up = await received(ws, "19xxx")
+            assert len(catch_up.encode()) > 65535 and catch_up.count("x" * 3998) == 20
+        metrics = httpx.get(f"{server.base}/metrics").text
+        assert 'parley_frames_sent_total{path="direct"} 0.0' not in metrics
+        assert 'parley_frames_sent_total{path="direct"}' in metrics

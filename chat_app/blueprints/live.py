@@ -88,14 +88,17 @@ async def _left(hub: Hub, connection: Connection) -> None:
 
 async def _stream(connection: Connection, user: User, room: Room) -> None:
     """Send and receive until either side ends; a failure is logged, never propagated."""
-    sender = connection.start_sender()
+    connection.go_live()
     receiver = asyncio.create_task(_receive(connection, user, room))
+    ended = asyncio.create_task(connection.ended.wait())
     try:
-        await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({ended, receiver}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        sender.cancel()
+        connection.end()
+        ended.cancel()
         receiver.cancel()
-        for outcome in await asyncio.gather(sender, receiver, return_exceptions=True):
+        outcomes = await asyncio.gather(receiver, return_exceptions=True)
+        for outcome in [*outcomes, connection.error]:
             if isinstance(outcome, Exception) and not isinstance(outcome, ClientDisconnectedError):
                 metrics.ERRORS.labels("websocket").inc()
                 log_event(log, "error", logging.ERROR, outcome, surface="websocket", user=user.id)

@@ -59,9 +59,9 @@ async def page_after(room_id: int, after: int, limit: int) -> list[Message]:
     )
 
 
-async def with_author(message_id: int) -> Message | None:
-    """One message with its author loaded, ready to render."""
-    return await Message.filter(id=message_id).select_related("author").first()
+async def with_authors(message_ids: list[int]) -> list[Message]:
+    """These messages with their authors loaded, ready to render, oldest first."""
+    return await Message.filter(id__in=message_ids).order_by("id").select_related("author")
 
 
 async def in_batches(

@@ -27,7 +27,7 @@ from chat_app.realtime.events import Event, decode, encode
 
 log = logging.getLogger(__name__)
 
-Deliver = Callable[[Event], Awaitable[None]]
+Deliver = Callable[[list[Event]], Awaitable[None]]
 OnGap = Callable[[], None]
 
 # PostgreSQL refuses NOTIFY payloads of 8,000 bytes or more; events carry ids, so a bigger
@@ -43,7 +43,8 @@ LISTENER_NAME = "parley-listen"
 
 
 class Broker(Protocol):
-    """Publish events; deliver every published event (from any node) to ``deliver``.
+    """Publish events; deliver every published event (from any node) to ``deliver``, in
+    order, in batches of those that arrived while the previous batch was delivered.
 
     ``on_gap`` is called after a lost subscription is back: events may have been missed.
     """
@@ -95,11 +96,14 @@ class _Inbox:
 
     async def _run(self, deliver: Deliver) -> None:
         while True:
-            event = await self._queue.get()
+            # Everything that arrived meanwhile goes as one batch (see Hub.deliver).
+            events = [await self._queue.get()]
+            while not self._queue.empty():
+                events.append(self._queue.get_nowait())
             try:
-                await deliver(event)
+                await deliver(events)
             except Exception:
-                log.exception("delivering %r failed", event)
+                log.exception("delivering %d events failed", len(events))
 
 
 class MemoryBroker:

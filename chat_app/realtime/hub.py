@@ -11,8 +11,9 @@ import logging
 import time
 import uuid
 from collections import Counter, defaultdict, deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
+from types import MappingProxyType
 from typing import Protocol
 
 from quart import Quart
@@ -39,14 +40,23 @@ POLICY_VIOLATION = 1008  # the ws extension does not reconnect after this one
 SERVICE_RESTART = 1012  # ... and reconnects after these two
 TRY_AGAIN_LATER = 1013
 RECENT_WINDOW = 2048
+WRITE_SLICE = 64
 
 
 class Socket(Protocol):
     async def send(self, data: str) -> None: ...
 
 
+Fragment = tuple[int | None, str]  # (message id or None, HTML)
+
+
 class Connection:
-    """One open websocket of ``user_id`` in ``room_id``."""
+    """One open websocket of ``user_id`` in ``room_id``.
+
+    Fragments offered while a write is in flight wait (at most ``queue_size`` of them) and go
+    out together as the next frame: a socket that falls behind gets fewer, bigger frames, and
+    one that stops reading is closed instead of holding memory.
+    """
 
     def __init__(
         self,
@@ -62,16 +72,20 @@ class Connection:
         self.session_token = session_token
         self.socket_id = uuid.uuid4().hex
         self.last_heard = time.monotonic()  # any frame counts as a heartbeat
-        self.queue: asyncio.Queue[tuple[int | None, str]] = asyncio.Queue(maxsize=queue_size)
+        self._queue_size = queue_size
+        self._waiting: list[Fragment] = []
         # Ids of the messages sent lately (catch-up, live, replies): a copy arriving by another
         # path is skipped, so no message is shown twice. Duplicates only race near in time,
         # so a window suffices and memory stays bounded.
         self._recent: deque[int] = deque(maxlen=RECENT_WINDOW)
         self._recent_ids: set[int] = set()
+        self._live = False  # until go_live(): the catch-up is written first
+        self._writer: asyncio.Task[None] | None = None
+        self._writing = False
+        self.ended = asyncio.Event()  # the socket should close, or a write failed
+        self.error: Exception | None = None
         self.close_code: int | None = None
         self.close_reason = ""
-        self.pacing = Pacing(0, 0.0)  # the hub's, once attached
-        self._sender: asyncio.Task[None] | None = None
 
     def first_time(self, message_id: int) -> bool:
         """Record that ``message_id`` goes out; False if it already went out."""
@@ -84,67 +98,62 @@ class Connection:
         return True
 
     def offer(self, message_id: int | None, text: str) -> None:
-        """Queue ``text`` without waiting; close the socket when it cannot keep up."""
-        if self.close_code is not None:
+        """Send ``text`` now, or with the next frame if a write is in flight."""
+        self.offer_all([(message_id, text)])
+
+    def offer_all(self, fragments: list[Fragment]) -> None:
+        """Send ``fragments`` as one frame; close the socket when it cannot keep up."""
+        if self.ended.is_set():
             return
-        try:
-            self.queue.put_nowait((message_id, text))
-        except asyncio.QueueFull:
+        if len(self._waiting) + len(fragments) > self._queue_size:
             metrics.QUEUE_DROPS.inc()
             log_event(log, "ws.queue_full", logging.WARNING, user=self.user_id, room=self.room_id)
             self.close(TRY_AGAIN_LATER, "too slow, reconnect")
+            return
+        self._waiting.extend(fragments)
+        self._write_if_idle()
+
+    def go_live(self) -> None:
+        """Write what was offered during the catch-up, and from now on as it comes."""
+        self._live = True
+        self._write_if_idle()
 
     def close(self, code: int, reason: str = "") -> None:
-        """Ask the handler to close the socket with ``code``; it notices the sender stop."""
+        """Ask the handler to close the socket with ``code``."""
         if self.close_code is None:
             self.close_code, self.close_reason = code, reason
-        if self._sender is not None:
-            self._sender.cancel()
+        self.end()
 
-    def start_sender(self) -> asyncio.Task[None]:
-        """Start writing queued fragments; the task ends when the socket should close."""
-        self._sender = asyncio.create_task(self._send_forever())
-        return self._sender
+    def end(self) -> None:
+        """Stop writing: the socket is closing or gone."""
+        self.ended.set()
+        if self._writer is not None and not self._writer.done():
+            self._writer.cancel()  # a client that stopped reading must not hold its task
 
-    async def _send_forever(self) -> None:
-        loop = asyncio.get_running_loop()
-        last_sent = -float("inf")
-        while self.close_code is None:  # close() may come before the sender starts
-            batch = [await self.queue.get()]
-            # Python's cost is per frame (a syscall, the ASGI and wsproto layers), not per byte:
-            # under load, wait out the interval so the fragments of several events share it.
-            # A socket that was quiet for an interval sends at once, so light load pays nothing.
-            wait = last_sent + self.pacing.interval - loop.time()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            while not self.queue.empty():
-                batch.append(self.queue.get_nowait())
-            # One frame for everything queued: the ws extension swaps each top-level element.
-            text = "".join(t for mid, t in batch if mid is None or self.first_time(mid))
-            if text:
-                with metrics.DELIVERY_SECONDS.time():
+    def _write_if_idle(self) -> None:
+        if self._live and not self._writing and self._waiting:
+            self._writing = True
+            # Eager: the write starts here and, while the socket's buffer has room (nearly
+            # always), finishes before this returns. A fan-out thus writes to every socket in
+            # one pass, without a task switch per socket; only a socket that pushes back
+            # leaves a task behind, and what is offered meanwhile joins its next frame.
+            loop = asyncio.get_running_loop()
+            self._writer = asyncio.Task(self._write(), loop=loop, eager_start=True)
+
+    async def _write(self) -> None:
+        try:
+            while self._waiting and not self.ended.is_set():
+                batch, self._waiting = self._waiting, []
+                # One frame for everything waiting: the ws extension swaps each top-level
+                # element.
+                text = "".join(t for mid, t in batch if mid is None or self.first_time(mid))
+                if text:
                     await self.socket.send(text)
-                last_sent = loop.time()
-
-
-class Pacing:
-    """How often one socket may get a frame: this node's frame budget shared by its sockets.
-
-    With N sockets and a budget of F frames/s, each socket gets at most one frame per N/F
-    seconds (capped), whatever the message rate: the CPU spent on frames stays bounded, and
-    the wait it adds is of the order of one fan-out to all N sockets anyway. Quiet sockets are
-    not delayed.
-    """
-
-    def __init__(self, frames_per_second: int, max_interval: float) -> None:
-        self.frames_per_second = frames_per_second
-        self.max_interval = max_interval
-        self.interval = 0.0
-
-    def resize(self, sockets: int) -> None:
-        """Recompute the interval for ``sockets`` open sockets."""
-        if self.frames_per_second > 0:
-            self.interval = min(self.max_interval, sockets / self.frames_per_second)
+        except Exception as error:  # the client went away mid-write (or worse: logged)
+            self.error = error
+            self.ended.set()
+        finally:
+            self._writing = False
 
 
 class Hub:
@@ -152,11 +161,6 @@ class Hub:
 
     def __init__(self, app: Quart) -> None:
         self._app = app
-        self._pacing = Pacing(
-            app.config.get("WS_NODE_FRAMES_PER_SECOND", 0),
-            app.config.get("WS_FRAME_INTERVAL_MAX_MS", 0) / 1000,
-        )
-        self._open = 0
         self.node_id = uuid.uuid4().hex[:16]
         self._rooms: defaultdict[int, set[Connection]] = defaultdict(set)
         # Sockets per user, kept as they come and go: the handshake checks the per-user limit,
@@ -175,11 +179,8 @@ class Hub:
 
     def attach(self, connection: Connection) -> None:
         """Subscribe a connection to its room's events (before any catch-up query)."""
-        connection.pacing = self._pacing
         self._rooms[connection.room_id].add(connection)
         self._per_user[connection.user_id] += 1
-        self._open += 1
-        self._pacing.resize(self._open)
         self.drained.clear()
         metrics.OPEN_CONNECTIONS.inc()
         if self.closing:  # opened while shutting down: it must not hold the shutdown up
@@ -195,8 +196,6 @@ class Hub:
             self._per_user[connection.user_id] -= 1
             if not self._per_user[connection.user_id]:
                 del self._per_user[connection.user_id]
-            self._open -= 1
-            self._pacing.resize(self._open)
         if not self._rooms:
             self.drained.set()
         metrics.OPEN_CONNECTIONS.dec()
@@ -209,11 +208,21 @@ class Hub:
         """Every open connection on this node."""
         return [c for room in self._rooms.values() for c in room]
 
-    async def deliver(self, event: Event) -> None:
-        """Apply ``event`` to this node's sockets."""
+    async def deliver(self, events: Sequence[Event]) -> None:
+        """Apply ``events`` to this node's sockets.
+
+        They are all the events that arrived while the previous ones were delivered: under
+        load, batches grow, and the messages of a batch cost one query and one frame per
+        socket, so the cost per message falls as the rate rises (Python's cost is per frame).
+        """
+        posted = [event for event in events if isinstance(event, MessagePosted)]
+        if posted:
+            await self._fan_out(posted)
+        for event in events:
+            await self._apply(event)
+
+    async def _apply(self, event: Event) -> None:
         match event:
-            case MessagePosted():
-                await self._fan_out(event)
             case SessionsRevoked(user_id=user_id, session_token=token):
                 for connection in self.connections():
                     if connection.user_id == user_id and token in (None, connection.session_token):
@@ -234,20 +243,27 @@ class Hub:
         """Whether ``user_id`` shows as typing in ``room_id``."""
         return self._typing[room_id].get(user_id, 0.0) > time.monotonic()
 
-    async def _fan_out(self, event: MessagePosted) -> None:
-        """Render once and enqueue the same text on every socket of the room on this node."""
-        if not self._rooms.get(event.room_id):
+    async def _fan_out(self, posted: list[MessagePosted]) -> None:
+        """Render each message once (plus its author's variant) and write the room's new
+        messages to each of its sockets on this node as one frame."""
+        wanted = [event.message_id for event in posted if self._rooms.get(event.room_id)]
+        if not wanted:
             return
         with metrics.FANOUT_SECONDS.time():
             async with self._app.app_context():
-                fanout = await streams.render_event(event)
-            if fanout is None:
-                return
-            for connection in list(self._rooms.get(fanout.room_id, ())):
-                own = connection.user_id == fanout.author_id
-                connection.offer(fanout.message_id, fanout.for_author if own else fanout.for_others)
-        if fanout.author_id is not None and self._typing[event.room_id].pop(fanout.author_id, 0):
-            await self._typing_changed(event.room_id)  # sending ends "is typing"
+                fanouts = await streams.render_posted(wanted)
+            by_room: defaultdict[int, list[streams.Fanout]] = defaultdict(list)
+            for fanout in fanouts:
+                by_room[fanout.room_id].append(fanout)
+            for room_id, batch in by_room.items():
+                await self._write_to(
+                    room_id,
+                    [fanout.fragment_for(None) for fanout in batch],
+                    {a.author_id: [f.fragment_for(a.author_id) for f in batch] for a in batch},
+                )
+        for fanout in fanouts:  # sending ends "is typing"
+            if self._typing[fanout.room_id].pop(fanout.author_id, 0):
+                await self._typing_changed(fanout.room_id)
 
     async def _presence_changed(self) -> None:
         """Re-render the people list, once per room of the changed users with sockets on this
@@ -282,7 +298,7 @@ class Hub:
                         # after a tab loaded shows up there on its next load.
                         changed = [p for p in people if p.user_id in users]
                         text = await streams.render_members(changed)
-                    self._broadcast([room_id], text)
+                    await self._write_to(room_id, [(None, text)])
 
     async def _render_presence_later(self, delay: float) -> None:
         await asyncio.sleep(delay)
@@ -301,24 +317,36 @@ class Hub:
         now = time.monotonic()
         typing = {u: t for u, t in self._typing[room_id].items() if t > now}
         self._typing[room_id] = typing
-        connections = self._rooms.get(room_id)
-        if not connections:
+        if not self._rooms.get(room_id):
             return
         names = dict(await User.filter(id__in=list(typing)).values_list("id", "username"))
-        texts: dict[tuple[str, ...], str] = {}
-        async with self._app.app_context():
-            for connection in list(connections):
-                others = tuple(
-                    sorted(str(names[u]) for u in typing if u != connection.user_id and u in names)
-                )
-                if others not in texts:
-                    texts[others] = await streams.render_typing(others)
-                connection.offer(None, texts[others])
 
-    def _broadcast(self, room_ids: Iterable[int], text: str) -> None:
-        for room_id in room_ids:
-            for connection in list(self._rooms.get(room_id, ())):
-                connection.offer(None, text)
+        async def line_without(typist: int | None) -> list[Fragment]:
+            shown = sorted(name for user, name in names.items() if user != typist)
+            return [(None, await streams.render_typing(shown))]
+
+        async with self._app.app_context():
+            everyone = await line_without(None)
+            typists = {typist: await line_without(typist) for typist in names}
+        await self._write_to(room_id, everyone, typists)
+
+    async def _write_to(
+        self,
+        room_id: int,
+        for_everyone: list[Fragment],
+        for_some: Mapping[int, list[Fragment]] = MappingProxyType({}),
+    ) -> None:
+        """Write ``for_everyone`` to each socket of ``room_id`` on this node, or the variant in
+        ``for_some`` for its user (messages' authors, typists).
+
+        Writes to sockets that keep up finish at once, so a pass is one stretch of CPU; every
+        WRITE_SLICE sockets it lets the event loop run, or each database reply a post waits
+        for would wait for a whole pass (and posts, serialised per room, for several).
+        """
+        for n, connection in enumerate(list(self._rooms.get(room_id, ())), 1):
+            connection.offer_all(for_some.get(connection.user_id, for_everyone))
+            if n % WRITE_SLICE == 0:
+                await asyncio.sleep(0)
 
     def _after(self, delay: float, work: Callable[[int], Awaitable[None]], arg: int) -> None:
         """Run ``work(arg)`` after ``delay`` seconds (typing expiry needs no new event)."""

@@ -12,9 +12,8 @@ from quart import current_app, render_template
 
 from chat_app.actions.messages import CLIENT_ID_RE, new_client_id
 from chat_app.models import Message
-from chat_app.models.messages import with_author
+from chat_app.models.messages import with_authors
 from chat_app.models.presence import MemberPresence
-from chat_app.realtime.events import Event, MessagePosted
 
 
 def dom_id(kind: str, record_id: int | str) -> str:
@@ -24,13 +23,17 @@ def dom_id(kind: str, record_id: int | str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Fanout:
-    """What one event puts on the wire: one text for the author, one for everyone else."""
+    """What one new message puts on the wire: one text for its author, one for everyone else."""
 
     room_id: int
-    author_id: int | None
-    message_id: int | None
+    author_id: int
+    message_id: int
     for_author: str
     for_others: str
+
+    def fragment_for(self, viewer_id: int | None) -> tuple[int, str]:
+        """(message id, HTML) as ``viewer_id`` sees it (None: anyone but the author)."""
+        return self.message_id, self.for_author if viewer_id == self.author_id else self.for_others
 
 
 async def render_messages(messages: Sequence[Message], viewer_id: int | None) -> str:
@@ -40,22 +43,18 @@ async def render_messages(messages: Sequence[Message], viewer_id: int | None) ->
     )
 
 
-async def render_event(event: Event) -> Fanout | None:
-    """Render ``event`` once (plus the author's variant); None when there is nothing to show."""
-    match event:
-        case MessagePosted(room_id=room_id, message_id=message_id):
-            message = await with_author(message_id)
-            if message is None:
-                return None
-            return Fanout(
-                room_id=room_id,
-                author_id=message.author_id,
-                message_id=message.id,
-                for_author=await render_messages([message], message.author_id),
-                for_others=await render_messages([message], None),
-            )
-        case _:
-            return None
+async def render_posted(message_ids: list[int]) -> list[Fanout]:
+    """Render each message once per audience, oldest first; deleted ones are left out."""
+    return [
+        Fanout(
+            room_id=message.room_id,
+            author_id=message.author_id,
+            message_id=message.id,
+            for_author=await render_messages([message], message.author_id),
+            for_others=await render_messages([message], None),
+        )
+        for message in await with_authors(message_ids)
+    ]
 
 
 async def render_people(people: Sequence[MemberPresence]) -> str:

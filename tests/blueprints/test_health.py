@@ -57,7 +57,7 @@ async def test_metrics_are_served_to_direct_loopback_clients_only(client: QuartC
         "parley_open_connections",
         "parley_messages_posted_total",
         "parley_fanout_seconds_bucket",
-        "parley_delivery_seconds_bucket",
+        "parley_frames_sent_total",
         "parley_queue_drops_total",
         "parley_rate_limited_total",
     ):

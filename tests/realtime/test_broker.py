@@ -23,8 +23,8 @@ class Node:
         self.events: list[Event] = []
         self.gaps = 0
 
-    async def deliver(self, event: Event) -> None:
-        self.events.append(event)
+    async def deliver(self, events: list[Event]) -> None:
+        self.events.extend(events)
 
     def gap(self) -> None:
         self.gaps += 1

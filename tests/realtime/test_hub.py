@@ -1,4 +1,4 @@
-"""The hub's seams: bounded queues, coalesced frames, no repeats after catch-up."""
+"""The hub's seams: bounded backlogs, coalesced frames, no repeats after catch-up."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 
 from chat_app.realtime.events import MessagePosted, decode, encode
 from chat_app.realtime.hub import RECENT_WINDOW, Connection, Hub
+from tests.conftest import fill_room
 
 
 class RecordingSocket:
@@ -25,16 +26,24 @@ class StalledSocket:
         await asyncio.Event().wait()
 
 
-async def test_queued_fragments_go_out_as_one_frame() -> None:
+async def test_what_is_offered_during_catch_up_goes_out_as_one_frame_after_it() -> None:
     socket = RecordingSocket()
     connection = Connection(socket, user_id=1, room_id=1, queue_size=10)
     for n in range(3):
         connection.offer(n + 1, f"<div id='m{n}'></div>")
-    sender = connection.start_sender()
-    await asyncio.sleep(0.05)
+    assert socket.frames == []
+    connection.go_live()
     assert socket.frames == ["<div id='m0'></div><div id='m1'></div><div id='m2'></div>"]
-    connection.close(1000)
-    await asyncio.gather(sender, return_exceptions=True)
+
+
+async def test_a_live_socket_is_written_at_once_without_a_task_switch() -> None:
+    socket = RecordingSocket()
+    connection = Connection(socket, user_id=1, room_id=1, queue_size=10)
+    connection.go_live()
+    connection.offer(1, "[1]")
+    assert socket.frames == ["[1]"]  # no await in between: written within offer()
+    connection.offer_all([(2, "[2]"), (None, "<typing/>")])
+    assert socket.frames == ["[1]", "[2]<typing/>"]
 
 
 async def test_a_message_goes_out_once_whichever_path_brings_it() -> None:
@@ -43,35 +52,64 @@ async def test_a_message_goes_out_once_whichever_path_brings_it() -> None:
     assert connection.first_time(7) and connection.first_time(8)  # sent by catch-up
     for message_id in (7, 8, 9, 9):  # live copies, and a confirmation racing the broadcast
         connection.offer(message_id, f"[{message_id}]")
-    sender = connection.start_sender()
-    await asyncio.sleep(0.05)
+    connection.go_live()
     assert socket.frames == ["[9]"]
-    connection.close(1000)
-    await asyncio.gather(sender, return_exceptions=True)
+
+
+class SlowSocket:
+    """A client that reads, slowly: each send waits until the test lets it through."""
+
+    def __init__(self) -> None:
+        self.frames: list[str] = []
+        self.gate = asyncio.Event()
+
+    async def send(self, data: str) -> None:
+        await self.gate.wait()
+        self.gate.clear()
+        self.frames.append(data)
+
+
+async def test_fragments_offered_during_a_slow_write_share_the_next_frame() -> None:
+    socket = SlowSocket()
+    connection = Connection(socket, user_id=1, room_id=1, queue_size=10)
+    connection.go_live()
+    for n in range(4):
+        connection.offer(n, f"[{n}]")
+    socket.gate.set()
+    await asyncio.sleep(0)
+    socket.gate.set()
+    await asyncio.sleep(0)
+    assert socket.frames == ["[0]", "[1][2][3]"]
 
 
 async def test_a_stalled_socket_is_closed_and_never_slows_the_others() -> None:
     stalled = Connection(StalledSocket(), user_id=1, room_id=1, queue_size=4)
     healthy_socket = RecordingSocket()
     healthy = Connection(healthy_socket, user_id=2, room_id=1, queue_size=4)
-    senders = [stalled.start_sender(), healthy.start_sender()]
+    for connection in (stalled, healthy):
+        connection.go_live()
     for n in range(20):
         for connection in (stalled, healthy):
             connection.offer(n, f"[{n}]")
-        await asyncio.sleep(0)  # the healthy sender drains between events
-    await asyncio.sleep(0.05)
-    assert stalled.close_code == 1013
+    assert stalled.close_code == 1013 and stalled.ended.is_set()
     assert "".join(healthy_socket.frames) == "".join(f"[{n}]" for n in range(20))
-    healthy.close(1000)
-    await asyncio.gather(*senders, return_exceptions=True)
-    assert senders[0].done()
+    assert healthy.close_code is None
+    await asyncio.sleep(0)
+    assert stalled._writer is not None and stalled._writer.cancelled()
 
 
-async def test_close_before_the_sender_starts_still_ends_it() -> None:
-    connection = Connection(RecordingSocket(), user_id=1, room_id=1, queue_size=4)
-    connection.close(1012, "server restarting")
-    await asyncio.wait_for(connection.start_sender(), 1)
-    assert connection.close_code == 1012
+class BrokenSocket:
+    async def send(self, data: str) -> None:
+        raise ConnectionResetError("gone")
+
+
+async def test_a_failed_write_ends_the_connection_and_keeps_the_error() -> None:
+    connection = Connection(BrokenSocket(), user_id=1, room_id=1, queue_size=4)
+    connection.go_live()
+    connection.offer(1, "[1]")
+    assert connection.ended.is_set()
+    assert isinstance(connection.error, ConnectionResetError)
+    connection.offer(2, "[2]")  # ignored, no second error
 
 
 def test_the_memory_of_sent_ids_is_bounded() -> None:
@@ -95,3 +133,20 @@ async def test_a_socket_opening_during_shutdown_is_closed_too(app) -> None:  # t
     late = Connection(RecordingSocket(), user_id=1, room_id=1, queue_size=4)
     hub.attach(late)
     assert late.close_code == 1012
+
+
+async def test_messages_delivered_together_go_to_each_socket_as_one_frame(  # type: ignore[no-untyped-def]
+    app, alice, bob, general
+) -> None:
+    first, second = await fill_room(general, alice, 2)
+    hub = Hub(app)
+    sockets = {user.id: RecordingSocket() for user in (alice, bob)}
+    for user_id, socket in sockets.items():
+        connection = Connection(socket, user_id=user_id, room_id=general.id, queue_size=4)
+        hub.attach(connection)
+        connection.go_live()
+    await hub.deliver([MessagePosted(general.id, first), MessagePosted(general.id, second)])
+    for user_id, socket in sockets.items():
+        [frame] = socket.frames
+        assert frame.index(f'id="message-{first}"') < frame.index(f'id="message-{second}"')
+        assert frame.count("chat-end") == (2 if user_id == alice.id else 0)  # own on the right
