@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from quart import current_app
-from tortoise.transactions import in_transaction
 
 from chat_app.actions.limits import TokenBucket, app_limiter
 from chat_app.models import LiveSocket, User, UserPresence
@@ -23,31 +23,106 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-async def _set_online(user_id: int, online: bool) -> None:
-    """Record the user's online flag; publish only when it changed."""
-    async with in_transaction():
-        presence, created = await UserPresence.get_or_create(
-            user_id=user_id, defaults={"is_online": online}
+async def _mark_online(users: set[int]) -> set[int]:
+    """Flag ``users`` online (rows made as needed); those who were not."""
+    if not users:
+        return set()
+    known = dict(await UserPresence.filter(user_id__in=users).values_list("user_id", "is_online"))
+    new = users - known.keys()
+    if new:
+        await UserPresence.bulk_create(
+            [UserPresence(user_id=u, is_online=True) for u in new], ignore_conflicts=True
         )
-        changed = created or presence.is_online != online
-        presence.is_online = online
-        presence.last_seen = _now()
-        await presence.save(update_fields=["is_online", "last_seen"])
-    if changed:
+    await UserPresence.filter(user_id__in=users).update(is_online=True, last_seen=_now())
+    return new | {u for u, online in known.items() if not online}
+
+
+async def _mark_offline_unless_connected(users: set[int]) -> set[int]:
+    """Flag those of ``users`` with no socket left on any node offline; those who were online."""
+    if not users:
+        return set()
+    connected = await LiveSocket.filter(user_id__in=users).values_list("user_id", flat=True)
+    gone = users - {int(u) for u in connected}  # type: ignore[call-overload]
+    if not gone:
+        return set()
+    was_online = await UserPresence.filter(user_id__in=gone, is_online=True).values_list(
+        "user_id", flat=True
+    )
+    await UserPresence.filter(user_id__in=gone).update(is_online=False, last_seen=_now())
+    return {int(u) for u in was_online}  # type: ignore[call-overload]
+
+
+class SocketLedger:
+    """This node's rows of open sockets, written in batches.
+
+    Each open and close waits until its row is written, as before, but everything that comes
+    while a batch is being written goes into the next one: a few statements for a whole
+    reconnect storm instead of five round trips per socket. The writes run in the ledger's own
+    task, so a handler cancelled by its client leaving never interrupts one.
+    """
+
+    def __init__(self) -> None:
+        self._opened: list[LiveSocket] = []
+        self._closed: list[LiveSocket] = []
+        self._waiting: list[asyncio.Future[None]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def opened(self, socket_id: str, user_id: int, room_id: int, node: str) -> None:
+        """A socket of ``user_id`` opened on ``node``: the user is online."""
+        row = LiveSocket(id=socket_id, user_id=user_id, room_id=room_id, node=node)
+        self._opened.append(row)
+        await self._written()
+
+    async def closed(self, socket_id: str, user_id: int) -> None:
+        """A socket closed: the user goes offline when it was their last one, on any node."""
+        self._closed.append(LiveSocket(id=socket_id, user_id=user_id))
+        await self._written()
+
+    async def _written(self) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self._waiting.append(done)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_batches())
+        await asyncio.shield(done)  # a waiter that leaves must not cancel the others' write
+
+    async def _write_batches(self) -> None:
+        while self._waiting:
+            opened, closed, waiting = self._opened, self._closed, self._waiting
+            self._opened, self._closed, self._waiting = [], [], []
+            try:
+                await _write_batch(opened, closed)
+            except Exception as error:
+                for done in waiting:
+                    done.set_exception(error)
+            else:
+                for done in waiting:
+                    done.set_result(None)
+
+
+async def _write_batch(opened: list[LiveSocket], closed: list[LiveSocket]) -> None:
+    if opened:
+        await LiveSocket.bulk_create(opened)
+    if closed:
+        await LiveSocket.filter(id__in=[row.id for row in closed]).delete()
+    changed = await _mark_online({row.user_id for row in opened})
+    changed |= await _mark_offline_unless_connected({row.user_id for row in closed})
+    for user_id in sorted(changed):
         await publish(PresenceChanged(user_id=user_id))
+
+
+def _ledger() -> SocketLedger:
+    ledger: SocketLedger = current_app.extensions.setdefault("socket_ledger", SocketLedger())
+    return ledger
 
 
 async def socket_opened(socket_id: str, user_id: int, room_id: int, node: str) -> None:
     """A socket of ``user_id`` opened on ``node``: the user is online."""
-    await LiveSocket.create(id=socket_id, user_id=user_id, room_id=room_id, node=node)
-    await _set_online(user_id, True)
+    await _ledger().opened(socket_id, user_id, room_id, node)
 
 
 async def socket_closed(socket_id: str, user_id: int) -> None:
     """A socket closed: the user goes offline when it was their last one, on any node."""
-    await LiveSocket.filter(id=socket_id).delete()
-    if not await LiveSocket.filter(user_id=user_id).exists():
-        await _set_online(user_id, False)
+    await _ledger().closed(socket_id, user_id)
 
 
 async def refresh_sockets(socket_ids: list[str]) -> None:
@@ -64,10 +139,9 @@ async def prune_presence(older_than: timedelta) -> list[int]:
     await LiveSocket.filter(seen_at__lt=cutoff).delete()
     flagged = await UserPresence.filter(is_online=True).values_list("user_id", flat=True)
     candidates = {int(u) for u in [*stale, *flagged]}  # type: ignore[call-overload]
-    alive = set(await LiveSocket.filter(user_id__in=candidates).values_list("user_id", flat=True))
-    gone = sorted(candidates - alive)
+    gone = sorted(await _mark_offline_unless_connected(candidates))
     for user_id in gone:
-        await _set_online(user_id, False)
+        await publish(PresenceChanged(user_id=user_id))
     return gone
 
 

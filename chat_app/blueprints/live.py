@@ -17,7 +17,6 @@ from chat_app import metrics
 from chat_app.actions import MessageRejected, post_message
 from chat_app.actions.presence import signal_typing, socket_closed, socket_opened, stop_typing
 from chat_app.auth import room_or_404, viewer_user
-from chat_app.db import finish_even_if_cancelled
 from chat_app.logs import log_event
 from chat_app.models import Room, User
 from chat_app.models.messages import page_after
@@ -57,9 +56,7 @@ async def live(slug: str) -> None:
     hub.attach(connection)  # subscribe first, so nothing committed from now on is missed
     log_event(log, "ws.connect", user=user.id, room=room.id)
     try:
-        # A transaction cut off by a disconnect would wedge SQLite (see finish_even_if_cancelled).
-        opened = socket_opened(connection.socket_id, user.id, room.id, hub.node_id)
-        await finish_even_if_cancelled(opened)
+        await socket_opened(connection.socket_id, user.id, room.id, hub.node_id)
         await _catch_up(connection, room, _after_arg())
         # Presence events may have been missed while this tab was away (a broker gap too).
         connection.offer(None, await streams.render_people(await room_presence(room.id)))

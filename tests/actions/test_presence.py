@@ -1,0 +1,76 @@
+"""Socket rows and online flags under many simultaneous opens and closes (a reconnect storm)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from quart import Quart
+
+from chat_app.actions import register_user
+from chat_app.actions.presence import socket_closed, socket_opened
+from chat_app.models import LiveSocket, Room, UserPresence
+from chat_app.realtime.events import Event, PresenceChanged
+from tests.conftest import PASSWORD
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    async def publish(self, event: Event) -> None:
+        self.events.append(event)
+
+
+@pytest.fixture
+async def published(app: Quart) -> AsyncIterator[Recorder]:
+    real = app.extensions["broker"]
+    app.extensions["broker"] = recorder = Recorder()
+    try:
+        async with app.app_context():
+            yield recorder
+    finally:
+        app.extensions["broker"] = real
+
+
+async def test_simultaneous_opens_and_closes_leave_exact_rows_and_one_event_per_change(
+    published: Recorder, general: Room
+) -> None:
+    users = [await register_user(f"storm{n}", PASSWORD) for n in range(12)]
+    ids = [u.id for u in users]
+    sockets = [(f"s{u}-{tab}", u) for u in ids for tab in (1, 2)]  # two tabs each
+    await asyncio.gather(*(socket_opened(s, u, general.id, "node-a") for s, u in sockets))
+    assert await LiveSocket.all().count() == 24
+    assert set(await UserPresence.filter(is_online=True).values_list("user_id", flat=True)) == set(
+        ids
+    )
+    assert sorted(e.user_id for e in published.events if isinstance(e, PresenceChanged)) == ids
+
+    published.events.clear()
+    first_tabs = [(s, u) for s, u in sockets if s.endswith("-1")]
+    await asyncio.gather(*(socket_closed(s, u) for s, u in first_tabs))
+    assert published.events == []  # every user still has a tab open
+    assert await UserPresence.filter(is_online=True).count() == 12
+
+    last_tabs = [(s, u) for s, u in sockets if s.endswith("-2")]
+    await asyncio.gather(*(socket_closed(s, u) for s, u in last_tabs))
+    assert await LiveSocket.all().count() == 0
+    assert await UserPresence.filter(is_online=True).count() == 0
+    assert sorted(e.user_id for e in published.events if isinstance(e, PresenceChanged)) == ids
+
+
+async def test_a_closer_that_leaves_mid_write_does_not_stop_the_write(
+    published: Recorder, general: Room
+) -> None:
+    user = await register_user("leaver", PASSWORD)
+    await socket_opened("tab", user.id, general.id, "node-a")
+    closing = asyncio.create_task(socket_closed("tab", user.id))
+    await asyncio.sleep(0)
+    closing.cancel()  # the handler's client went away
+    for _ in range(100):
+        if not await LiveSocket.exists(id="tab"):
+            break
+        await asyncio.sleep(0.01)
+    assert not await LiveSocket.exists(id="tab")
+    assert not (await UserPresence.get(user_id=user.id)).is_online
