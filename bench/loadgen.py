@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import math
 import multiprocessing
 import os
 import re
@@ -49,10 +50,12 @@ class Target:
     cookie: str = ""
 
 
-def handshake(target: Target, after: int | None) -> bytes:
-    """The HTTP upgrade request a browser tab would send (without compression offers)."""
+def handshake(target: Target, after: int | None, away: float = 0.0) -> bytes:
+    """The HTTP upgrade request a browser tab would send (without compression offers): on a
+    reconnect, the last message id it has, and like the page, how many seconds it was away."""
     key = base64.b64encode(os.urandom(16)).decode()
-    path = target.path if after is None else f"{target.path}?after={after}"
+    query = f"away={math.ceil(away)}" if after is None else f"after={after}&away={math.ceil(away)}"
+    path = f"{target.path}?{query}"
     origin = f"http://{target.host}:{target.port}"
     lines = [
         f"GET {path} HTTP/1.1",
@@ -195,14 +198,18 @@ class Client(asyncio.Protocol):
 
 
 async def open_client(
-    target: Target, sink: Sink, after: int | None = None, counts: bytearray | None = None
+    target: Target,
+    sink: Sink,
+    after: int | None = None,
+    counts: bytearray | None = None,
+    away: float = 0.0,
 ) -> Client:
     """Connect, send the upgrade request and wait for 101; ``counts`` carries over what a
     reconnecting client had already received."""
     loop = asyncio.get_running_loop()
     _, client = await loop.create_connection(lambda: Client(sink, counts), target.host, target.port)
     assert client.transport is not None
-    client.transport.write(handshake(target, after))
+    client.transport.write(handshake(target, after, away))
     await asyncio.wait_for(client.opened, 30)
     return client
 
@@ -216,6 +223,7 @@ class Group:
         self.clients: list[Client] = []  # in the order they opened
         self.failures: list[str] = []
         self._dropped: list[tuple[Target, int | None, bytearray]] = []
+        self._dropped_at = 0.0
         self._heartbeat: asyncio.Task[None] | None = None
 
     async def _beat(self) -> None:
@@ -240,7 +248,8 @@ class Group:
         async def one(target: Target, last: int | None, seen: bytearray | None) -> None:
             async with gate:
                 try:
-                    client = await open_client(target, self.sink, last, seen)
+                    away = time.monotonic() - self._dropped_at if resume else 0.0
+                    client = await open_client(target, self.sink, last, seen, away)
                 except (OSError, ConnectionError, TimeoutError) as error:
                     self.failures.append(f"{type(error).__name__}: {error}")
                     return
@@ -299,6 +308,7 @@ class Group:
     async def drop(self) -> dict[str, Any]:
         """Cut every connection as a network failure would (no closing handshake)."""
         self._dropped = [(c.target, c.last_message_id, c.counts) for c in self.clients]
+        self._dropped_at = time.monotonic()
         for client in self.clients:
             if client.transport is not None:
                 client.transport.abort()

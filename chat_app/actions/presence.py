@@ -152,7 +152,8 @@ async def set_status(user: User, status: object) -> UserPresence:
     presence, _ = await UserPresence.get_or_create(user_id=user.id)
     if presence.status != status:
         presence.status = str(status)
-        await presence.save(update_fields=["status"])
+        presence.last_seen = _now()  # a change: tabs catching up on presence look at this
+        await presence.save(update_fields=["status", "last_seen"])
         await publish(PresenceChanged(user_id=user.id))
     return presence
 

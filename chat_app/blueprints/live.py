@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from quart import Blueprint, abort, current_app, session, websocket
@@ -20,7 +21,6 @@ from chat_app.auth import room_or_404, viewer_user
 from chat_app.logs import log_event
 from chat_app.models import Room, User
 from chat_app.models.messages import page_after
-from chat_app.models.presence import room_presence
 from chat_app.realtime import streams
 from chat_app.realtime.hub import Connection, Hub
 from chat_app.realtime.inbox import Receive, gated
@@ -31,6 +31,7 @@ blueprint = Blueprint("live", __name__)
 
 TOO_BIG = 1009
 CATCH_UP_PAGE = 200
+AWAY_MARGIN_SECONDS = 10
 
 
 @blueprint.websocket("/rooms/<slug>/live")
@@ -59,7 +60,7 @@ async def live(slug: str) -> None:
         await socket_opened(connection.socket_id, user.id, room.id, hub.node_id)
         await _catch_up(connection, room, _after_arg())
         # Presence events may have been missed while this tab was away (a broker gap too).
-        connection.offer(None, await streams.render_people(await room_presence(room.id)))
+        connection.offer(None, await streams.render_presence_update(room.id, since=_seen_arg()))
         await _stream(connection, user, room)
         if connection.close_code is not None:
             with contextlib.suppress(Exception):
@@ -104,6 +105,15 @@ async def _stream(connection: Connection, user: User, room: Room) -> None:
 def _after_arg() -> int | None:
     raw = websocket.args.get("after", "")
     return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None
+
+
+def _seen_arg() -> datetime | None:
+    """When the tab last knew the people list: ``away`` is how many seconds ago (its own
+    clock, so only a duration), widened by a margin for the trip. None: it does not say."""
+    raw = websocket.args.get("away", "")
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 7):
+        return None
+    return datetime.now(UTC) - timedelta(seconds=int(raw) + AWAY_MARGIN_SECONDS)
 
 
 async def _catch_up(connection: Connection, room: Room, after: int | None) -> None:

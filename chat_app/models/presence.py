@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -75,10 +76,17 @@ async def _presence_for(users: list[User]) -> list[MemberPresence]:
     ]
 
 
-async def room_presence(room_id: int) -> list[MemberPresence]:
-    """Every member of a room with their presence, by name."""
-    members = await User.filter(memberships__room_id=room_id, is_active=True).order_by("username")
-    return await _presence_for(members)
+async def room_presence(
+    room_id: int, *, only: Collection[int] | None = None, changed_since: datetime | None = None
+) -> list[MemberPresence]:
+    """The members of a room with their presence, by name: all of them, or ``only`` these,
+    or only those whose presence changed at or after ``changed_since``."""
+    query = User.filter(memberships__room_id=room_id, is_active=True)
+    if only is not None:
+        query = query.filter(id__in=list(only))
+    if changed_since is not None:
+        query = query.filter(presence__last_seen__gte=changed_since)
+    return await _presence_for(await query.order_by("username"))
 
 
 async def presence_visible_to(user_id: int) -> list[MemberPresence]:

@@ -22,7 +22,6 @@ from chat_app import metrics
 from chat_app.actions.presence import prune_presence, refresh_sockets
 from chat_app.logs import log_event
 from chat_app.models import Membership, User
-from chat_app.models.presence import room_presence
 from chat_app.models.users import valid_session_tokens
 from chat_app.realtime import streams
 from chat_app.realtime.events import (
@@ -285,19 +284,10 @@ class Hub:
         self._presence_rendered = time.monotonic()
         query = Membership.filter(user_id__in=users).distinct()
         rooms: list[int] = await query.values_list("room_id", flat=True)  # type: ignore[assignment]
-        full_list_max: int = self._app.config["PRESENCE_FULL_LIST_MAX"]
         async with self._app.app_context():
             for room_id in rooms:
                 if self._rooms.get(room_id):
-                    people = await room_presence(room_id)
-                    if len(people) <= full_list_max:
-                        text = await streams.render_people(people)
-                    else:
-                        # ~800 bytes an entry: a 1,000-member list to every socket each second
-                        # is gigabytes. Changed entries only; someone who joined the room
-                        # after a tab loaded shows up there on its next load.
-                        changed = [p for p in people if p.user_id in users]
-                        text = await streams.render_members(changed)
+                    text = await streams.render_presence_update(room_id, users=users)
                     await self._write_to(room_id, [(None, text)])
 
     async def _render_presence_later(self, delay: float) -> None:

@@ -5,15 +5,16 @@ Only this module and ``templates/streams/`` know htmx's wire format.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from quart import current_app, render_template
 
 from chat_app.actions.messages import CLIENT_ID_RE, new_client_id
-from chat_app.models import Message
+from chat_app.models import Membership, Message
 from chat_app.models.messages import with_authors
-from chat_app.models.presence import MemberPresence
+from chat_app.models.presence import MemberPresence, room_presence
 
 
 def dom_id(kind: str, record_id: int | str) -> str:
@@ -65,6 +66,25 @@ async def render_people(people: Sequence[MemberPresence]) -> str:
 async def render_members(people: Sequence[MemberPresence]) -> str:
     """Only these people's entries of the list, each swapped by its id."""
     return await render_template("streams/members.html", people=people)
+
+
+async def render_presence_update(
+    room_id: int, *, users: Collection[int] | None = None, since: datetime | None = None
+) -> str:
+    """The people list of ``room_id`` after ``users`` changed, or for a tab that saw it last
+    ``since``: the whole list in a small room. In one of more than PRESENCE_FULL_LIST_MAX
+    members, only the entries of ``users`` or of those changed ``since``, each swapped by its
+    id: at ~800 bytes an entry, a whole list of thousands to every socket would cost more than
+    the messages (someone who joined such a room after a tab loaded shows up on its next load).
+    """
+    if users is None and since is None:
+        return await render_people(await room_presence(room_id))
+    if (
+        await Membership.filter(room_id=room_id).count()
+        <= current_app.config["PRESENCE_FULL_LIST_MAX"]
+    ):
+        return await render_people(await room_presence(room_id))
+    return await render_members(await room_presence(room_id, only=users, changed_since=since))
 
 
 def typing_text(names: Sequence[str]) -> str:

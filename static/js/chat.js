@@ -18,10 +18,19 @@
     return newest;
   }
 
+  // ... and how long it has been away: a large room's people list then comes as the entries
+  // that changed meanwhile. Up to date when the page loaded and until an open socket closed.
+  var upToDateAt = Date.now();
+  var openSocket = null;
+  function secondsAway() { return Math.ceil((Date.now() - upToDateAt) / 1000); }
+
   var currentSocket = null;
   htmx.createWebSocket = function (url) {
     var u = new URL(url, location.href);
-    if (u.searchParams.has("after")) u.searchParams.set("after", String(newestMessageId()));
+    if (u.searchParams.has("after")) {
+      u.searchParams.set("after", String(newestMessageId()));
+      u.searchParams.set("away", String(secondsAway()));
+    }
     currentSocket = new WebSocket(u.toString());
     return currentSocket;
   };
@@ -52,6 +61,7 @@
 
   document.addEventListener("htmx:wsOpen", function (event) {
     wrapper = event.detail.socketWrapper;
+    openSocket = currentSocket;
     everOpened = true;
     ownAttempts = 0;
     showStatus("connected");
@@ -63,6 +73,7 @@
     wrapper = event.detail.socketWrapper;
     var closed = event.detail.event;
     if (closed.target !== currentSocket) return; // a socket already replaced
+    if (closed.target === openSocket) upToDateAt = Date.now();
     if (!everOpened && ++failedOpens >= 3) startPolling();
     if (closed.code === SIGNED_OUT) return showStatus("disconnected");
     if (RETRIED_BY_HTMX.indexOf(closed.code) < 0) {

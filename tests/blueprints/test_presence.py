@@ -89,6 +89,42 @@ async def test_large_rooms_get_only_the_changed_entries_of_the_people_list(
         app.config["PRESENCE_FULL_LIST_MAX"] = saved
 
 
+async def test_a_tab_back_in_a_large_room_gets_only_what_changed_while_it_was_away(
+    app: Quart, alice_client: QuartClient, bob_client: QuartClient, bob: User, general: Room
+) -> None:
+    carol = await register_user("carol", PASSWORD)  # offline for an hour
+    await UserPresence.create(user=carol, last_seen=datetime.now(UTC) - timedelta(hours=1))
+    saved = app.config["PRESENCE_FULL_LIST_MAX"]
+    app.config["PRESENCE_FULL_LIST_MAX"] = 2  # three members: a large room
+    try:
+        async with bob_client.websocket(LIVE, headers={"Origin": ORIGIN}) as bob_ws:
+            await drain(bob_ws)  # bob came online just now
+            back = f"{LIVE}&away=30"
+            async with alice_client.websocket(back, headers={"Origin": ORIGIN}) as alice_ws:
+                caught_up = await drain(alice_ws)
+            assert f'id="presence-{bob.id}"' in caught_up
+            assert f'id="presence-{carol.id}"' not in caught_up  # unchanged for an hour
+            assert '<ul id="people"' not in caught_up
+            async with alice_client.websocket(LIVE, headers={"Origin": ORIGIN}) as alice_ws:
+                assert f'id="presence-{carol.id}"' in await drain(alice_ws)  # no away: all
+    finally:
+        app.config["PRESENCE_FULL_LIST_MAX"] = saved
+
+
+@pytest.mark.parametrize("away", ["-5", "1e9", "x", "99999999", "%00"])
+async def test_a_nonsense_away_gets_the_whole_list(
+    app: Quart, alice_client: QuartClient, general: Room, away: str
+) -> None:
+    saved = app.config["PRESENCE_FULL_LIST_MAX"]
+    app.config["PRESENCE_FULL_LIST_MAX"] = 0  # every room is large
+    try:
+        url = f"{LIVE}&away={away}"
+        async with alice_client.websocket(url, headers={"Origin": ORIGIN}) as ws:
+            assert '<ul id="people"' in await drain(ws)
+    finally:
+        app.config["PRESENCE_FULL_LIST_MAX"] = saved
+
+
 async def test_a_socket_that_stops_heartbeating_goes_offline(
     tuned: Quart, alice_client: QuartClient, bob_client: QuartClient, alice: User, general: Room
 ) -> None:
