@@ -42,8 +42,11 @@ DEFAULTS: dict[str, Any] = {
     "PRESENCE_STALE_SECONDS": 45.0,
     "TYPING_SIGNAL_SECONDS": 2.0,
     "TYPING_TTL_SECONDS": 6.0,
-    # People lists are re-rendered at most once per this many seconds per node.
+    # People lists are re-rendered at most once per this many seconds per node, and less often
+    # on a busy node: each render goes to every socket, so with N sockets at most once per
+    # N / PRESENCE_FRAMES_PER_SECOND seconds (10,000 sockets: every 5 s).
     "PRESENCE_RENDER_SECONDS": 0.25,
+    "PRESENCE_FRAMES_PER_SECOND": 2000,
     # Rooms with more members get only the changed entries of the people list, not all of it.
     "PRESENCE_FULL_LIST_MAX": 100,
     "COOKIE_SECURE": True,

@@ -33,8 +33,10 @@ async def _mark_online(users: set[int]) -> set[int]:
         await UserPresence.bulk_create(
             [UserPresence(user_id=u, is_online=True) for u in new], ignore_conflicts=True
         )
-    await UserPresence.filter(user_id__in=users).update(is_online=True, last_seen=_now())
-    return new | {u for u, online in known.items() if not online}
+    back = {u for u, online in known.items() if not online}
+    if back:  # last_seen marks changes (tabs catching up look at it): not every new tab
+        await UserPresence.filter(user_id__in=back).update(is_online=True, last_seen=_now())
+    return new | back
 
 
 async def _mark_offline_unless_connected(users: set[int]) -> set[int]:

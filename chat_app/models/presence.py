@@ -77,16 +77,24 @@ async def _presence_for(users: list[User]) -> list[MemberPresence]:
 
 
 async def room_presence(
-    room_id: int, *, only: Collection[int] | None = None, changed_since: datetime | None = None
+    room_id: int,
+    *,
+    only: Collection[int] | None = None,
+    changed_since: datetime | None = None,
+    latest: int | None = None,
 ) -> list[MemberPresence]:
     """The members of a room with their presence, by name: all of them, or ``only`` these,
-    or only those whose presence changed at or after ``changed_since``."""
+    or only those whose presence changed at or after ``changed_since`` (the ``latest`` most
+    recent such changes)."""
     query = User.filter(memberships__room_id=room_id, is_active=True)
     if only is not None:
         query = query.filter(id__in=list(only))
     if changed_since is not None:
         query = query.filter(presence__last_seen__gte=changed_since)
-    return await _presence_for(await query.order_by("username"))
+    if latest is not None:
+        query = query.order_by("-presence__last_seen").limit(latest)
+    members = sorted(await query, key=lambda u: u.username)
+    return await _presence_for(members)
 
 
 async def presence_visible_to(user_id: int) -> list[MemberPresence]:

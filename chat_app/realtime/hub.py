@@ -268,14 +268,20 @@ class Hub:
         """Re-render the people list, once per room of the changed users with sockets on this
         node (the whole list, so newcomers appear and the order stays right).
 
-        At most once per PRESENCE_RENDER_SECONDS: the first change renders at once, the ones
+        At most once per PRESENCE_RENDER_SECONDS (longer with many sockets, see the config):
+        the first change renders at once, the ones
         that follow within the window share one render at its end. When hundreds of users come
         online together (a restart, a morning), one render per change held the broker's queue
         for seconds and sent every socket hundreds of lists (measured: 3,000 sockets got no
         message for 15 s)."""
         if self._presence_timer is not None:
             return  # a render is already scheduled; it will include these users
-        wait = self._presence_rendered + self._app.config["PRESENCE_RENDER_SECONDS"]
+        config = self._app.config
+        interval = max(
+            config["PRESENCE_RENDER_SECONDS"],
+            self.open_sockets() / config["PRESENCE_FRAMES_PER_SECOND"],
+        )
+        wait = self._presence_rendered + interval
         wait -= time.monotonic()
         if wait > 0:
             self._presence_timer = asyncio.create_task(self._render_presence_later(wait))

@@ -73,18 +73,20 @@ async def render_presence_update(
 ) -> str:
     """The people list of ``room_id`` after ``users`` changed, or for a tab that saw it last
     ``since``: the whole list in a small room. In one of more than PRESENCE_FULL_LIST_MAX
-    members, only the entries of ``users`` or of those changed ``since``, each swapped by its
-    id: at ~800 bytes an entry, a whole list of thousands to every socket would cost more than
-    the messages (someone who joined such a room after a tab loaded shows up on its next load).
+    members, only the entries of ``users``, or the latest PRESENCE_FULL_LIST_MAX of those
+    changed ``since``, each swapped by its id: at ~800 bytes an entry, a whole list of
+    thousands to every socket would cost more than the messages. So in such a room, a tab
+    shows someone who joined after it loaded, or more changes than that while it was away
+    (everyone back after a restart), on its next load.
     """
+    most: int = current_app.config["PRESENCE_FULL_LIST_MAX"]
     if users is None and since is None:
         return await render_people(await room_presence(room_id))
-    if (
-        await Membership.filter(room_id=room_id).count()
-        <= current_app.config["PRESENCE_FULL_LIST_MAX"]
-    ):
+    if await Membership.filter(room_id=room_id).count() <= most:
         return await render_people(await room_presence(room_id))
-    return await render_members(await room_presence(room_id, only=users, changed_since=since))
+    if users is not None:
+        return await render_members(await room_presence(room_id, only=users))
+    return await render_members(await room_presence(room_id, changed_since=since, latest=most))
 
 
 def typing_text(names: Sequence[str]) -> str:

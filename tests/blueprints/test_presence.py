@@ -111,6 +111,26 @@ async def test_a_tab_back_in_a_large_room_gets_only_what_changed_while_it_was_aw
         app.config["PRESENCE_FULL_LIST_MAX"] = saved
 
 
+async def test_a_tab_away_during_many_changes_gets_only_the_latest_of_them(
+    app: Quart, alice_client: QuartClient, general: Room
+) -> None:
+    earliest = datetime.now(UTC) - timedelta(seconds=60)
+    for n in range(4):
+        user = await register_user(f"member{n}", PASSWORD)
+        await UserPresence.create(user=user, last_seen=earliest + timedelta(seconds=n))
+    saved = app.config["PRESENCE_FULL_LIST_MAX"]
+    app.config["PRESENCE_FULL_LIST_MAX"] = 2
+    try:
+        url = f"{LIVE}&away=120"
+        async with alice_client.websocket(url, headers={"Origin": ORIGIN}) as ws:
+            caught_up = await drain(ws)
+    finally:
+        app.config["PRESENCE_FULL_LIST_MAX"] = saved
+    # The latest two changes: alice's own (she just came online) and member3's.
+    assert "member3" in caught_up
+    assert not any(f"member{n}" in caught_up for n in range(3))
+
+
 @pytest.mark.parametrize("away", ["-5", "1e9", "x", "99999999", "%00"])
 async def test_a_nonsense_away_gets_the_whole_list(
     app: Quart, alice_client: QuartClient, general: Room, away: str
