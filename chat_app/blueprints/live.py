@@ -60,7 +60,7 @@ async def live(slug: str) -> None:
         await socket_opened(connection.socket_id, user.id, room.id, hub.node_id)
         await _catch_up(connection, room, _after_arg())
         # Presence events may have been missed while this tab was away (a broker gap too).
-        connection.offer(None, await streams.render_presence_update(room.id, since=_seen_arg()))
+        connection.offer(None, await hub.presence_for_returning_tab(room.id, _seen_arg()))
         await _stream(connection, user, room)
         if connection.close_code is not None:
             with contextlib.suppress(Exception):

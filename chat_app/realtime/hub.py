@@ -12,7 +12,7 @@ import time
 import uuid
 from collections import Counter, defaultdict, deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Protocol
 
@@ -40,6 +40,8 @@ SERVICE_RESTART = 1012  # ... and reconnects after these two
 TRY_AGAIN_LATER = 1013
 RECENT_WINDOW = 2048
 WRITE_SLICE = 64
+RETURNING_BUCKET_SECONDS = 5
+RETURNING_RENDERS_KEPT = 64
 
 
 class Socket(Protocol):
@@ -172,6 +174,10 @@ class Hub:
         self._presence_pending: set[int] = set()
         self._presence_rendered = -float("inf")
         self._presence_timer: asyncio.Task[None] | None = None
+        # People-list updates for returning tabs, by (room, since, presence version): tabs
+        # that come back together (a restart, a network blip) share one render.
+        self._presence_version = 0
+        self._returning: dict[tuple[int, int, int], str] = {}
         self.closing = False
         self.drained = asyncio.Event()  # set while no socket is open (shutdown waits on it)
         self.drained.set()
@@ -227,6 +233,7 @@ class Hub:
                     if connection.user_id == user_id and token in (None, connection.session_token):
                         connection.close(POLICY_VIOLATION, "signed out")
             case PresenceChanged(user_id=user_id):
+                self._presence_version += 1
                 self._presence_pending.add(user_id)
                 await self._presence_changed()
             case TypingStarted(room_id=room_id, user_id=user_id):
@@ -295,6 +302,22 @@ class Hub:
                 if self._rooms.get(room_id):
                     text = await streams.render_presence_update(room_id, users=users)
                     await self._write_to(room_id, [(None, text)])
+
+    async def presence_for_returning_tab(self, room_id: int, since: datetime | None) -> str:
+        """The people-list update for a tab that opens a socket having last seen the list
+        ``since`` (None: unknown). Tabs back within a few seconds of each other share it;
+        any presence change since makes a new one."""
+        if since is None:
+            return await streams.render_presence_update(room_id)
+        bucket = int(since.timestamp()) // RETURNING_BUCKET_SECONDS * RETURNING_BUCKET_SECONDS
+        key = (room_id, bucket, self._presence_version)
+        if key not in self._returning:
+            widened = datetime.fromtimestamp(bucket, UTC)
+            text = await streams.render_presence_update(room_id, since=widened)
+            if len(self._returning) >= RETURNING_RENDERS_KEPT:
+                del self._returning[next(iter(self._returning))]  # the oldest
+            self._returning[key] = text
+        return self._returning[key]
 
     async def _render_presence_later(self, delay: float) -> None:
         await asyncio.sleep(delay)

@@ -11,8 +11,8 @@ HTTP/2, a closing connection) takes Quart's own path.
 from __future__ import annotations
 
 import asyncio
+import functools
 import struct
-from functools import cached_property
 from typing import Any
 
 from hypercorn.asyncio.tcp_server import TCPServer
@@ -28,6 +28,7 @@ DIRECT_FRAMES = metrics.FRAMES_SENT.labels("direct")
 ASGI_FRAMES = metrics.FRAMES_SENT.labels("asgi")
 
 
+@functools.lru_cache(maxsize=1)  # a fan-out writes the same text to every socket in turn
 def text_frame(text: str) -> bytes:
     """One unmasked, unfragmented RFC 6455 text frame carrying ``text``."""
     payload = text.encode()
@@ -88,18 +89,18 @@ class PromptWebsocket(Websocket):
     a fan-out to 1,000 sockets took 1,000 of them instead of one pass.
     """
 
-    @cached_property
+    @functools.cached_property
     def direct(self) -> DirectWrite | None:
         """The short path for text frames, if this server has one."""
         return DirectWrite.behind(self._send)
 
     async def send(self, data: str | bytes) -> None:
-        await self.accept()
         direct = self.direct
-        if isinstance(data, str) and direct is not None and direct.is_open():
+        if isinstance(data, str) and direct is not None and direct.is_open():  # so accepted
             direct.writer.write(text_frame(data))
             DIRECT_FRAMES.inc()
             await direct.writer.drain()  # returns at once unless the client stopped reading
         else:
+            await self.accept()
             await self._send(data)
             ASGI_FRAMES.inc()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chat_app.realtime.events import MessagePosted, decode, encode
+from chat_app.realtime.events import MessagePosted, PresenceChanged, decode, encode
 from chat_app.realtime.hub import RECENT_WINDOW, Connection, Hub
 from tests.conftest import fill_room
 
@@ -150,3 +151,17 @@ async def test_messages_delivered_together_go_to_each_socket_as_one_frame(  # ty
         [frame] = socket.frames
         assert frame.index(f'id="message-{first}"') < frame.index(f'id="message-{second}"')
         assert frame.count("chat-end") == (2 if user_id == alice.id else 0)  # own on the right
+
+
+async def test_tabs_returning_together_share_one_people_render_until_presence_changes(  # type: ignore[no-untyped-def]
+    app, alice, general
+) -> None:
+    hub = Hub(app)
+    now = int(datetime.now(UTC).timestamp())
+    since = datetime.fromtimestamp(now - now % 5 - 30 + 1, UTC)  # inside one 5 s bucket
+    async with app.app_context():
+        first = await hub.presence_for_returning_tab(general.id, since)
+        again = await hub.presence_for_returning_tab(general.id, since + timedelta(seconds=2))
+        assert again is first
+        await hub.deliver([PresenceChanged(user_id=alice.id)])
+        assert await hub.presence_for_returning_tab(general.id, since) is not first
