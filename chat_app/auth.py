@@ -8,7 +8,7 @@ from quart import abort
 from quart_auth import Action, AuthUser, QuartAuth, current_user
 
 from chat_app.models import Room, User
-from chat_app.models.rooms import room_for_member
+from chat_app.models.rooms import room_for_member, rooms_of
 from chat_app.models.users import session_user
 
 
@@ -64,3 +64,13 @@ async def room_or_404(user: User, slug: str) -> Room:
         abort(404)
     return room
 
+
+async def rooms_or_404(user: User, slug: str) -> tuple[Room, list[Room]]:
+    """The room ``slug`` seen through ``user``'s membership, and all of the user's rooms by
+    name (a page's sidebar), in one query: the user's rooms include ``slug`` exactly when they
+    are a member. Outsiders get 404, as from ``room_or_404``."""
+    rooms = await rooms_of(user.id)
+    for room in rooms:
+        if room.slug == slug:
+            return room, rooms
+    abort(404)

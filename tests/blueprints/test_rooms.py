@@ -7,7 +7,7 @@ import re
 from quart.testing import QuartClient
 
 from chat_app.models import Message, Room, User
-from tests.conftest import csrf_from, fill_room
+from tests.conftest import csrf_from, fill_room, queries_made
 
 
 def ids_in(html: str) -> list[int]:
@@ -90,6 +90,24 @@ async def test_history_pages_link_older_and_newer(
     )
     assert ids_in(newer) == ids[100:120]
     assert "Newer →" not in newer
+
+
+async def test_room_pages_make_few_queries(
+    alice_client: QuartClient, general: Room, alice: User
+) -> None:
+    # Session and user; the viewer's rooms (membership, the room, the sidebar); the people
+    # with their presence; the page; for a history page, whether a newer page exists.
+    ids = await fill_room(general, alice, 120, prefix="q")
+    for url, expected in [
+        ("/rooms/general", 4),
+        (f"/rooms/general/history?before={ids[100]}", 5),
+        (f"/rooms/general/history?after={ids[10]}", 5),
+        (f"/rooms/general/history?around={ids[60]}", 5),
+    ]:
+        with queries_made() as queries:
+            response = await alice_client.get(url)
+        assert response.status_code == 200
+        assert len(queries) == expected, (url, queries)
 
 
 async def test_history_of_empty_room(alice_client: QuartClient, general: Room) -> None:
