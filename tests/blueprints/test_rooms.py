@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 from quart.testing import QuartClient
 
-from chat_app.models import Message, Room, User
+from chat_app.models import AuthSession, Message, Room, User
 from tests.conftest import csrf_from, fill_room, queries_made
 
 
@@ -40,6 +41,44 @@ async def test_outsiders_get_404(alice_client: QuartClient, general: Room) -> No
     await Room.create(slug="secret", name="Secret")
     assert (await alice_client.get("/rooms/secret")).status_code == 404
     assert (await alice_client.get("/rooms/nope")).status_code == 404
+
+
+async def test_outsiders_get_404_on_every_room_page(
+    alice_client: QuartClient, bob: User, general: Room
+) -> None:
+    secret = await Room.create(slug="secret", name="Secret")
+    ids = await fill_room(secret, bob, 3, prefix="s")
+    for url in [
+        "/rooms/secret",
+        "/rooms/secret/history",
+        f"/rooms/secret/history?before={ids[-1]}",
+        f"/rooms/secret/history?around={ids[1]}",
+        f"/rooms/secret/older?before={ids[-1]}",
+        f"/messages/{ids[0]}",
+    ]:
+        assert (await alice_client.get(url)).status_code == 404, url
+
+
+async def test_archived_rooms_stay_readable(
+    alice_client: QuartClient, general: Room, alice: User
+) -> None:
+    ids = await fill_room(general, alice, 3, prefix="a")
+    await Room.filter(id=general.id).update(archived_at=datetime.now(UTC))
+    assert ids_in(await (await alice_client.get("/rooms/general")).get_data(as_text=True)) == ids
+    history = await alice_client.get(f"/rooms/general/history?before={ids[-1]}")
+    assert ids_in(await history.get_data(as_text=True)) == ids[:2]
+
+
+async def test_expired_sessions_and_deactivated_users_are_signed_out(
+    alice_client: QuartClient, general: Room, alice: User
+) -> None:
+    assert (await alice_client.get("/rooms/general/history")).status_code == 200
+    await AuthSession.filter(user=alice).update(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    assert (await alice_client.get("/rooms/general/history")).status_code == 401
+    await AuthSession.filter(user=alice).update(expires_at=datetime.now(UTC) + timedelta(days=1))
+    assert (await alice_client.get("/rooms/general/history")).status_code == 200
+    await User.filter(id=alice.id).update(is_active=False)
+    assert (await alice_client.get("/rooms/general/history")).status_code == 401
 
 
 async def test_anonymous_visitors_are_refused(client: QuartClient, general: Room) -> None:
