@@ -129,12 +129,19 @@ async def page(
     neighbouring pages.
 
     Each side that is read takes one row more than it shows, which tells whether a page lies
-    beyond it; only a side that is not read at all costs a query of its own.
+    beyond it; only a side that is not read at all (the cursor is no message of the room)
+    costs a query of its own.
     """
     more_older: bool | None = None
     more_newer: bool | None = None
+    # The cursor of an "Older" or "Newer" link is the id of a message the reader saw: the read
+    # includes it when it is there (one row more), and then it is the neighbouring page, found
+    # without a query of its own.
     if after is not None:
-        rows = await page_after(room_id, after, size + 1)
+        rows = await page_after(room_id, after - 1, size + 2)
+        if rows and rows[0].id == after:
+            del rows[0]
+            more_older = True
         messages, more_newer = rows[:size], len(rows) > size
     elif around is not None:
         half = size // 2
@@ -142,11 +149,15 @@ async def page(
         newer_rows = await page_after(room_id, around - 1, size - half + 1)
         messages = _last(older_rows, half) + newer_rows[: size - half]
         more_older, more_newer = len(older_rows) > half, len(newer_rows) > size - half
-    else:
-        rows = await page_before(room_id, before, size + 1)
+    elif before is not None:
+        rows = await page_before(room_id, before + 1, size + 2)
+        if rows and rows[-1].id == before:
+            del rows[-1]
+            more_newer = True
         messages, more_older = _last(rows, size), len(rows) > size
-        if before is None:
-            more_newer = False  # the newest page
+    else:
+        rows = await page_before(room_id, None, size + 1)
+        messages, more_older, more_newer = _last(rows, size), len(rows) > size, False
     if not messages:
         return Page(messages, None, None)
     first, last = messages[0].id, messages[-1].id
