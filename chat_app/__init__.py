@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import warnings
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from flask.templating import _default_template_ctx_processor as flask_default_context
 from quart import Quart
 
 from chat_app import config
@@ -86,4 +88,30 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
 
     register_blueprints(app)
     init_cli(app)
+    _inline_context_processors(app)
     return app
+
+
+def _inline_context_processors(app: Quart) -> None:
+    """Call template context processors in the event loop instead of a worker thread.
+
+    Quart runs a plain-function processor through its thread pool (``ensure_async``), and every
+    render in a blueprint had two: quart-auth's (``current_user``) and the one each blueprint
+    inherits from Flask's scaffold, which finds no Flask context under Quart and adds nothing.
+    Two thread hops per rendered page or pushed fragment, for a dict lookup. Flask's is
+    dropped; the others only read request-local state and are called inline.
+    """
+    processors = app.template_context_processors
+    for name, functions in processors.items():
+        processors[name] = [_inline(f) for f in functions if f is not flask_default_context]
+
+
+def _inline(processor: Callable[[], Any]) -> Callable[[], Awaitable[dict[str, Any]]]:
+    """``processor`` as a coroutine function (calling it right away when it is a plain one)."""
+    if inspect.iscoroutinefunction(processor):
+        return cast(Callable[[], Awaitable[dict[str, Any]]], processor)
+
+    async def call() -> dict[str, Any]:
+        return cast(dict[str, Any], processor())
+
+    return call

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import cast
 
 from quart import abort
 from quart_auth import Action, AuthUser, QuartAuth, current_user
 
-from chat_app.models import AuthSession, Room, User
-from chat_app.models.rooms import room_for_member
+from chat_app.models import Room, User
+from chat_app.models.rooms import room_for_member, rooms_of
+from chat_app.models.users import session_user
 
 
 class Viewer(AuthUser):
@@ -25,13 +25,7 @@ class Viewer(AuthUser):
         if not self._loaded:
             self._loaded = True
             if self.auth_id is not None:
-                session = (
-                    await AuthSession.filter(token=self.auth_id, expires_at__gt=datetime.now(UTC))
-                    .select_related("user")
-                    .first()
-                )
-                if session is not None and session.user.is_active:
-                    self._user = session.user
+                self._user = await session_user(self.auth_id)
         return self._user
 
     @property
@@ -69,3 +63,14 @@ async def room_or_404(user: User, slug: str) -> Room:
     if room is None:
         abort(404)
     return room
+
+
+async def rooms_or_404(user: User, slug: str) -> tuple[Room, list[Room]]:
+    """The room ``slug`` seen through ``user``'s membership, and all of the user's rooms by
+    name (a page's sidebar), in one query: the user's rooms include ``slug`` exactly when they
+    are a member. Outsiders get 404, as from ``room_or_404``."""
+    rooms = await rooms_of(user.id)
+    for room in rooms:
+        if room.slug == slug:
+            return room, rooms
+    abort(404)

@@ -4,6 +4,7 @@ chosen by CHAT_TEST_DATABASE (``make test`` runs the suite once on each)."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import signal
@@ -14,6 +15,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager, suppress
+from contextvars import ContextVar
 from pathlib import Path
 
 import asyncpg
@@ -183,6 +185,36 @@ async def fill_room(room: Room, author: User, count: int, prefix: str = "message
         )
         ids.append(message.id)
     return ids
+
+
+# Tortoise logs every statement it sends (at DEBUG, on both backends). A request started in
+# a test runs in a task that inherits the test's context, so a context variable tells its
+# statements from those of background tasks (housekeeping, broker) that run meanwhile.
+_statements: ContextVar[list[str] | None] = ContextVar("statements", default=None)
+
+
+class _StatementLog(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        statements = _statements.get()
+        if statements is not None:
+            statements.append(record.getMessage())
+
+
+@contextmanager
+def queries_made() -> Iterator[list[str]]:
+    """The SQL statements sent while inside, by this task and the requests it makes."""
+    logger = logging.getLogger("tortoise.db_client")
+    handler, level = _StatementLog(), logger.level
+    statements: list[str] = []
+    token = _statements.set(statements)
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield statements
+    finally:
+        logger.setLevel(level)
+        logger.removeHandler(handler)
+        _statements.reset(token)
 
 
 # --- a real server process (Hypercorn as deployed) for end-to-end tests ---

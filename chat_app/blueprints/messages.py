@@ -8,7 +8,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from chat_app.actions import MessageRejected, post_message
 from chat_app.auth import room_or_404, viewer_user
-from chat_app.blueprints.rooms import render_room
+from chat_app.blueprints.rooms import render_room, shell
 from chat_app.realtime.streams import dom_id
 
 blueprint = Blueprint("messages", __name__)
@@ -25,6 +25,9 @@ async def create(slug: str) -> WerkzeugResponse | tuple[str, int]:
     try:
         message = await post_message(user, room, content, form.get("client_id"))
     except MessageRejected as error:
-        return await render_room(room, user, content=content, error=str(error), status=422)
+        # The page again, loaded through the membership once more (it may have gone meanwhile).
+        return await render_room(
+            await shell(user, slug), content=content, error=str(error), status=422
+        )
     target = url_for("rooms.show", slug=room.slug, _anchor=dom_id("message", message.id))
     return redirect(target, 303)

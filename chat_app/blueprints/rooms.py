@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from markupsafe import Markup
 from quart import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from quart_auth import login_required
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from chat_app.actions.messages import new_client_id
-from chat_app.auth import room_or_404, viewer_user
-from chat_app.models import Message, Room, User
-from chat_app.models.messages import latest, page_after, page_before
+from chat_app.auth import room_or_404, rooms_or_404, viewer_user
+from chat_app.models import Message, User
+from chat_app.models.messages import latest, page, page_after, page_before
 from chat_app.models.presence import room_presence
-from chat_app.models.rooms import room_for_member, rooms_of
+from chat_app.models.rooms import room_for_member
 from chat_app.realtime.streams import dom_id, render_messages
 
 blueprint = Blueprint("rooms", __name__)
@@ -29,40 +30,53 @@ def cursor_arg(name: str, minimum: int = 1) -> int | None:
     return int(raw)
 
 
-async def shell(room: Room, user: User) -> dict[str, Any]:
-    """What every room page's shell shows: the viewer, their rooms, the room's people."""
+async def shell(user: User, slug: str) -> dict[str, Any]:
+    """What every room page's shell shows: the room (404 for outsiders), the viewer, their
+    rooms and the room's people. Two queries."""
+    room, rooms = await rooms_or_404(user, slug)
     return {
         "room": room,
         "viewer": user,
         "viewer_id": user.id,
-        "rooms": await rooms_of(user.id),
+        "rooms": rooms,
         "people": await room_presence(room.id),
     }
 
 
+async def message_list(messages: list[Message], viewer_id: int) -> Markup:
+    """``messages`` rendered by their partial, as one piece of HTML for a page to place.
+
+    Rendered apart from the page because Jinja's async mode passes every piece of output up
+    through each enclosing template and block, six levels deep on a room page: rendering the
+    list on its own took a quarter off the history page's render time.
+    """
+    html = await render_template("messages/_list.html", messages=messages, viewer_id=viewer_id)
+    return Markup(html)  # noqa: S704 - rendered by our autoescaping templates
+
+
 async def render_room(
-    room: Room, user: User, content: str = "", error: str | None = None, status: int = 200
+    shell: dict[str, Any], content: str = "", error: str | None = None, status: int = 200
 ) -> tuple[str, int]:
     """The chat page; the composer keeps ``content`` and shows ``error`` after a failed post."""
-    messages = await latest(room.id, current_app.config["HISTORY_PAGE_SIZE"])
-    page = await render_template(
+    messages = await latest(shell["room"].id, current_app.config["HISTORY_PAGE_SIZE"])
+    html = await render_template(
         "rooms/show.html",
-        **await shell(room, user),
+        **shell,
         messages=messages,
+        message_list=await message_list(messages, shell["viewer_id"]),
         last_id=messages[-1].id if messages else 0,
         client_id=new_client_id(),
         content=content,
         error=error,
     )
-    return page, status
+    return html, status
 
 
 @blueprint.get("/rooms/<slug>")
 @login_required
 async def show(slug: str) -> tuple[str, int]:
     """The latest messages, the composer and the live socket."""
-    user = await viewer_user()
-    return await render_room(await room_or_404(user, slug), user)
+    return await render_room(await shell(await viewer_user(), slug))
 
 
 @blueprint.get("/rooms/<slug>/history")
@@ -70,29 +84,19 @@ async def show(slug: str) -> tuple[str, int]:
 async def history(slug: str) -> str:
     """A full page of messages older than ``before``, newer than ``after``, or ``around`` one
     (a permalink); links to the pages on either side. Works without JS."""
-    user = await viewer_user()
-    room = await room_or_404(user, slug)
+    frame = await shell(await viewer_user(), slug)
     cursors = {name: cursor_arg(name) for name in ("before", "after", "around")}
     given = {name: value for name, value in cursors.items() if value is not None}
     if len(given) > 1:
         abort(400, "Give one of 'before', 'after' or 'around', not several.")
-    size = current_app.config["HISTORY_PAGE_SIZE"]
-    if "after" in given:
-        messages = await page_after(room.id, given["after"], size)
-    elif "around" in given:
-        around = given["around"]
-        messages = await page_before(room.id, around, size // 2) + await page_after(
-            room.id, around - 1, size - size // 2
-        )
-    else:
-        messages = await page_before(room.id, given.get("before"), size)
-    first, last = (messages[0].id, messages[-1].id) if messages else (None, None)
+    found = await page(frame["room"].id, current_app.config["HISTORY_PAGE_SIZE"], **given)
     return await render_template(
         "rooms/history.html",
-        **await shell(room, user),
-        messages=messages,
-        older=first if first and await page_before(room.id, first, 1) else None,
-        newer=last if last and await page_after(room.id, last, 1) else None,
+        **frame,
+        messages=found.messages,
+        message_list=await message_list(found.messages, frame["viewer_id"]),
+        older=found.older,
+        newer=found.newer,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
 
 from tortoise import fields
@@ -84,3 +85,84 @@ async def in_batches(
         if len(batch) < size:
             return
         last_id = batch[-1].id
+
+
+async def has_older(room_id: int, before: int) -> bool:
+    """Whether the room has a message older than id ``before``."""
+    # Ordered so that PostgreSQL walks an index from the cursor: an unordered LIMIT 1 was
+    # planned as a sequential scan (68 ms in a room of 1,000,000 messages).
+    query = Message.filter(room_id=room_id, id__lt=before).order_by("-id").limit(1)
+    return bool(await query.values_list("id", flat=True))
+
+
+async def has_newer(room_id: int, after: int) -> bool:
+    """Whether the room has a message newer than id ``after``."""
+    query = Message.filter(room_id=room_id, id__gt=after).order_by("id").limit(1)
+    return bool(await query.values_list("id", flat=True))
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A page of messages, oldest first, and the cursors of the pages on either side: ``older``
+    (the first message's id, for ``before=``) and ``newer`` (the last one's, for ``after=``),
+    each None when there is nothing more that way."""
+
+    messages: list[Message]
+    older: int | None
+    newer: int | None
+
+
+def _last(rows: list[Message], count: int) -> list[Message]:
+    return rows[len(rows) - count :] if len(rows) > count else rows
+
+
+async def page(
+    room_id: int,
+    size: int,
+    *,
+    before: int | None = None,
+    after: int | None = None,
+    around: int | None = None,
+) -> Page:
+    """``size`` messages before ``before`` (the newest when no cursor is given), after
+    ``after``, or around ``around`` (half before it, half from it on), with the cursors of the
+    neighbouring pages.
+
+    Each side that is read takes one row more than it shows, which tells whether a page lies
+    beyond it; only a side that is not read at all (the cursor is no message of the room)
+    costs a query of its own.
+    """
+    more_older: bool | None = None
+    more_newer: bool | None = None
+    # The cursor of an "Older" or "Newer" link is the id of a message the reader saw: the read
+    # includes it when it is there (one row more), and then it is the neighbouring page, found
+    # without a query of its own.
+    if after is not None:
+        rows = await page_after(room_id, after - 1, size + 2)
+        if rows and rows[0].id == after:
+            del rows[0]
+            more_older = True
+        messages, more_newer = rows[:size], len(rows) > size
+    elif around is not None:
+        half = size // 2
+        older_rows = await page_before(room_id, around, half + 1)
+        newer_rows = await page_after(room_id, around - 1, size - half + 1)
+        messages = _last(older_rows, half) + newer_rows[: size - half]
+        more_older, more_newer = len(older_rows) > half, len(newer_rows) > size - half
+    elif before is not None:
+        rows = await page_before(room_id, before + 1, size + 2)
+        if rows and rows[-1].id == before:
+            del rows[-1]
+            more_newer = True
+        messages, more_older = _last(rows, size), len(rows) > size
+    else:
+        rows = await page_before(room_id, None, size + 1)
+        messages, more_older, more_newer = _last(rows, size), len(rows) > size, False
+    if not messages:
+        return Page(messages, None, None)
+    first, last = messages[0].id, messages[-1].id
+    if more_older is None:
+        more_older = await has_older(room_id, first)
+    if more_newer is None:
+        more_newer = await has_newer(room_id, last)
+    return Page(messages, first if more_older else None, last if more_newer else None)

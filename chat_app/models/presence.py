@@ -8,6 +8,7 @@ from datetime import datetime
 
 from tortoise import fields
 from tortoise.models import Model
+from tortoise.queryset import QuerySet
 
 from chat_app.models.rooms import Membership, Room
 from chat_app.models.users import User
@@ -62,17 +63,20 @@ class MemberPresence:
     last_seen: datetime | None
 
 
-async def _presence_for(users: list[User]) -> list[MemberPresence]:
-    rows = {p.user_id: p for p in await UserPresence.filter(user_id__in=[u.id for u in users])}
+async def _presence_of(people: QuerySet[User]) -> list[MemberPresence]:
+    """``people`` with their presence rows, in one query (a user without one is offline)."""
+    rows = await people.values(
+        "id", "username", "presence__is_online", "presence__status", "presence__last_seen"
+    )
     return [
         MemberPresence(
-            user_id=u.id,
-            username=u.username,
-            online=bool(rows.get(u.id) and rows[u.id].is_online),
-            status=rows[u.id].status if u.id in rows else "online",
-            last_seen=rows[u.id].last_seen if u.id in rows else None,
+            user_id=row["id"],
+            username=row["username"],
+            online=bool(row["presence__is_online"]),
+            status=row["presence__status"] or "online",
+            last_seen=row["presence__last_seen"],
         )
-        for u in users
+        for row in rows
     ]
 
 
@@ -91,18 +95,15 @@ async def room_presence(
         query = query.filter(id__in=list(only))
     if changed_since is not None:
         query = query.filter(presence__last_seen__gte=changed_since)
-    if latest is not None:
-        query = query.order_by("-presence__last_seen").limit(latest)
-    members = sorted(await query, key=lambda u: u.username)
-    return await _presence_for(members)
+    if latest is None:
+        return await _presence_of(query.order_by("username"))
+    latest_first = await _presence_of(query.order_by("-presence__last_seen").limit(latest))
+    return sorted(latest_first, key=lambda person: person.username)
 
 
 async def presence_visible_to(user_id: int) -> list[MemberPresence]:
     """Everyone who shares a room with ``user_id`` (themselves included), by name."""
     rooms = await Membership.filter(user_id=user_id).values_list("room_id", flat=True)
-    people = (
-        await User.filter(memberships__room_id__in=rooms, is_active=True)
-        .distinct()
-        .order_by("username")
+    return await _presence_of(
+        User.filter(memberships__room_id__in=rooms, is_active=True).distinct().order_by("username")
     )
-    return await _presence_for(people)

@@ -42,6 +42,13 @@ class AuthSession(Model):
         table = "auth_sessions"
 
 
+async def session_user(token: str) -> User | None:
+    """The active user whose unexpired session ``token`` is, or None: one query."""
+    return await User.filter(
+        sessions__token=token, sessions__expires_at__gt=datetime.now(UTC), is_active=True
+    ).first()
+
+
 async def valid_session_tokens(tokens: set[str]) -> set[str]:
     """Those of ``tokens`` whose session exists, has not expired and belongs to an active user."""
     if not tokens:

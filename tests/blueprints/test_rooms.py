@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 from quart.testing import QuartClient
 
-from chat_app.models import Message, Room, User
-from tests.conftest import csrf_from, fill_room
+from chat_app.models import AuthSession, Message, Room, User
+from tests.conftest import csrf_from, fill_room, queries_made
 
 
 def ids_in(html: str) -> list[int]:
@@ -40,6 +41,44 @@ async def test_outsiders_get_404(alice_client: QuartClient, general: Room) -> No
     await Room.create(slug="secret", name="Secret")
     assert (await alice_client.get("/rooms/secret")).status_code == 404
     assert (await alice_client.get("/rooms/nope")).status_code == 404
+
+
+async def test_outsiders_get_404_on_every_room_page(
+    alice_client: QuartClient, bob: User, general: Room
+) -> None:
+    secret = await Room.create(slug="secret", name="Secret")
+    ids = await fill_room(secret, bob, 3, prefix="s")
+    for url in [
+        "/rooms/secret",
+        "/rooms/secret/history",
+        f"/rooms/secret/history?before={ids[-1]}",
+        f"/rooms/secret/history?around={ids[1]}",
+        f"/rooms/secret/older?before={ids[-1]}",
+        f"/messages/{ids[0]}",
+    ]:
+        assert (await alice_client.get(url)).status_code == 404, url
+
+
+async def test_archived_rooms_stay_readable(
+    alice_client: QuartClient, general: Room, alice: User
+) -> None:
+    ids = await fill_room(general, alice, 3, prefix="a")
+    await Room.filter(id=general.id).update(archived_at=datetime.now(UTC))
+    assert ids_in(await (await alice_client.get("/rooms/general")).get_data(as_text=True)) == ids
+    history = await alice_client.get(f"/rooms/general/history?before={ids[-1]}")
+    assert ids_in(await history.get_data(as_text=True)) == ids[:2]
+
+
+async def test_expired_sessions_and_deactivated_users_are_signed_out(
+    alice_client: QuartClient, general: Room, alice: User
+) -> None:
+    assert (await alice_client.get("/rooms/general/history")).status_code == 200
+    await AuthSession.filter(user=alice).update(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    assert (await alice_client.get("/rooms/general/history")).status_code == 401
+    await AuthSession.filter(user=alice).update(expires_at=datetime.now(UTC) + timedelta(days=1))
+    assert (await alice_client.get("/rooms/general/history")).status_code == 200
+    await User.filter(id=alice.id).update(is_active=False)
+    assert (await alice_client.get("/rooms/general/history")).status_code == 401
 
 
 async def test_anonymous_visitors_are_refused(client: QuartClient, general: Room) -> None:
@@ -90,6 +129,28 @@ async def test_history_pages_link_older_and_newer(
     )
     assert ids_in(newer) == ids[100:120]
     assert "Newer →" not in newer
+
+
+async def test_room_pages_make_few_queries(
+    alice_client: QuartClient, general: Room, alice: User
+) -> None:
+    # Session and user; the viewer's rooms (membership, the room, the sidebar); the people
+    # with their presence; the page. A cursor that is no message of the room costs one more
+    # query (is there a page on its other side?).
+    ids = await fill_room(general, alice, 120, prefix="q")
+    elsewhere = await fill_room(await Room.create(slug="other", name="Other"), alice, 1, "o")
+    for url, expected in [
+        ("/rooms/general", 4),
+        ("/rooms/general/history", 4),
+        (f"/rooms/general/history?before={ids[100]}", 4),
+        (f"/rooms/general/history?after={ids[10]}", 4),
+        (f"/rooms/general/history?around={ids[60]}", 5),
+        (f"/rooms/general/history?before={elsewhere[0]}", 5),
+    ]:
+        with queries_made() as queries:
+            response = await alice_client.get(url)
+        assert response.status_code == 200
+        assert len(queries) == expected, (url, queries)
 
 
 async def test_history_of_empty_room(alice_client: QuartClient, general: Room) -> None:

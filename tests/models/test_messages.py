@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from chat_app.models import Message, Room, User
-from chat_app.models.messages import in_batches, latest, page_after, page_before
+from chat_app.models.messages import in_batches, latest, page, page_after, page_before
 from tests.conftest import fill_room
 
 
@@ -46,6 +46,37 @@ async def test_pages_stay_inside_their_room(general: Room, alice: User) -> None:
 async def test_empty_room_has_no_pages(general: Room) -> None:
     assert await latest(general.id, 50) == []
     assert await page_before(general.id, 1, 50) == []
+
+
+async def test_page_cursors_match_their_definition(general: Room, alice: User) -> None:
+    # Every mode and every cursor against the plain definition: the page's ids, and the first
+    # (last) one as ``older`` (``newer``) exactly when the room has an older (newer) message.
+    # Another room's messages are interleaved so that no cursor can leak across rooms.
+    other = await Room.create(slug="random", name="Random")
+    ids: list[int] = []
+    for n in range(7):
+        ids += await fill_room(general, alice, 1, prefix=f"g{n}")
+        await fill_room(other, alice, 1, prefix=f"o{n}")
+    cursors = range(ids[0] - 1, ids[-1] + 3)
+    for size in (1, 2, 3, 7, 8):
+        for mode in ("before", "after", "around", None):
+            for cursor in cursors if mode else [None]:
+                if mode == "before" or mode is None:
+                    older_ids = [i for i in ids if cursor is None or i < cursor]
+                    expected = older_ids[-size:]
+                elif mode == "after":
+                    expected = [i for i in ids if i > cursor][:size]
+                else:
+                    half = size // 2
+                    before = [i for i in ids if i < cursor][-half:] if half else []
+                    expected = before + [i for i in ids if i >= cursor][: size - half]
+                given = {mode: cursor} if mode else {}
+                found = await page(general.id, size, **given)
+                where = f"size {size}, {mode}={cursor}"
+                assert [m.id for m in found.messages] == expected, where
+                older = expected[0] if expected and ids[0] < expected[0] else None
+                newer = expected[-1] if expected and ids[-1] > expected[-1] else None
+                assert (found.older, found.newer) == (older, newer), where
 
 
 async def test_in_batches_reads_lazily_one_bounded_batch_at_a_time(
