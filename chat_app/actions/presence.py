@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import UTC, datetime, timedelta
 
 from quart import current_app
 
 from chat_app.actions.limits import TokenBucket, app_limiter
 from chat_app.models import LiveSocket, User, UserPresence
+from chat_app.models.users import IN_LIST_BATCH
 from chat_app.realtime import publish
 from chat_app.realtime.events import PresenceChanged, TypingStarted, TypingStopped
 
@@ -129,8 +131,9 @@ async def socket_closed(socket_id: str, user_id: int) -> None:
 
 async def refresh_sockets(socket_ids: list[str]) -> None:
     """Heartbeat for this node's open sockets, so other nodes know this one is alive."""
-    if socket_ids:
-        await LiveSocket.filter(id__in=socket_ids).update(seen_at=_now())
+    now = _now()
+    for batch in itertools.batched(socket_ids, IN_LIST_BATCH, strict=False):
+        await LiveSocket.filter(id__in=batch).update(seen_at=now)
 
 
 async def prune_presence(older_than: timedelta) -> list[int]:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from quart import Quart
 
 from chat_app.actions import register_user
-from chat_app.actions.presence import socket_closed, socket_opened
-from chat_app.models import LiveSocket, Room, UserPresence
+from chat_app.actions.presence import refresh_sockets, socket_closed, socket_opened
+from chat_app.models import LiveSocket, Room, User, UserPresence
+from chat_app.models.users import IN_LIST_BATCH
 from chat_app.realtime.events import Event, PresenceChanged
 from tests.conftest import PASSWORD
 
@@ -74,3 +76,16 @@ async def test_a_closer_that_leaves_mid_write_does_not_stop_the_write(
         await asyncio.sleep(0.01)
     assert not await LiveSocket.exists(id="tab")
     assert not (await UserPresence.get(user_id=user.id)).is_online
+
+
+async def test_refreshing_more_sockets_than_one_query_takes_refreshes_them_all(
+    published: Recorder, alice: User, general: Room
+) -> None:
+    long_ago = datetime.now(UTC) - timedelta(hours=1)
+    ids = [f"tab-{n}" for n in range(IN_LIST_BATCH * 2 + 7)]
+    await LiveSocket.bulk_create(
+        [LiveSocket(id=i, user_id=alice.id, room_id=general.id, node="a") for i in ids]
+    )
+    await LiveSocket.all().update(seen_at=long_ago)
+    await refresh_sockets(ids)
+    assert await LiveSocket.filter(seen_at__gt=long_ago).count() == len(ids)
