@@ -20,7 +20,7 @@ from chat_app.actions.presence import signal_typing, socket_closed, socket_opene
 from chat_app.auth import room_or_404, viewer_user
 from chat_app.logs import log_event
 from chat_app.models import Room, User
-from chat_app.models.messages import page_after
+from chat_app.models.messages import stamps_after
 from chat_app.realtime import streams
 from chat_app.realtime.hub import Connection, Hub
 from chat_app.realtime.inbox import Receive, gated
@@ -58,7 +58,7 @@ async def live(slug: str) -> None:
     log_event(log, "ws.connect", user=user.id, room=room.id)
     try:
         await socket_opened(connection.socket_id, user.id, room.id, hub.node_id)
-        await _catch_up(connection, room, _after_arg())
+        await _catch_up(hub, connection, room, _after_arg())
         # Presence events may have been missed while this tab was away (a broker gap too).
         connection.offer(None, await hub.presence_for_returning_tab(room.id, _seen_arg()))
         await _stream(connection, user, room)
@@ -116,15 +116,18 @@ def _seen_arg() -> datetime | None:
     return datetime.now(UTC) - timedelta(seconds=int(raw) + AWAY_MARGIN_SECONDS)
 
 
-async def _catch_up(connection: Connection, room: Room, after: int | None) -> None:
+async def _catch_up(hub: Hub, connection: Connection, room: Room, after: int | None) -> None:
     """Send what was posted after the client's last message; live copies of it are skipped."""
     while after is not None:
-        missed = await page_after(room.id, after, CATCH_UP_PAGE)
+        missed = await stamps_after(room.id, after, CATCH_UP_PAGE)
         if not missed:
             return
-        fresh = [m for m in missed if connection.first_time(m.id)]
-        await connection.socket.send(await streams.render_messages(fresh, connection.user_id))
-        after = missed[-1].id if len(missed) == CATCH_UP_PAGE else None
+        fresh = [stamp for stamp in missed if connection.first_time(stamp[0])]
+        renders = await hub.catch_up_renders(fresh)
+        text = "".join(render.fragment_for(connection.user_id)[1] for render in renders)
+        if text:
+            await connection.socket.send(text)
+        after = missed[-1][0] if len(missed) == CATCH_UP_PAGE else None
 
 
 async def _receive(connection: Connection, user: User, room: Room) -> None:

@@ -60,6 +60,17 @@ async def page_after(room_id: int, after: int, limit: int) -> list[Message]:
     )
 
 
+async def stamps_after(room_id: int, after: int, limit: int) -> list[tuple[int, datetime]]:
+    """(id, created_at) of up to ``limit`` messages newer than id ``after``, oldest first."""
+    rows = (
+        await Message.filter(room_id=room_id, id__gt=after)
+        .order_by("id")
+        .limit(limit)
+        .values_list("id", "created_at")
+    )
+    return [(int(message_id), created_at) for message_id, created_at in rows]
+
+
 async def with_authors(message_ids: list[int]) -> list[Message]:
     """These messages with their authors loaded, ready to render, oldest first."""
     return await Message.filter(id__in=message_ids).order_by("id").select_related("author")

@@ -42,6 +42,7 @@ RECENT_WINDOW = 2048
 WRITE_SLICE = 64
 RETURNING_BUCKET_SECONDS = 5
 RETURNING_RENDERS_KEPT = 64
+RENDERED_KEPT = 2048  # ~1.5 KB each
 
 
 class Socket(Protocol):
@@ -177,6 +178,8 @@ class Hub:
         # People-list updates for returning tabs, by (room, since, presence version): tabs
         # that come back together (a restart, a network blip) share one render.
         self._presence_version = 0
+        # The latest messages' renders, oldest first: catch-ups replay them from here.
+        self._rendered: dict[int, streams.Fanout] = {}
         self._returning: dict[tuple[int, int, int], str] = {}
         self.closing = False
         self.drained = asyncio.Event()  # set while no socket is open (shutdown waits on it)
@@ -258,6 +261,7 @@ class Hub:
         with metrics.FANOUT_SECONDS.time():
             async with self._app.app_context():
                 fanouts = await streams.render_posted(wanted)
+            self._remember(fanouts)
             by_room: defaultdict[int, list[streams.Fanout]] = defaultdict(list)
             for fanout in fanouts:
                 by_room[fanout.room_id].append(fanout)
@@ -270,6 +274,29 @@ class Hub:
         for fanout in fanouts:  # sending ends "is typing"
             if self._typing[fanout.room_id].pop(fanout.author_id, 0):
                 await self._typing_changed(fanout.room_id)
+
+    def _remember(self, fanouts: list[streams.Fanout]) -> None:
+        for fanout in fanouts:
+            self._rendered[fanout.message_id] = fanout
+        while len(self._rendered) > RENDERED_KEPT:
+            del self._rendered[next(iter(self._rendered))]  # the oldest kept
+
+    async def catch_up_renders(self, stamps: list[tuple[int, datetime]]) -> list[streams.Fanout]:
+        """Renders of the messages ``stamps`` names (id, created_at), oldest first: those this
+        node rendered lately come from memory (after a restart or a network blip, every tab
+        replays the same messages), the rest are rendered now; deleted ones are left out."""
+        known = {
+            message_id: fanout
+            for message_id, created_at in stamps
+            if (fanout := self._rendered.get(message_id)) and fanout.created_at == created_at
+        }
+        missing = [message_id for message_id, _ in stamps if message_id not in known]
+        if missing:
+            async with self._app.app_context():
+                fresh = await streams.render_posted(missing)
+            self._remember(fresh)
+            known.update((fanout.message_id, fanout) for fanout in fresh)
+        return [known[message_id] for message_id, _ in stamps if message_id in known]
 
     async def _presence_changed(self) -> None:
         """Re-render the people list, once per room of the changed users with sockets on this

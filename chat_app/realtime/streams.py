@@ -29,6 +29,7 @@ class Fanout:
     room_id: int
     author_id: int
     message_id: int
+    created_at: datetime  # with the id, tells this message from another that reused its id
     for_author: str
     for_others: str
 
@@ -51,6 +52,7 @@ async def render_posted(message_ids: list[int]) -> list[Fanout]:
             room_id=message.room_id,
             author_id=message.author_id,
             message_id=message.id,
+            created_at=message.created_at,
             for_author=await render_messages([message], message.author_id),
             for_others=await render_messages([message], None),
         )

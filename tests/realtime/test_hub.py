@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from chat_app.models import Message
 from chat_app.realtime.events import MessagePosted, PresenceChanged, decode, encode
 from chat_app.realtime.hub import RECENT_WINDOW, Connection, Hub
 from tests.conftest import fill_room
@@ -165,3 +166,21 @@ async def test_tabs_returning_together_share_one_people_render_until_presence_ch
         assert again is first
         await hub.deliver([PresenceChanged(user_id=alice.id)])
         assert await hub.presence_for_returning_tab(general.id, since) is not first
+
+
+async def test_catch_ups_reuse_the_live_render_unless_the_id_now_names_another_message(  # type: ignore[no-untyped-def]
+    app, alice, general
+) -> None:
+    hub = Hub(app)
+    connection = Connection(RecordingSocket(), user_id=alice.id, room_id=general.id, queue_size=4)
+    hub.attach(connection)
+    connection.go_live()
+    [first] = await fill_room(general, alice, 1)
+    await hub.deliver([MessagePosted(general.id, first)])
+    stored = await Message.get(id=first)
+    [replayed] = await hub.catch_up_renders([(first, stored.created_at)])
+    assert [replayed] == await hub.catch_up_renders([(first, stored.created_at)])
+    assert replayed.for_author in connection.socket.frames[0]  # type: ignore[attr-defined]
+    # SQLite can hand a deleted newest id out again: a different created_at renders anew.
+    [other] = await hub.catch_up_renders([(first, stored.created_at - timedelta(seconds=1))])
+    assert other is not replayed and other.message_id == first
