@@ -8,7 +8,7 @@ import json
 import logging
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from quart import Blueprint, abort, current_app, session, websocket
 from quart.wrappers.base import ClientDisconnectedError
@@ -24,6 +24,7 @@ from chat_app.models.messages import stamps_after
 from chat_app.realtime import streams
 from chat_app.realtime.hub import Connection, Hub
 from chat_app.realtime.inbox import Receive, gated
+from chat_app.realtime.websocket import PromptWebsocket
 from chat_app.security import CSRF_FIELD, origin_allowed
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ async def live(slug: str) -> None:
     if hub.sockets_of(user.id) >= current_app.config["WS_MAX_SOCKETS_PER_USER"]:
         abort(429)
     await websocket.accept()
-    socket = websocket._get_current_object()
+    socket = cast(PromptWebsocket, websocket._get_current_object())  # the app's websocket_class
     connection = Connection(
         socket,
         user.id,

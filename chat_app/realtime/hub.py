@@ -46,6 +46,11 @@ RENDERED_KEPT = 2048  # ~1.5 KB each
 
 
 class Socket(Protocol):
+    def write_now(self, data: str) -> bool:
+        """Write ``data`` as one frame at once if the connection takes it without waiting;
+        False (nothing written) otherwise. Never raises."""
+        ...
+
     async def send(self, data: str) -> None: ...
 
 
@@ -133,24 +138,29 @@ class Connection:
             self._writer.cancel()  # a client that stopped reading must not hold its task
 
     def _write_if_idle(self) -> None:
-        if self._live and not self._writing and self._waiting:
-            self._writing = True
-            # Eager: the write starts here and, while the socket's buffer has room (nearly
-            # always), finishes before this returns. A fan-out thus writes to every socket in
-            # one pass, without a task switch per socket; only a socket that pushes back
-            # leaves a task behind, and what is offered meanwhile joins its next frame.
-            loop = asyncio.get_running_loop()
-            self._writer = asyncio.Task(self._write(), loop=loop, eager_start=True)
+        if not self._live or self._writing or not self._waiting:
+            return
+        text = self._take_waiting()
+        # Nearly always the connection takes the frame at once: a fan-out then writes to every
+        # socket in one pass, with no task and no await per socket. Only a socket that pushes
+        # back gets a task, and what is offered meanwhile joins its next frame.
+        if not text or self.socket.write_now(text):
+            return
+        self._writing = True
+        loop = asyncio.get_running_loop()
+        self._writer = asyncio.Task(self._write(text), loop=loop, eager_start=True)
 
-    async def _write(self) -> None:
+    def _take_waiting(self) -> str:
+        batch, self._waiting = self._waiting, []
+        # One frame for everything waiting: the ws extension swaps each top-level element.
+        return "".join(t for mid, t in batch if mid is None or self.first_time(mid))
+
+    async def _write(self, text: str) -> None:
+        """Write ``text``, then what was offered meanwhile, as fast as the client reads."""
         try:
-            while self._waiting and not self.ended.is_set():
-                batch, self._waiting = self._waiting, []
-                # One frame for everything waiting: the ws extension swaps each top-level
-                # element.
-                text = "".join(t for mid, t in batch if mid is None or self.first_time(mid))
-                if text:
-                    await self.socket.send(text)
+            while text and not self.ended.is_set():
+                await self.socket.send(text)
+                text = self._take_waiting()
         except Exception as error:  # the client went away mid-write (or worse: logged)
             self.error = error
             self.ended.set()

@@ -94,6 +94,22 @@ class PromptWebsocket(Websocket):
         """The short path for text frames, if this server has one."""
         return DirectWrite.behind(self._send)
 
+    def write_now(self, data: str) -> bool:
+        """Write ``data`` as one frame straight to the connection, if the short path is open
+        and nothing is still waiting in its buffer (the client reads as fast as we write);
+        False otherwise, and ``send`` will do."""
+        direct = self.direct
+        try:
+            if direct is None or not direct.is_open():
+                return False
+            if direct.writer.transport.get_write_buffer_size():
+                return False
+            direct.writer.write(text_frame(data))
+        except Exception:  # a transport in a state we did not foresee: the slow path decides
+            return False
+        DIRECT_FRAMES.inc()
+        return True
+
     async def send(self, data: str | bytes) -> None:
         direct = self.direct
         if isinstance(data, str) and direct is not None and direct.is_open():  # so accepted

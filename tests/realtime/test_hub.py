@@ -14,14 +14,27 @@ from tests.conftest import fill_room
 
 
 class RecordingSocket:
+    """A client that reads as fast as we write: every frame is taken at once."""
+
     def __init__(self) -> None:
         self.frames: list[str] = []
+
+    def write_now(self, data: str) -> bool:
+        self.frames.append(data)
+        return True
 
     async def send(self, data: str) -> None:
         self.frames.append(data)
 
 
-class StalledSocket:
+class PushingBack:
+    """A connection that never takes a frame at once: writes go through ``send``."""
+
+    def write_now(self, data: str) -> bool:
+        return False
+
+
+class StalledSocket(PushingBack):
     """A client that stopped reading: every send waits forever."""
 
     async def send(self, data: str) -> None:
@@ -58,7 +71,7 @@ async def test_a_message_goes_out_once_whichever_path_brings_it() -> None:
     assert socket.frames == ["[9]"]
 
 
-class SlowSocket:
+class SlowSocket(PushingBack):
     """A client that reads, slowly: each send waits until the test lets it through."""
 
     def __init__(self) -> None:
@@ -100,7 +113,7 @@ async def test_a_stalled_socket_is_closed_and_never_slows_the_others() -> None:
     assert stalled._writer is not None and stalled._writer.cancelled()
 
 
-class BrokenSocket:
+class BrokenSocket(PushingBack):
     async def send(self, data: str) -> None:
         raise ConnectionResetError("gone")
 
