@@ -113,14 +113,18 @@ def start_ours(
     workers: int = 1,
     broker_url: str = "memory://",
 ) -> Server:
-    """``python -m chat_app serve`` (Hypercorn, hypercorn.toml) with the per-user send rate
-    raised so a few sender accounts can drive hundreds of messages per second."""
+    """``python -m chat_app serve`` (Hypercorn, hypercorn.toml) with the per-user send rate and
+    the per-socket frame rate raised so a few sender sockets can drive hundreds of messages per
+    second."""
     port = free_port()
     env = {
         "CHAT_DATABASE_URL": database_url,
         "CHAT_SECRET_KEY": secret,
         "CHAT_MESSAGES_PER_SECOND": "100000",
         "CHAT_MESSAGES_BURST": "100000",
+        # A sender socket stands for many users: its frames are not one person's either.
+        "CHAT_WS_FRAMES_PER_SECOND": "100000",
+        "CHAT_WS_FRAMES_BURST": "100000",
         "CHAT_BROKER_URL": broker_url,
     }
     args = ["-m", "chat_app", "serve", "--port", str(port), "--workers", str(workers)]
