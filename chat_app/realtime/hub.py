@@ -7,6 +7,7 @@ others; a socket whose queue is full is closed (its tab reconnects and catches u
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 import uuid
@@ -182,7 +183,7 @@ class Hub:
         self._typing: defaultdict[int, dict[int, float]] = defaultdict(dict)
         self._timers: set[asyncio.Task[None]] = set()
         # Presence renders are throttled (see _presence_changed): users changed since the last.
-        self._presence_pending: set[int] = set()
+        self._presence_pending: dict[int, None] = {}  # in order of their first change
         self._presence_rendered = -float("inf")
         self._presence_timer: asyncio.Task[None] | None = None
         # People-list updates for returning tabs, by (room, since, presence version): tabs
@@ -236,6 +237,11 @@ class Hub:
         posted = [event for event in events if isinstance(event, MessagePosted)]
         if posted:
             await self._fan_out(posted)
+        changed = [event.user_id for event in events if isinstance(event, PresenceChanged)]
+        if changed:
+            self._presence_version += 1
+            self._presence_pending.update(dict.fromkeys(changed))
+            await self._presence_changed()
         for event in events:
             await self._apply(event)
 
@@ -245,10 +251,6 @@ class Hub:
                 for connection in self.connections():
                     if connection.user_id == user_id and token in (None, connection.session_token):
                         connection.close(POLICY_VIOLATION, "signed out")
-            case PresenceChanged(user_id=user_id):
-                self._presence_version += 1
-                self._presence_pending.add(user_id)
-                await self._presence_changed()
             case TypingStarted(room_id=room_id, user_id=user_id):
                 ttl: float = self._app.config["TYPING_TTL_SECONDS"]
                 self._typing[room_id][user_id] = time.monotonic() + ttl
@@ -330,7 +332,15 @@ class Hub:
         if wait > 0:
             self._presence_timer = asyncio.create_task(self._render_presence_later(wait))
             return
-        users, self._presence_pending = self._presence_pending, set()
+        # The longest-waiting changes first; the rest wait for the next render, so an update
+        # stays small when everyone comes back at once (a restart: thousands of changes).
+        users = list(
+            itertools.islice(self._presence_pending, config["PRESENCE_CHANGES_PER_UPDATE"])
+        )
+        for user_id in users:
+            del self._presence_pending[user_id]
+        if self._presence_pending:
+            self._presence_timer = asyncio.create_task(self._render_presence_later(interval))
         self._presence_rendered = time.monotonic()
         query = Membership.filter(user_id__in=users).distinct()
         rooms: list[int] = await query.values_list("room_id", flat=True)  # type: ignore[assignment]

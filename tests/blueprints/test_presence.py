@@ -118,14 +118,14 @@ async def test_a_tab_away_during_many_changes_gets_only_the_latest_of_them(
     for n in range(4):
         user = await register_user(f"member{n}", PASSWORD)
         await UserPresence.create(user=user, last_seen=earliest + timedelta(seconds=n))
-    saved = app.config["PRESENCE_FULL_LIST_MAX"]
-    app.config["PRESENCE_FULL_LIST_MAX"] = 2
+    saved = dict(app.config)
+    app.config.update(PRESENCE_FULL_LIST_MAX=2, PRESENCE_CHANGES_PER_UPDATE=2)
     try:
         url = f"{LIVE}&away=120"
         async with alice_client.websocket(url, headers={"Origin": ORIGIN}) as ws:
             caught_up = await drain(ws)
     finally:
-        app.config["PRESENCE_FULL_LIST_MAX"] = saved
+        app.config.update(saved)
     # The latest two changes: alice's own (she just came online) and member3's.
     assert "member3" in caught_up
     assert not any(f"member{n}" in caught_up for n in range(3))
