@@ -99,6 +99,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             history_messages=sizes.history_messages if "history" in chosen else 0,
         )
         loadgen = LoadGen(args.processes)
+        # Wait until the generator processes are up: their start-up (imports) would otherwise
+        # run beside the first scenario's timings.
+        await loadgen.call("close", "start-up")
         bench = Bench(
             sizes,
             population,
