@@ -325,6 +325,19 @@ async def fanout(bench: Bench) -> list[Row]:
     ]
 
 
+async def settle(server: Server, limit: float = 60.0) -> float:
+    """Wait until ``server`` is idle (under a tenth of a core for a second), at most ``limit``
+    seconds: the crowd is measured in steady state, not while the server still works through
+    the connects (presence updates of a thousand people coming online)."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        before = server.cpu_seconds()
+        await asyncio.sleep(1)
+        if server.cpu_seconds() - before < 0.1:
+            break
+    return time.monotonic() - started
+
+
 async def crowd(bench: Bench) -> list[Row]:
     """Scenario 2: many connected clients; p99 at 1 msg/s and memory per active connection."""
     n = bench.sizes.crowd_clients
@@ -336,13 +349,15 @@ async def crowd(bench: Bench) -> list[Row]:
             bases[live.name] = live.server.rss_bytes()
         for live in lives:
             joined = await live.connect(n)
+            settled = await settle(live.server)
             print(
                 f"  crowd {live.name}: {joined['connected']} connected in "
-                f"{joined['seconds']:.1f} s",
+                f"{joined['seconds']:.1f} s, settled {settled:.1f} s later",
                 flush=True,
             )
             results[live.name] = {
                 "connect_seconds": joined["seconds"],
+                "settle_seconds": settled,
                 "failed_handshakes": joined["failed"],
             }
         for live in lives:

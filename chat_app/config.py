@@ -47,10 +47,10 @@ DEFAULTS: dict[str, Any] = {
     # N / PRESENCE_FRAMES_PER_SECOND seconds (10,000 sockets: every 5 s).
     "PRESENCE_RENDER_SECONDS": 0.25,
     "PRESENCE_FRAMES_PER_SECOND": 2000,
-    # Rooms with more members get only the changed entries of the people list, not all of it,
-    # and at most PRESENCE_CHANGES_PER_UPDATE of them at a time (more wait for the next update).
+    # Rooms with more members get only the changed entries of the people list, not all of it;
+    # a tab back in such a room gets at most the latest PRESENCE_CATCH_UP_MAX changes.
     "PRESENCE_FULL_LIST_MAX": 100,
-    "PRESENCE_CHANGES_PER_UPDATE": 25,
+    "PRESENCE_CATCH_UP_MAX": 25,
     "COOKIE_SECURE": True,
     # /metrics wants this bearer token; when empty, only direct loopback clients may read it.
     "METRICS_TOKEN": "",

@@ -7,7 +7,6 @@ others; a socket whose queue is full is closed (its tab reconnects and catches u
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import time
 import uuid
@@ -153,6 +152,9 @@ class Connection:
 
     def _take_waiting(self) -> str:
         batch, self._waiting = self._waiting, []
+        if len(batch) == 1:  # the usual case, once per socket per fan-out: kept short
+            message_id, text = batch[0]
+            return text if message_id is None or self.first_time(message_id) else ""
         # One frame for everything waiting: the ws extension swaps each top-level element.
         return "".join(t for mid, t in batch if mid is None or self.first_time(mid))
 
@@ -183,7 +185,7 @@ class Hub:
         self._typing: defaultdict[int, dict[int, float]] = defaultdict(dict)
         self._timers: set[asyncio.Task[None]] = set()
         # Presence renders are throttled (see _presence_changed): users changed since the last.
-        self._presence_pending: dict[int, None] = {}  # in order of their first change
+        self._presence_pending: set[int] = set()
         self._presence_rendered = -float("inf")
         self._presence_timer: asyncio.Task[None] | None = None
         # People-list updates for returning tabs, by (room, since, presence version): tabs
@@ -240,7 +242,7 @@ class Hub:
         changed = [event.user_id for event in events if isinstance(event, PresenceChanged)]
         if changed:
             self._presence_version += 1
-            self._presence_pending.update(dict.fromkeys(changed))
+            self._presence_pending.update(changed)
             await self._presence_changed()
         for event in events:
             await self._apply(event)
@@ -332,15 +334,7 @@ class Hub:
         if wait > 0:
             self._presence_timer = asyncio.create_task(self._render_presence_later(wait))
             return
-        # The longest-waiting changes first; the rest wait for the next render, so an update
-        # stays small when everyone comes back at once (a restart: thousands of changes).
-        users = list(
-            itertools.islice(self._presence_pending, config["PRESENCE_CHANGES_PER_UPDATE"])
-        )
-        for user_id in users:
-            del self._presence_pending[user_id]
-        if self._presence_pending:
-            self._presence_timer = asyncio.create_task(self._render_presence_later(interval))
+        users, self._presence_pending = self._presence_pending, set()
         self._presence_rendered = time.monotonic()
         query = Membership.filter(user_id__in=users).distinct()
         rooms: list[int] = await query.values_list("room_id", flat=True)  # type: ignore[assignment]

@@ -75,7 +75,7 @@ async def render_presence_update(
 ) -> str:
     """The people list of ``room_id`` after ``users`` changed, or for a tab that saw it last
     ``since``: the whole list in a small room. In one of more than PRESENCE_FULL_LIST_MAX
-    members, only the entries of ``users``, or the latest PRESENCE_CHANGES_PER_UPDATE of those
+    members, only the entries of ``users``, or the latest PRESENCE_CATCH_UP_MAX of those
     changed ``since``, each swapped by its id: at ~800 bytes an entry, a whole list of
     thousands to every socket would cost more than the messages. So in such a room, a tab
     shows someone who joined after it loaded, or more changes than that while it was away
@@ -88,7 +88,7 @@ async def render_presence_update(
         return await render_people(await room_presence(room_id))
     if users is not None:
         return await render_members(await room_presence(room_id, only=users))
-    latest: int = current_app.config["PRESENCE_CHANGES_PER_UPDATE"]
+    latest: int = current_app.config["PRESENCE_CATCH_UP_MAX"]
     return await render_members(await room_presence(room_id, changed_since=since, latest=latest))
 
 

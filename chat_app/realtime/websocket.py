@@ -102,9 +102,10 @@ class PromptWebsocket(Websocket):
         try:
             if direct is None or not direct.is_open():
                 return False
-            if direct.writer.transport.get_write_buffer_size():
+            transport = direct.writer.transport
+            if transport.get_write_buffer_size():
                 return False
-            direct.writer.write(text_frame(data))
+            transport.write(text_frame(data))
         except Exception:  # a transport in a state we did not foresee: the slow path decides
             return False
         DIRECT_FRAMES.inc()

@@ -119,7 +119,7 @@ async def test_a_tab_away_during_many_changes_gets_only_the_latest_of_them(
         user = await register_user(f"member{n}", PASSWORD)
         await UserPresence.create(user=user, last_seen=earliest + timedelta(seconds=n))
     saved = dict(app.config)
-    app.config.update(PRESENCE_FULL_LIST_MAX=2, PRESENCE_CHANGES_PER_UPDATE=2)
+    app.config.update(PRESENCE_FULL_LIST_MAX=2, PRESENCE_CATCH_UP_MAX=2)
     try:
         url = f"{LIVE}&away=120"
         async with alice_client.websocket(url, headers={"Origin": ORIGIN}) as ws:
