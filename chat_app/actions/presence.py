@@ -45,7 +45,9 @@ async def _mark_offline_unless_connected(users: set[int]) -> set[int]:
     """Flag those of ``users`` with no socket left on any node offline; those who were online."""
     if not users:
         return set()
-    connected = await LiveSocket.filter(user_id__in=users).values_list("user_id", flat=True)
+    connected = (
+        await LiveSocket.filter(user_id__in=users).distinct().values_list("user_id", flat=True)
+    )
     gone = users - {int(u) for u in connected}  # type: ignore[call-overload]
     if not gone:
         return set()

@@ -433,9 +433,9 @@ class Hub:
             await prune_presence(timedelta(seconds=config["PRESENCE_STALE_SECONDS"]))
         # Sessions ended where no event reaches us (a CLI process with memory://) close here.
         tokens = {c.session_token for c in self.connections() if c.session_token}
-        valid = await valid_session_tokens(tokens)
+        ended = tokens - await valid_session_tokens(tokens)
         for connection in self.connections():
-            if connection.session_token in tokens - valid:
+            if connection.session_token in ended:
                 connection.close(POLICY_VIOLATION, "signed out")
 
     async def housekeep_forever(self) -> None:
