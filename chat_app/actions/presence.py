@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 from datetime import UTC, datetime, timedelta
 
 from quart import current_app
 
 from chat_app.actions.limits import TokenBucket, app_limiter
 from chat_app.models import LiveSocket, User, UserPresence
-from chat_app.models.users import IN_LIST_BATCH
 from chat_app.realtime import publish
 from chat_app.realtime.events import PresenceChanged, TypingStarted, TypingStopped
 
@@ -98,6 +96,9 @@ class SocketLedger:
             try:
                 await _write_batch(opened, closed)
             except Exception as error:
+                # Closed sockets' rows would otherwise stay, refreshed with their node's: the
+                # next batch deletes them.
+                self._closed[:0] = closed
                 for done in waiting:
                     done.set_exception(error)
             else:
@@ -131,11 +132,10 @@ async def socket_closed(socket_id: str, user_id: int) -> None:
     await _ledger().closed(socket_id, user_id)
 
 
-async def refresh_sockets(socket_ids: list[str]) -> None:
-    """Heartbeat for this node's open sockets, so other nodes know this one is alive."""
-    now = _now()
-    for batch in itertools.batched(socket_ids, IN_LIST_BATCH, strict=False):
-        await LiveSocket.filter(id__in=batch).update(seen_at=now)
+async def refresh_sockets(node: str) -> None:
+    """Heartbeat for ``node``'s open sockets, so other nodes know it is alive: one statement
+    whatever their number (a list of 10,000 ids cost the ORM ~0.2 s of CPU every 10 s)."""
+    await LiveSocket.filter(node=node).update(seen_at=_now())
 
 
 async def prune_presence(older_than: timedelta) -> list[int]:

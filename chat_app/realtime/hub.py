@@ -429,7 +429,7 @@ class Hub:
             if now - connection.last_heard > silent_after:
                 connection.close(TRY_AGAIN_LATER, "no heartbeat")
         async with self._app.app_context():
-            await refresh_sockets([c.socket_id for c in self.connections()])
+            await refresh_sockets(self.node_id)
             await prune_presence(timedelta(seconds=config["PRESENCE_STALE_SECONDS"]))
         # Sessions ended where no event reaches us (a CLI process with memory://) close here.
         tokens = {c.session_token for c in self.connections() if c.session_token}

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from quart import Quart
+from tortoise import connections
 
 from chat_app.actions import register_user
 from chat_app.actions.presence import refresh_sockets, socket_closed, socket_opened
 from chat_app.models import LiveSocket, Room, User, UserPresence
-from chat_app.models.users import IN_LIST_BATCH
 from chat_app.realtime.events import Event, PresenceChanged
-from tests.conftest import PASSWORD
+from tests.conftest import DATABASE, PASSWORD
 
 
 class Recorder:
@@ -78,14 +79,53 @@ async def test_a_closer_that_leaves_mid_write_does_not_stop_the_write(
     assert not await LiveSocket.exists(id="tab")
 
 
-async def test_refreshing_more_sockets_than_one_query_takes_refreshes_them_all(
+async def test_a_node_refreshes_all_its_socket_rows_and_no_others(
     published: Recorder, alice: User, general: Room
 ) -> None:
     long_ago = datetime.now(UTC) - timedelta(hours=1)
-    ids = [f"tab-{n}" for n in range(IN_LIST_BATCH * 2 + 7)]
-    await LiveSocket.bulk_create(
-        [LiveSocket(id=i, user_id=alice.id, room_id=general.id, node="a") for i in ids]
-    )
+    ours = [f"ours-{n}" for n in range(1200)]
+    rows = [LiveSocket(id=i, user_id=alice.id, room_id=general.id, node="a") for i in ours]
+    rows.append(LiveSocket(id="theirs", user_id=alice.id, room_id=general.id, node="b"))
+    await LiveSocket.bulk_create(rows)
     await LiveSocket.all().update(seen_at=long_ago)
-    await refresh_sockets(ids)
-    assert await LiveSocket.filter(seen_at__gt=long_ago).count() == len(ids)
+    await refresh_sockets("a")
+    assert await LiveSocket.filter(seen_at__gt=long_ago).count() == len(ours)
+    assert (await LiveSocket.get(id="theirs")).seen_at == long_ago
+
+
+@contextlib.asynccontextmanager
+async def deletes_refused() -> AsyncIterator[None]:
+    """A real trigger that refuses to delete socket rows, while inside."""
+    db = connections.get("default")
+    if DATABASE == "postgres":
+        await db.execute_script(
+            "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused'; "
+            "END $$ LANGUAGE plpgsql; CREATE TRIGGER refuse BEFORE DELETE ON live_sockets "
+            "FOR EACH ROW EXECUTE FUNCTION refuse();"
+        )
+        try:
+            yield
+        finally:
+            await db.execute_script("DROP TRIGGER refuse ON live_sockets; DROP FUNCTION refuse();")
+    else:
+        await db.execute_script(
+            "CREATE TRIGGER refuse BEFORE DELETE ON live_sockets "
+            "BEGIN SELECT RAISE(ABORT, 'refused'); END;"
+        )
+        try:
+            yield
+        finally:
+            await db.execute_script("DROP TRIGGER refuse;")
+
+
+async def test_a_close_whose_write_failed_goes_with_the_next_batch(
+    published: Recorder, general: Room
+) -> None:
+    user = await register_user("flaky", PASSWORD)
+    await socket_opened("first-tab", user.id, general.id, "node-a")
+    async with deletes_refused():
+        with pytest.raises(Exception, match="refused"):
+            await socket_closed("first-tab", user.id)
+    assert await LiveSocket.exists(id="first-tab")  # kept by its node's refreshes otherwise
+    await socket_opened("next-tab", user.id, general.id, "node-a")
+    assert not await LiveSocket.exists(id="first-tab")
