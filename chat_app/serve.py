@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import multiprocessing
 import signal
@@ -31,6 +32,7 @@ from chat_app.realtime.broker import is_in_process
 from chat_app.realtime.hub import Hub
 
 log = logging.getLogger(__name__)
+GC_THRESHOLDS = (10_000, 10, 10)  # CPython's default: (700, 10, 10); see tune_garbage_collector
 
 
 def hypercorn_config(
@@ -77,6 +79,20 @@ async def serve(app: Quart, config: Config, sockets: Sockets | None = None) -> N
     )
 
 
+def tune_garbage_collector() -> None:
+    """Make CPython's stop-the-world collections rare in a process that holds thousands of
+    sockets. Every full collection walks every object: with 10,000 sockets it stopped the
+    server for 3.5 to 4.8 s (measured; CPython 3.13 has no incremental collector), and most
+    found nothing to free, since a socket's objects are freed by reference counting when it
+    closes. What exists at start-up (modules, templates, the app) is frozen out of every
+    collection; the youngest generation is collected after 10,000 allocations instead of 700,
+    so the older ones, and the full walk, come ~14 times less often (50,000 made the young
+    collections themselves take up to 0.4 s)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def serve_worker(config: Config, sockets: Sockets | None = None) -> int:
     """Build the app and serve it in this process; 1 with a plain message if it cannot start."""
     configure_logging()
@@ -85,6 +101,7 @@ def serve_worker(config: Config, sockets: Sockets | None = None) -> int:
         # Checked before serving, so a refusal is one plain line instead of a startup traceback.
         loop_factory = _loop_factory(config.worker_class)
         asyncio.run(check_database(app.config["DATABASE_URL"]), loop_factory=loop_factory)
+        tune_garbage_collector()
         asyncio.run(serve(app, config, sockets), loop_factory=loop_factory)
     except RuntimeError as error:  # e.g. schema behind or broker unreachable: say so plainly
         print(f"error: {error}", file=sys.stderr)
