@@ -1,7 +1,9 @@
-"""This node's live connections: one bounded queue and one sender task per socket.
+"""This node's live connections, and the fan-out of events to them.
 
-Fan-out renders an event once and only enqueues text, so a slow socket never stalls the
-others; a socket whose queue is full is closed (its tab reconnects and catches up).
+Events come in batches; each message is rendered once, and each socket gets the batch as one
+frame, written in one pass over the room's sockets. A socket that pushes back keeps a bounded
+backlog that joins its next frame, so it never stalls the others; one whose backlog is full is
+closed (its tab reconnects and catches up).
 """
 
 from __future__ import annotations
