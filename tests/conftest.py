@@ -176,6 +176,19 @@ def send_frame(content: str, client_id: str | None = None) -> str:
     )
 
 
+@asynccontextmanager
+async def broker_replaced_by[B](app: Quart, stand_in: B) -> AsyncIterator[B]:
+    """``stand_in`` is the app's broker while inside (in an app context): tests see exactly
+    what an action publishes."""
+    real = app.extensions["broker"]
+    app.extensions["broker"] = stand_in
+    try:
+        async with app.app_context():
+            yield stand_in
+    finally:
+        app.extensions["broker"] = real
+
+
 async def fill_room(room: Room, author: User, count: int, prefix: str = "message") -> list[int]:
     """Insert ``count`` messages directly (no events); their ids, oldest first."""
     ids = []

@@ -18,7 +18,7 @@ from chat_app.actions import MessageRejected, post_message
 from chat_app.models import Membership, Message, Room, User
 from chat_app.realtime.broker import Deliver
 from chat_app.realtime.events import Event, MessagePosted
-from tests.conftest import DATABASE
+from tests.conftest import DATABASE, broker_replaced_by
 
 
 class RecordingBroker:
@@ -39,13 +39,8 @@ class RecordingBroker:
 
 @pytest.fixture
 async def published(app: Quart) -> AsyncIterator[RecordingBroker]:
-    real = app.extensions["broker"]
-    app.extensions["broker"] = recorder = RecordingBroker()
-    try:
-        async with app.app_context():
-            yield recorder
-    finally:
-        app.extensions["broker"] = real
+    async with broker_replaced_by(app, RecordingBroker()) as recorder:
+        yield recorder
 
 
 async def test_stores_and_publishes_once_after_commit(

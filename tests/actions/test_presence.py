@@ -15,7 +15,7 @@ from chat_app.actions import register_user
 from chat_app.actions.presence import refresh_sockets, socket_closed, socket_opened
 from chat_app.models import LiveSocket, Room, User, UserPresence
 from chat_app.realtime.events import Event, PresenceChanged
-from tests.conftest import DATABASE, PASSWORD
+from tests.conftest import DATABASE, PASSWORD, broker_replaced_by
 
 
 class Recorder:
@@ -28,13 +28,8 @@ class Recorder:
 
 @pytest.fixture
 async def published(app: Quart) -> AsyncIterator[Recorder]:
-    real = app.extensions["broker"]
-    app.extensions["broker"] = recorder = Recorder()
-    try:
-        async with app.app_context():
-            yield recorder
-    finally:
-        app.extensions["broker"] = real
+    async with broker_replaced_by(app, Recorder()) as recorder:
+        yield recorder
 
 
 async def test_simultaneous_opens_and_closes_leave_exact_rows_and_one_event_per_change(
