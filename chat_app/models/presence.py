@@ -47,6 +47,7 @@ class LiveSocket(Model):
 
     class Meta:
         table = "live_sockets"
+        indexes = (("node",),)  # each node refreshes its own rows every few seconds
 
     user_id: int
     room_id: int

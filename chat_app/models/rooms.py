@@ -41,6 +41,7 @@ class Membership(Model):
     class Meta:
         table = "memberships"
         unique_together = (("user", "room"),)
+        indexes = (("room_id",),)  # a room's members: the unique key leads with the user
 
 
 async def room_for_member(user_id: int, slug: str) -> Room | None:

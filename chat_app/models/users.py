@@ -45,6 +45,7 @@ class AuthSession(Model):
 
     class Meta:
         table = "auth_sessions"
+        indexes = (("user_id",),)  # "log out everywhere" and deactivation find them by user
 
 
 async def session_user(token: str) -> User | None:
