@@ -275,9 +275,7 @@ class Hub:
         if not wanted:
             return
         with metrics.FANOUT_SECONDS.time():
-            async with self._app.app_context():
-                fanouts = await streams.render_posted(wanted)
-            self._remember(fanouts)
+            fanouts = await self._render(wanted)
             by_room: defaultdict[int, list[streams.Fanout]] = defaultdict(list)
             for fanout in fanouts:
                 by_room[fanout.room_id].append(fanout)
@@ -285,17 +283,21 @@ class Hub:
                 await self._write_to(
                     room_id,
                     [fanout.fragment_for(None) for fanout in batch],
-                    {a.author_id: [f.fragment_for(a.author_id) for f in batch] for a in batch},
+                    {a: [f.fragment_for(a) for f in batch] for a in {f.author_id for f in batch}},
                 )
         for fanout in fanouts:  # sending ends "is typing"
             if self._typing[fanout.room_id].pop(fanout.author_id, 0):
                 await self._typing_changed(fanout.room_id)
 
-    def _remember(self, fanouts: list[streams.Fanout]) -> None:
+    async def _render(self, message_ids: list[int]) -> list[streams.Fanout]:
+        """Render these messages (see streams.render_posted) and keep them for catch-ups."""
+        async with self._app.app_context():
+            fanouts = await streams.render_posted(message_ids)
         for fanout in fanouts:
             self._rendered[fanout.message_id] = fanout
         while len(self._rendered) > RENDERED_KEPT:
             del self._rendered[next(iter(self._rendered))]  # the oldest kept
+        return fanouts
 
     async def catch_up_renders(self, stamps: list[tuple[int, datetime]]) -> list[streams.Fanout]:
         """Renders of the messages ``stamps`` names (id, created_at), oldest first: those this
@@ -308,10 +310,7 @@ class Hub:
         }
         missing = [message_id for message_id, _ in stamps if message_id not in known]
         if missing:
-            async with self._app.app_context():
-                fresh = await streams.render_posted(missing)
-            self._remember(fresh)
-            known.update((fanout.message_id, fanout) for fanout in fresh)
+            known.update((fanout.message_id, fanout) for fanout in await self._render(missing))
         return [known[message_id] for message_id, _ in stamps if message_id in known]
 
     async def _presence_changed(self) -> None:

@@ -82,9 +82,8 @@ async def render_presence_update(
     (everyone back after a restart), on its next load.
     """
     most: int = current_app.config["PRESENCE_FULL_LIST_MAX"]
-    if users is None and since is None:
-        return await render_people(await room_presence(room_id))
-    if await Membership.filter(room_id=room_id).count() <= most:
+    whole = users is None and since is None
+    if whole or await Membership.filter(room_id=room_id).count() <= most:
         return await render_people(await room_presence(room_id))
     if users is not None:
         return await render_members(await room_presence(room_id, only=users))
