@@ -14,6 +14,7 @@ from flask.templating import _default_template_ctx_processor as flask_default_co
 from quart import Quart
 
 from chat_app import config
+from chat_app.actions.presence import SocketLedger
 from chat_app.auth import make_auth
 from chat_app.db import DatabaseNotReady, close_database, open_database, require_current_schema
 from chat_app.errors import init_errors
@@ -59,6 +60,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
         channel=settings["BROKER_CHANNEL"],
     )
     app.extensions["hub"] = hub
+    app.extensions["socket_ledger"] = SocketLedger()
     app.extensions["broker"] = broker
 
     @app.before_serving

@@ -118,7 +118,7 @@ async def _write_batch(opened: list[LiveSocket], closed: list[LiveSocket]) -> No
 
 
 def _ledger() -> SocketLedger:
-    ledger: SocketLedger = current_app.extensions.setdefault("socket_ledger", SocketLedger())
+    ledger: SocketLedger = current_app.extensions["socket_ledger"]
     return ledger
 
 
