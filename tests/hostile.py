@@ -8,8 +8,9 @@ from urllib.parse import urlencode
 from quart.testing import QuartClient
 from werkzeug.wrappers import Response
 
-from chat_app.actions.messages import CLIENT_ID_RE, INVISIBLE_RE
+from chat_app.actions.messages import INVISIBLE_RE
 from chat_app.models import Message
+from chat_app.models.messages import CLIENT_ID_RE
 from tests.blueprints.test_live import parse_elements, receive
 from tests.conftest import csrf_from
 

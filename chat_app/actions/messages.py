@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import uuid
 
 from quart import current_app
 from tortoise.exceptions import IntegrityError
@@ -15,12 +14,12 @@ from chat_app.actions.limits import TokenBucket, app_limiter
 from chat_app.db import finish_even_if_cancelled
 from chat_app.logs import log_event
 from chat_app.models import Membership, Message, Room, User
+from chat_app.models.messages import CLIENT_ID_RE
 from chat_app.realtime import publish
 from chat_app.realtime.events import MessagePosted
 
 log = logging.getLogger(__name__)
 
-CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 # Invisible characters that mean nothing in chat text: C0/C1 controls except tab and newline,
 # and lone UTF-16 surrogates (a JSON "\ud800" decodes to one; no database can store it).
 INVISIBLE_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -28,11 +27,6 @@ INVISIBLE_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 class MessageRejected(ValueError):
     """The message was not stored; ``str()`` tells the sender why."""
-
-
-def new_client_id() -> str:
-    """A fresh idempotency key for a composer."""
-    return uuid.uuid4().hex
 
 
 def _rate_limiter() -> TokenBucket:

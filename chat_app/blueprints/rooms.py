@@ -9,10 +9,9 @@ from quart import Blueprint, abort, current_app, redirect, render_template, requ
 from quart_auth import login_required
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from chat_app.actions.messages import new_client_id
 from chat_app.auth import room_or_404, rooms_or_404, viewer_user
 from chat_app.models import Message, User
-from chat_app.models.messages import latest, page, page_after, page_before
+from chat_app.models.messages import latest, new_client_id, page, page_after, page_before
 from chat_app.models.presence import room_presence
 from chat_app.models.rooms import room_for_member
 from chat_app.realtime.streams import dom_id, render_messages

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +13,13 @@ from tortoise.models import Model
 
 from chat_app.models.rooms import Room
 from chat_app.models.users import User
+
+CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")  # what a ``Message.client_id`` may be
+
+
+def new_client_id() -> str:
+    """A fresh idempotency key for a composer."""
+    return uuid.uuid4().hex
 
 
 class Message(Model):

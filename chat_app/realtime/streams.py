@@ -11,9 +11,8 @@ from datetime import datetime
 
 from quart import current_app, render_template
 
-from chat_app.actions.messages import CLIENT_ID_RE, new_client_id
 from chat_app.models import Membership, Message
-from chat_app.models.messages import with_authors
+from chat_app.models.messages import CLIENT_ID_RE, new_client_id, with_authors
 from chat_app.models.presence import MemberPresence, room_presence
 
 
