@@ -13,8 +13,9 @@ from quart import current_app
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from chat_app.actions.limits import TokenBucket, app_limiter
+from chat_app.actions.limits import app_limiter
 from chat_app.actions.rooms import join_room
+from chat_app.buckets import TokenBucket
 from chat_app.db import finish_even_if_cancelled
 from chat_app.models import AuthSession, User
 from chat_app.realtime import publish

@@ -1,48 +1,10 @@
-"""Token buckets (in this process; a shared store comes with several workers)."""
+"""The application's named rate limits, shared by every request of this process."""
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
-
 from quart import current_app
 
-
-@dataclass
-class _Bucket:
-    tokens: float
-    updated: float = field(default_factory=time.monotonic)
-
-
-class TokenBucket:
-    """``rate`` actions per second per key, bursts of up to ``burst``."""
-
-    def __init__(self, rate: float, burst: int, max_keys: int = 100_000) -> None:
-        self.rate, self.burst, self.max_keys = rate, burst, max_keys
-        self._buckets: dict[object, _Bucket] = {}
-
-    def _refilled(self, key: object) -> _Bucket:
-        now = time.monotonic()
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            if len(self._buckets) >= self.max_keys:
-                self._buckets.clear()  # bounded memory; a reset only grants one fresh burst
-            bucket = self._buckets[key] = _Bucket(tokens=float(self.burst), updated=now)
-        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
-        bucket.updated = now
-        return bucket
-
-    def wait(self, key: object) -> float:
-        """Seconds until ``key`` has a token (0.0 if it has one now), spending nothing."""
-        tokens = self._refilled(key).tokens
-        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
-
-    def take(self, key: object) -> float:
-        """Spend one token for ``key``: 0.0 if allowed, else the seconds until one is free."""
-        wait = self.wait(key)
-        if not wait:
-            self._buckets[key].tokens -= 1.0
-        return wait
+from chat_app.buckets import TokenBucket
 
 
 def app_limiter(name: str, rate: float, burst: int) -> TokenBucket:

@@ -10,7 +10,8 @@ from quart import current_app
 from tortoise.exceptions import IntegrityError
 
 from chat_app import metrics
-from chat_app.actions.limits import TokenBucket, app_limiter
+from chat_app.actions.limits import app_limiter
+from chat_app.buckets import TokenBucket
 from chat_app.db import finish_even_if_cancelled
 from chat_app.logs import log_event
 from chat_app.models import Membership, Message, Room, User

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from quart import current_app
 
-from chat_app.actions.limits import TokenBucket, app_limiter
+from chat_app.actions.limits import app_limiter
+from chat_app.buckets import TokenBucket
 from chat_app.models import LiveSocket, User, UserPresence
 from chat_app.realtime import publish
 from chat_app.realtime.events import PresenceChanged, TypingStarted, TypingStopped

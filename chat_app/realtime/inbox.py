@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from quart import current_app
 
-from chat_app.actions.limits import TokenBucket
+from chat_app.buckets import TokenBucket
 from chat_app.realtime import streams
 from chat_app.realtime.hub import POLICY_VIOLATION, Connection
 
