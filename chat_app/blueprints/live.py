@@ -22,7 +22,8 @@ from chat_app.logs import log_event
 from chat_app.models import Room, User
 from chat_app.models.messages import stamps_after
 from chat_app.realtime import streams
-from chat_app.realtime.hub import Connection, Hub
+from chat_app.realtime.connection import Connection
+from chat_app.realtime.hub import Hub
 from chat_app.realtime.inbox import Receive, gated
 from chat_app.realtime.websocket import PromptWebsocket
 from chat_app.security import CSRF_FIELD, origin_allowed

@@ -17,7 +17,7 @@ from quart import current_app
 
 from chat_app.buckets import TokenBucket
 from chat_app.realtime import streams
-from chat_app.realtime.hub import POLICY_VIOLATION, Connection
+from chat_app.realtime.connection import POLICY_VIOLATION, Connection
 
 Frame = str | bytes | None
 Receive = Callable[[], Awaitable[Frame]]

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chat_app.models import Message
+from chat_app.realtime.connection import RECENT_WINDOW, Connection
 from chat_app.realtime.events import MessagePosted, PresenceChanged, decode, encode
-from chat_app.realtime.hub import RECENT_WINDOW, Connection, Hub
+from chat_app.realtime.hub import Hub
 from tests.conftest import fill_room
 
 
