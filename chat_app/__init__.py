@@ -18,6 +18,7 @@ from chat_app.actions.presence import SocketLedger
 from chat_app.auth import make_auth
 from chat_app.db import DatabaseNotReady, close_database, open_database, require_current_schema
 from chat_app.errors import init_errors
+from chat_app.housekeeping import housekeep_forever
 from chat_app.realtime.broker import Broker, broker_from_url
 from chat_app.realtime.hub import Hub
 from chat_app.realtime.streams import dom_id
@@ -76,7 +77,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
         except RuntimeError:
             await close_database()
             raise
-        app.extensions["housekeeping"] = asyncio.create_task(hub.housekeep_forever())
+        app.extensions["housekeeping"] = asyncio.create_task(housekeep_forever(app))
 
     @app.after_serving
     async def stop() -> None:

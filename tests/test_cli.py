@@ -17,6 +17,7 @@ from quart.testing import QuartClient
 
 from chat_app.actions import authenticate, start_session
 from chat_app.cli import COMMANDS
+from chat_app.housekeeping import housekeep
 from chat_app.models import AuthSession, LiveSocket, Message, Room, User, UserPresence
 from chat_app.realtime.hub import Hub
 from tests.conftest import ORIGIN, PASSWORD, fill_room
@@ -132,11 +133,11 @@ async def test_sockets_of_a_user_deactivated_elsewhere_close_at_housekeeping(
     app: Quart, alice_client: QuartClient, general: Room
 ) -> None:
     async with live_socket(app, alice_client, "alice") as (hub, alice):
-        await hub.housekeep()
+        await housekeep(app)
         assert hub.sockets_of(alice.id) == 1  # a valid session stays
         # What deactivate-user does in another process, whose event this one never hears:
         await User.filter(id=alice.id).update(is_active=False)
-        await hub.housekeep()
+        await housekeep(app)
         await wait_for_sockets(hub, alice.id, 0)
 
 

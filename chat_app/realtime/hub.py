@@ -12,12 +12,11 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence, Set
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from quart import Quart
 
 from chat_app import metrics
-from chat_app.actions.presence import prune_presence, refresh_sockets
 from chat_app.models.users import valid_session_tokens
 from chat_app.realtime import streams
 from chat_app.realtime.connection import (
@@ -47,7 +46,6 @@ class Hub:
     """Connections by room, and the delivery of events to them."""
 
     def __init__(self, app: Quart) -> None:
-        self._app = app
         self.node_id = uuid.uuid4().hex[:16]
         self._rooms: defaultdict[int, set[Connection]] = defaultdict(set)
         # Sockets per user, kept as they come and go: the handshake checks the per-user limit,
@@ -154,25 +152,6 @@ class Hub:
         tokens = {c.session_token for c in self.connections() if c.session_token}
         ended = tokens - await valid_session_tokens(tokens)
         self._sign_out(c for c in self.connections() if c.session_token in ended)
-
-    async def housekeep(self) -> None:
-        """One round of liveness work: close silent sockets and those of ended sessions,
-        refresh this node's socket rows, and sweep rows that a dead node left behind."""
-        config = self._app.config
-        self.close_silent(config["SOCKET_IDLE_SECONDS"])
-        async with self._app.app_context():
-            await refresh_sockets(self.node_id)
-            await prune_presence(timedelta(seconds=config["PRESENCE_STALE_SECONDS"]))
-        await self.close_signed_out()
-
-    async def housekeep_forever(self) -> None:
-        """``housekeep`` every PRESENCE_REFRESH_SECONDS until cancelled."""
-        while True:
-            await asyncio.sleep(self._app.config["PRESENCE_REFRESH_SECONDS"])
-            try:
-                await self.housekeep()
-            except Exception:
-                log.exception("housekeeping failed")
 
     def _sign_out(self, connections: Iterable[Connection]) -> None:
         for connection in connections:

@@ -14,8 +14,8 @@ from quart.testing import QuartClient
 
 from chat_app.actions import register_user
 from chat_app.actions.presence import prune_presence
+from chat_app.housekeeping import housekeep, housekeep_forever
 from chat_app.models import LiveSocket, Room, User, UserPresence
-from chat_app.realtime.hub import Hub
 from chat_app.realtime.streams import typing_text
 from tests.blueprints.test_live import LIVE, drain, live_pair, receive_until
 from tests.conftest import ORIGIN, PASSWORD, csrf_from, send_frame
@@ -48,8 +48,7 @@ async def tuned(app: Quart) -> AsyncIterator[Quart]:
     app.config.update(SOCKET_IDLE_SECONDS=0.3, TYPING_TTL_SECONDS=0.4)
     yield app
     app.config.update(saved)
-    hub: Hub = app.extensions["hub"]
-    app.extensions["housekeeping"] = asyncio.create_task(hub.housekeep_forever())
+    app.extensions["housekeeping"] = asyncio.create_task(housekeep_forever(app))
 
 
 async def test_people_list_follows_sockets_of_the_same_user(
@@ -148,12 +147,11 @@ async def test_a_nonsense_away_gets_the_whole_list(
 async def test_a_socket_that_stops_heartbeating_goes_offline(
     tuned: Quart, alice_client: QuartClient, bob_client: QuartClient, alice: User, general: Room
 ) -> None:
-    hub: Hub = tuned.extensions["hub"]
     async with live_pair(alice_client, bob_client, settled=True) as (_alice_ws, bob_ws):
         await asyncio.sleep(0.4)  # both silent past the idle limit …
         await bob_ws.send(HEARTBEAT)  # … but bob's tab heartbeats
         await asyncio.sleep(0.05)
-        await hub.housekeep()
+        await housekeep(tuned)
         assert status_of(await receive_until(bob_ws, "last seen"), "alice") == "offline"
         await bob_ws.send(send_frame("bob is still connected"))
         await receive_until(bob_ws, "bob is still connected")
