@@ -1,0 +1,129 @@
+"""A connection's seams: bounded backlogs, coalesced frames, no repeats after catch-up."""
+
+from __future__ import annotations
+
+import asyncio
+
+from chat_app.realtime.connection import RECENT_WINDOW, Connection
+
+
+class RecordingSocket:
+    """A client that reads as fast as we write: every frame is taken at once."""
+
+    def __init__(self) -> None:
+        self.frames: list[str] = []
+
+    def write_now(self, data: str) -> bool:
+        self.frames.append(data)
+        return True
+
+    async def send(self, data: str) -> None:
+        self.frames.append(data)
+
+
+class PushingBack:
+    """A connection that never takes a frame at once: writes go through ``send``."""
+
+    def write_now(self, data: str) -> bool:
+        return False
+
+
+class StalledSocket(PushingBack):
+    """A client that stopped reading: every send waits forever."""
+
+    async def send(self, data: str) -> None:
+        await asyncio.Event().wait()
+
+
+async def test_what_is_offered_during_catch_up_goes_out_as_one_frame_after_it() -> None:
+    socket = RecordingSocket()
+    connection = Connection(socket, user_id=1, room_id=1, queue_size=10)
+    for n in range(3):
+        connection.offer(n + 1, f"<div id='m{n}'></div>")
+    assert socket.frames == []
+    connection.go_live()
+    assert socket.frames == ["<div id='m0'></div><div id='m1'></div><div id='m2'></div>"]
+
+
+async def test_a_live_socket_is_written_at_once_without_a_task_switch() -> None:
+    socket = RecordingSocket()
+    connection = Connection(socket, user_id=1, room_id=1, queue_size=10)
+    connection.go_live()
+    connection.offer(1, "[1]")
+    assert socket.frames == ["[1]"]  # no await in between: written within offer()
+    connection.offer_all([(2, "[2]"), (None, "<typing/>")])
+    assert socket.frames == ["[1]", "[2]<typing/>"]
+
+
+async def test_a_message_goes_out_once_whichever_path_brings_it() -> None:
+    socket = RecordingSocket()
+    connection = Connection(socket, user_id=1, room_id=1, queue_size=10)
+    assert connection.first_time(7) and connection.first_time(8)  # sent by catch-up
+    for message_id in (7, 8, 9, 9):  # live copies, and a confirmation racing the broadcast
+        connection.offer(message_id, f"[{message_id}]")
+    connection.go_live()
+    assert socket.frames == ["[9]"]
+
+
+class SlowSocket(PushingBack):
+    """A client that reads, slowly: each send waits until the test lets it through."""
+
+    def __init__(self) -> None:
+        self.frames: list[str] = []
+        self.gate = asyncio.Event()
+
+    async def send(self, data: str) -> None:
+        await self.gate.wait()
+        self.gate.clear()
+        self.frames.append(data)
+
+
+async def test_fragments_offered_during_a_slow_write_share_the_next_frame() -> None:
+    socket = SlowSocket()
+    connection = Connection(socket, user_id=1, room_id=1, queue_size=10)
+    connection.go_live()
+    for n in range(4):
+        connection.offer(n, f"[{n}]")
+    socket.gate.set()
+    await asyncio.sleep(0)
+    socket.gate.set()
+    await asyncio.sleep(0)
+    assert socket.frames == ["[0]", "[1][2][3]"]
+
+
+async def test_a_stalled_socket_is_closed_and_never_slows_the_others() -> None:
+    stalled = Connection(StalledSocket(), user_id=1, room_id=1, queue_size=4)
+    healthy_socket = RecordingSocket()
+    healthy = Connection(healthy_socket, user_id=2, room_id=1, queue_size=4)
+    for connection in (stalled, healthy):
+        connection.go_live()
+    for n in range(20):
+        for connection in (stalled, healthy):
+            connection.offer(n, f"[{n}]")
+    assert stalled.close_code == 1013 and stalled.ended.is_set()
+    assert "".join(healthy_socket.frames) == "".join(f"[{n}]" for n in range(20))
+    assert healthy.close_code is None
+    await asyncio.sleep(0)
+    assert stalled._writer is not None and stalled._writer.cancelled()
+
+
+class BrokenSocket(PushingBack):
+    async def send(self, data: str) -> None:
+        raise ConnectionResetError("gone")
+
+
+async def test_a_failed_write_ends_the_connection_and_keeps_the_error() -> None:
+    connection = Connection(BrokenSocket(), user_id=1, room_id=1, queue_size=4)
+    connection.go_live()
+    connection.offer(1, "[1]")
+    assert connection.ended.is_set()
+    assert isinstance(connection.error, ConnectionResetError)
+    connection.offer(2, "[2]")  # ignored, no second error
+
+
+def test_the_memory_of_sent_ids_is_bounded() -> None:
+    connection = Connection(RecordingSocket(), user_id=1, room_id=1, queue_size=4)
+    for message_id in range(RECENT_WINDOW + 10):
+        assert connection.first_time(message_id)
+    assert not connection.first_time(RECENT_WINDOW + 9)
+    assert connection.first_time(0)  # long forgotten
