@@ -16,7 +16,7 @@ import time
 import uuid
 
 from chat_app.realtime.broker import broker_from_url
-from chat_app.realtime.events import Event, MessagePosted
+from chat_app.realtime.events import Event, RoomChanged
 
 
 async def measure(url: str, events: int) -> str:
@@ -29,8 +29,8 @@ async def measure(url: str, events: int) -> str:
 
     async def deliver(events: list[Event]) -> None:
         for event in events:
-            assert isinstance(event, MessagePosted)
-            arrived.put_nowait(event.message_id)
+            assert isinstance(event, RoomChanged)
+            arrived.put_nowait(event.change)
 
     async def ignore(_events: list[Event]) -> None:
         return None
@@ -42,12 +42,12 @@ async def measure(url: str, events: int) -> str:
         latencies = []
         for n in range(events):
             started = time.perf_counter()
-            await publisher.publish(MessagePosted(room_id=1, message_id=n))
+            await publisher.publish(RoomChanged(room_id=1, change=n))
             assert await arrived.get() == n
             latencies.append((time.perf_counter() - started) * 1e6)
         started = time.perf_counter()
         for n in range(events):
-            await publisher.publish(MessagePosted(room_id=1, message_id=n))
+            await publisher.publish(RoomChanged(room_id=1, change=n))
         for _ in range(events):
             await arrived.get()
         rate = events / (time.perf_counter() - started)

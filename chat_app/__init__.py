@@ -15,6 +15,7 @@ from quart import Quart
 
 from chat_app import config
 from chat_app.actions.presence import SocketLedger
+from chat_app.actions.reactions import QUICK_REACTIONS
 from chat_app.auth import make_auth
 from chat_app.db import DatabaseNotReady, close_database, open_database, require_current_schema
 from chat_app.errors import init_errors
@@ -53,6 +54,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     init_security(app)
     init_errors(app)
     app.jinja_env.globals["dom_id"] = dom_id
+    app.jinja_env.globals["quick_reactions"] = QUICK_REACTIONS
 
     hub = Hub(app)
     broker: Broker = broker_from_url(

@@ -14,6 +14,7 @@ DEFAULTS: dict[str, Any] = {
     "ALLOWED_ORIGINS": "",
     "DEFAULT_ROOM": "general",
     "MESSAGE_MAX_CHARS": 4000,
+    "REACTIONS_PER_MESSAGE": 20,
     "MESSAGES_PER_SECOND": 5.0,
     "MESSAGES_BURST": 10,
     "HISTORY_PAGE_SIZE": 50,

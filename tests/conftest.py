@@ -29,7 +29,18 @@ from redis.exceptions import RedisError
 from chat_app import create_app
 from chat_app.actions import register_user
 from chat_app.db import apply_migrations
-from chat_app.models import AuthSession, LiveSocket, Membership, Message, Room, User, UserPresence
+from chat_app.models import (
+    AuthSession,
+    Change,
+    ChangeKind,
+    LiveSocket,
+    Membership,
+    Message,
+    Reaction,
+    Room,
+    User,
+    UserPresence,
+)
 from chat_app.realtime.broker import LISTENER_NAME
 
 DATABASE = os.environ.get("CHAT_TEST_DATABASE", "sqlite")
@@ -110,7 +121,17 @@ async def app(database_url: str) -> AsyncIterator[Quart]:
 async def clean_database(app: Quart) -> AsyncIterator[None]:
     """Every test starts with empty tables and fresh rate limits."""
     yield
-    for model in (LiveSocket, UserPresence, Message, Membership, AuthSession, Room, User):
+    for model in (
+        LiveSocket,
+        UserPresence,
+        Reaction,
+        Change,
+        Message,
+        Membership,
+        AuthSession,
+        Room,
+        User,
+    ):
         await model.all().delete()
     app.extensions.pop("limiters", None)
 
@@ -190,12 +211,14 @@ async def broker_replaced_by[B](app: Quart, stand_in: B) -> AsyncIterator[B]:
 
 
 async def fill_room(room: Room, author: User, count: int, prefix: str = "message") -> list[int]:
-    """Insert ``count`` messages directly (no events); their ids, oldest first."""
+    """Insert ``count`` messages directly, each with its change (no events); their ids,
+    oldest first."""
     ids = []
     for n in range(count):
         message = await Message.create(
             room=room, author=author, content=f"{prefix} {n}", client_id=f"{prefix}-{n:05d}"
         )
+        await Change.create(room=room, message_id=message.id, kind=ChangeKind.POSTED)
         ids.append(message.id)
     return ids
 

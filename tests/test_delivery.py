@@ -18,7 +18,8 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from chat_app.models import Message
 from tests.conftest import Server, sign_up
 
-MESSAGE_ID = re.compile(r'id="message-(\d+)"')
+MESSAGE_ID = re.compile(r'<div id="message-(\d+)"')
+CURSOR = re.compile(r'<div id="change-cursor" data-change="(\d+)"')
 
 
 class Receiver:
@@ -27,14 +28,14 @@ class Receiver:
     def __init__(self, server: Server, cookie: str, rng: random.Random) -> None:
         self.server, self.cookie, self.rng = server, cookie, rng
         self.ids: list[int] = []
+        self.cursor = 0  # the newest change applied, as the page keeps it
         self.done = asyncio.Event()
 
     async def run(self) -> None:
         while not self.done.is_set():
-            after = max(self.ids, default=0)
             try:
                 async with connect(
-                    f"{self.server.ws_base}/rooms/general/live?after={after}",
+                    f"{self.server.ws_base}/rooms/general/live?after={self.cursor}",
                     additional_headers={"Origin": self.server.base, "Cookie": self.cookie},
                 ) as ws:
                     await self._read_until_dropped(ws)
@@ -48,6 +49,7 @@ class Receiver:
             async with asyncio.timeout(lifetime):
                 async for frame in ws:
                     self.ids.extend(int(i) for i in MESSAGE_ID.findall(str(frame)))
+                    self.cursor = max([self.cursor, *map(int, CURSOR.findall(str(frame)))])
         except TimeoutError:
             if self.rng.random() < 0.5:
                 ws.transport.abort()  # vanish without a close frame, like a lost network

@@ -12,18 +12,26 @@ from chat_app.actions.accounts import (
     register_user,
     start_session,
 )
-from chat_app.actions.messages import MessageRejected, post_message
+from chat_app.actions.changes import MessageNotFound, MessageRejected, NotAllowed
+from chat_app.actions.edits import delete_message, edit_message
+from chat_app.actions.messages import post_message
+from chat_app.actions.reactions import toggle_reaction
 from chat_app.actions.rooms import join_room
 
 __all__ = [
     "AccountError",
     "LoginThrottled",
+    "MessageNotFound",
     "MessageRejected",
+    "NotAllowed",
     "authenticate",
+    "delete_message",
+    "edit_message",
     "end_all_sessions",
     "end_session",
     "join_room",
     "post_message",
     "register_user",
     "start_session",
+    "toggle_reaction",
 ]

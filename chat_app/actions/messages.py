@@ -1,38 +1,29 @@
-"""Posting a message."""
+"""Posting a message (and replying to one)."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 
 from quart import current_app
 from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
 from chat_app import metrics
-from chat_app.actions.limits import app_limiter
-from chat_app.buckets import TokenBucket
+from chat_app.actions.changes import (
+    MessageRejected,
+    announce,
+    message_id_from,
+    record,
+    spend_write,
+)
 from chat_app.db import finish_even_if_cancelled
-from chat_app.logs import log_event
-from chat_app.models import Membership, Message, Room, User
+from chat_app.models import ChangeKind, Membership, Message, Room, User
 from chat_app.models.messages import CLIENT_ID_RE
-from chat_app.realtime import publish
-from chat_app.realtime.events import MessagePosted
-
-log = logging.getLogger(__name__)
 
 # Invisible characters that mean nothing in chat text: C0/C1 controls except tab and newline,
 # and lone UTF-16 surrogates (a JSON "\ud800" decodes to one; no database can store it).
 INVISIBLE_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
-
-
-class MessageRejected(ValueError):
-    """The message was not stored; ``str()`` tells the sender why."""
-
-
-def _rate_limiter() -> TokenBucket:
-    cfg = current_app.config
-    return app_limiter("messages", cfg["MESSAGES_PER_SECOND"], cfg["MESSAGES_BURST"])
 
 
 def clean_content(raw: object) -> str:
@@ -54,8 +45,11 @@ def clean_content(raw: object) -> str:
     return content
 
 
-async def post_message(author: User, room: Room, content: object, client_id: object) -> Message:
-    """Store a message and, after the commit, publish ``MessagePosted``.
+async def post_message(
+    author: User, room: Room, content: object, client_id: object, reply_to: object = None
+) -> Message:
+    """Store a message (a reply to ``reply_to`` when given) and, after the commit, announce
+    its change.
 
     A retry with the same ``client_id`` returns the stored message and publishes nothing.
     Membership is checked here, not only when the socket opened: a member removed meanwhile,
@@ -64,19 +58,23 @@ async def post_message(author: User, room: Room, content: object, client_id: obj
     if not isinstance(client_id, str) or not CLIENT_ID_RE.fullmatch(client_id):
         raise MessageRejected("This message has no valid client id; reload the page.")
     text = clean_content(content)
-    # Two independent reads: side by side, the post waits for one round trip, not two.
-    _, existing = await asyncio.gather(
+    original = None if reply_to in (None, "") else message_id_from(reply_to)
+    # Independent reads side by side: the post waits for one round trip, not three.
+    _, existing, original_there = await asyncio.gather(
         _check_open_to(author, room),
         Message.get_or_none(author_id=author.id, client_id=client_id),
+        _in_room(original, room),
     )
     if existing is not None:
         return existing
-    wait = _rate_limiter().take(author.id)
-    if wait:
-        metrics.RATE_LIMITED.inc()
-        log_event(log, "rate_limited", logging.WARNING, user=author.id, room=room.id)
-        raise MessageRejected(f"You are sending too fast; try again in {wait:.1f} s.")
-    return await finish_even_if_cancelled(_store(author, room, text, client_id))
+    if not original_there:
+        raise MessageRejected("The message you reply to is not in this room (any more).")
+    spend_write(author, room.id)
+    return await finish_even_if_cancelled(_store(author, room, text, client_id, original))
+
+
+async def _in_room(message_id: int | None, room: Room) -> bool:
+    return message_id is None or await Message.exists(id=message_id, room_id=room.id)
 
 
 async def _check_open_to(author: User, room: Room) -> None:
@@ -90,27 +88,25 @@ async def _check_open_to(author: User, room: Room) -> None:
         raise MessageRejected("This room is archived: it can be read, not posted to.")
 
 
-async def _store(author: User, room: Room, text: str, client_id: str) -> Message:
-    # Ids, commits and events of a room go in one order: the database gives ids in commit
-    # order (migration 0003), and this lock keeps this process's publishes in that order too.
-    # A tab that saw id N live therefore never misses a smaller one (catch-up resumes after N).
-    # The lock spans one INSERT and the publish: posts to one room queue on it.
-    async with _room_lock(room.id):
-        try:
+async def _store(
+    author: User, room: Room, text: str, client_id: str, reply_to: int | None
+) -> Message:
+    try:
+        async with in_transaction():
             message = await Message.create(
-                room_id=room.id, author_id=author.id, content=text, client_id=client_id
+                room_id=room.id,
+                author_id=author.id,
+                content=text,
+                client_id=client_id,
+                reply_to_id=reply_to,
             )
-        except IntegrityError:
-            # The same client id raced us: the other insert won, and it publishes.
-            raced = await Message.get_or_none(author_id=author.id, client_id=client_id)
-            if raced is None:
-                raise
-            return raced
-        metrics.MESSAGES_POSTED.inc()
-        await publish(MessagePosted(room_id=room.id, message_id=message.id))
+            change = await record(room.id, message.id, ChangeKind.POSTED)
+    except IntegrityError:
+        # The same client id raced us: the other insert won, and it announces.
+        raced = await Message.get_or_none(author_id=author.id, client_id=client_id)
+        if raced is None:
+            raise
+        return raced
+    metrics.MESSAGES_POSTED.inc()
+    await announce(room.id, change)
     return message
-
-
-def _room_lock(room_id: int) -> asyncio.Lock:
-    locks: dict[int, asyncio.Lock] = current_app.extensions.setdefault("room_locks", {})
-    return locks.setdefault(room_id, asyncio.Lock())

@@ -27,6 +27,12 @@ def message_json(message: Message) -> dict[str, Any]:
         "author": message.author.username,
         "content": message.content,
         "created_at": message.created_at.isoformat(),
+        "edited_at": message.edited_at.isoformat() if message.edited_at else None,
+        "reply_to": message.reply_to_id,
+        "reactions": [
+            {"emoji": group.emoji, "count": group.count, "users": list(group.names)}
+            for group in message.reaction_groups
+        ],
     }
 
 

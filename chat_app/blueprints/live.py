@@ -15,12 +15,18 @@ from quart.wrappers.base import ClientDisconnectedError
 from quart_auth import current_user, login_required
 
 from chat_app import metrics
-from chat_app.actions import MessageRejected, post_message
+from chat_app.actions import (
+    MessageRejected,
+    delete_message,
+    edit_message,
+    post_message,
+    toggle_reaction,
+)
 from chat_app.actions.presence import signal_typing, socket_closed, socket_opened, stop_typing
 from chat_app.auth import room_or_404, viewer_user
 from chat_app.logs import log_event
 from chat_app.models import Room, User
-from chat_app.models.messages import stamps_after
+from chat_app.models.messages import shown
 from chat_app.realtime import streams
 from chat_app.realtime.connection import Connection
 from chat_app.realtime.hub import Hub
@@ -60,7 +66,7 @@ async def live(slug: str) -> None:
     log_event(log, "ws.connect", user=user.id, room=room.id)
     try:
         await socket_opened(connection.socket_id, user.id, room.id, hub.node_id)
-        await _catch_up(hub, connection, room, _after_arg())
+        await _catch_up(hub, connection, _after_arg())
         # Presence events may have been missed while this tab was away (a broker gap too).
         connection.offer(None, await hub.presence_for_returning_tab(room.id, _seen_arg()))
         await _stream(connection, user, room)
@@ -118,18 +124,17 @@ def _seen_arg() -> datetime | None:
     return datetime.now(UTC) - timedelta(seconds=int(raw) + AWAY_MARGIN_SECONDS)
 
 
-async def _catch_up(hub: Hub, connection: Connection, room: Room, after: int | None) -> None:
-    """Send what was posted after the client's last message; live copies of it are skipped."""
-    while after is not None:
-        missed = await stamps_after(room.id, after, CATCH_UP_PAGE)
-        if not missed:
-            return
-        fresh = [stamp for stamp in missed if connection.first_time(stamp[0])]
-        renders = await hub.catch_up_renders(fresh)
-        text = "".join(render.fragment_for(connection.user_id)[1] for render in renders)
-        if text:
-            await connection.socket.send(text)
-        after = missed[-1][0] if len(missed) == CATCH_UP_PAGE else None
+async def _catch_up(hub: Hub, connection: Connection, after: int | None) -> None:
+    """Send what changed after the tab's cursor (a tab that gives none starts from now);
+    live copies of it are skipped by the connection's cursor."""
+    delivered = await hub.watch(connection.room_id)  # first: see ChangeFanout.watch
+    if after is None:
+        connection.cursor = delivered
+        return
+    connection.cursor = after
+    async for newest, text in hub.catch_up(connection.room_id, after, connection.user_id):
+        await connection.socket.send(text)
+        connection.cursor = max(connection.cursor, newest)
 
 
 async def _receive(connection: Connection, user: User, room: Room) -> None:
@@ -157,6 +162,8 @@ async def _answer(next_frame: Receive, connection: Connection, user: User, room:
             pass  # hearing from the client is the point
         elif "typing" in data:
             await signal_typing(user.id, room.id)
+        elif "op" in data:
+            await _change(connection, user, data)
         elif "content" in data:
             await _post(connection, user, room, data)
         else:
@@ -173,18 +180,38 @@ def _parse(frame: str) -> dict[str, Any] | None:
 
 async def _post(connection: Connection, user: User, room: Room, data: dict[str, Any]) -> None:
     """Store a composed message. The sender's tab shows it as pending until its own copy
-    arrives: sent here too (it deduplicates with the broadcast), so a retry of a message
-    stored before also confirms. A rejection restores the text with the reason."""
+    arrives: sent here too, so a retry of a message stored before also confirms. This copy
+    moves no cursor (changes before it may still be on their way to this tab); its change,
+    when it comes, replaces it. A rejection restores the text with the reason."""
     content, client_id = data.get("content"), data.get("client_id")
     try:
-        message = await post_message(user, room, content, client_id)
+        message = await post_message(user, room, content, client_id, data.get("reply_to"))
     except MessageRejected as error:
         text = content if isinstance(content, str) else ""
         reply = await streams.render_rejected(_csrf(), text, str(error), client_id, slug=room.slug)
         connection.offer(None, reply)
     else:
         message.author = user  # the author is the sender: no query to load it
-        connection.offer(message.id, await streams.render_messages([message], user.id))
+        await shown([message])
+        connection.offer(None, await streams.render_messages([message], user.id))
+
+
+async def _change(connection: Connection, user: User, data: dict[str, Any]) -> None:
+    """Edit, delete or react as a frame asks. It reaches this tab as everyone's does, as a
+    change; only a refusal is answered here, with its reason."""
+    op, message_id = data.get("op"), data.get("message_id")
+    try:
+        match op:
+            case "edit":
+                await edit_message(user, message_id, data.get("content"))
+            case "delete":
+                await delete_message(user, message_id)
+            case "react":
+                await toggle_reaction(user, message_id, data.get("emoji"))
+            case _:
+                raise MessageRejected("Unknown request.")
+    except MessageRejected as error:
+        connection.offer(None, await streams.render_notice(str(error)))
 
 
 def _csrf() -> str:

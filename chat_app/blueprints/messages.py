@@ -23,11 +23,17 @@ async def create(slug: str) -> WerkzeugResponse | tuple[str, int]:
     form = await request.form
     content = form.get("content", "")
     try:
-        message = await post_message(user, room, content, form.get("client_id"))
+        message = await post_message(
+            user, room, content, form.get("client_id"), form.get("reply_to")
+        )
     except MessageRejected as error:
         # The page again, loaded through the membership once more (it may have gone meanwhile).
         return await render_room(
-            await shell(user, slug), content=content, error=str(error), status=422
+            await shell(user, slug),
+            content=content,
+            error=str(error),
+            status=422,
+            reply_to=form.get("reply_to"),
         )
     target = url_for("rooms.show", slug=room.slug, _anchor=dom_id("message", message.id))
     return redirect(target, 303)

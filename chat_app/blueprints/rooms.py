@@ -11,10 +11,13 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from chat_app.auth import room_or_404, rooms_or_404, viewer_user
 from chat_app.models import Message, User
-from chat_app.models.messages import latest, new_client_id, page, page_after, page_before
+from chat_app.models.changes import newest_change
+from chat_app.models.messages import Quote, excerpt, latest, new_client_id, page, page_before
 from chat_app.models.presence import room_presence
 from chat_app.models.rooms import room_for_member
-from chat_app.realtime.streams import dom_id, render_messages
+from chat_app.realtime.hub import Hub
+from chat_app.realtime.streams import dom_id
+from chat_app.security import csrf_token
 
 blueprint = Blueprint("rooms", __name__)
 
@@ -49,24 +52,47 @@ async def message_list(messages: list[Message], viewer_id: int) -> Markup:
     through each enclosing template and block, six levels deep on a room page: rendering the
     list on its own took a quarter off the history page's render time.
     """
-    html = await render_template("messages/_list.html", messages=messages, viewer_id=viewer_id)
+    html = await render_template(
+        "messages/_list.html", messages=messages, viewer_id=viewer_id, csrf=csrf_token()
+    )
     return Markup(html)  # noqa: S704 - rendered by our autoescaping templates
 
 
+async def replying_to(room_id: int, raw: object) -> Quote | None:
+    """What the composer replies to: message ``raw`` of this room (a ``reply_to`` from a URL or
+    a form), or None when it names none."""
+    if not isinstance(raw, str) or not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        return None
+    original = await Message.get_or_none(id=int(raw), room_id=room_id).select_related("author")
+    if original is None:
+        return None
+    return Quote(original.id, original.author.username, excerpt(original.content))
+
+
 async def render_room(
-    shell: dict[str, Any], content: str = "", error: str | None = None, status: int = 200
+    shell: dict[str, Any],
+    content: str = "",
+    error: str | None = None,
+    status: int = 200,
+    reply_to: object = None,
 ) -> tuple[str, int]:
-    """The chat page; the composer keeps ``content`` and shows ``error`` after a failed post."""
-    messages = await latest(shell["room"].id, current_app.config["HISTORY_PAGE_SIZE"])
+    """The chat page; the composer keeps ``content`` (and what it replies to) and shows
+    ``error`` after a failed post."""
+    room_id = shell["room"].id
+    # The cursor is read before the messages: a change committed in between is replayed to
+    # the page (applying it twice is harmless), never skipped.
+    cursor = await newest_change(room_id)
+    messages = await latest(room_id, current_app.config["HISTORY_PAGE_SIZE"])
     html = await render_template(
         "rooms/show.html",
         **shell,
         messages=messages,
         message_list=await message_list(messages, shell["viewer_id"]),
-        last_id=messages[-1].id if messages else 0,
+        cursor=cursor,
         client_id=new_client_id(),
         content=content,
         error=error,
+        reply_to=await replying_to(room_id, reply_to),
     )
     return html, status
 
@@ -75,7 +101,9 @@ async def render_room(
 @login_required
 async def show(slug: str) -> tuple[str, int]:
     """The latest messages, the composer and the live socket."""
-    return await render_room(await shell(await viewer_user(), slug))
+    return await render_room(
+        await shell(await viewer_user(), slug), reply_to=request.args.get("reply_to")
+    )
 
 
 @blueprint.get("/rooms/<slug>/history")
@@ -110,19 +138,26 @@ async def older(slug: str) -> str:
         abort(400, "'before' is required.")
     messages = await page_before(room.id, before, current_app.config["HISTORY_PAGE_SIZE"])
     return await render_template(
-        "rooms/_older.html", room_slug=room.slug, messages=messages, viewer_id=user.id
+        "rooms/_older.html",
+        room_slug=room.slug,
+        messages=messages,
+        viewer_id=user.id,
+        csrf=csrf_token(),
     )
 
 
 @blueprint.get("/rooms/<slug>/poll")
 @login_required
 async def poll(slug: str) -> str:
-    """For tabs whose WebSocket cannot connect: messages newer than ``after``, as a fragment."""
+    """For tabs whose WebSocket cannot connect: what changed after change ``after``, as the
+    socket's catch-up would send it (one page of the log at a time)."""
     user = await viewer_user()
     room = await room_or_404(user, slug)
     after = cursor_arg("after", minimum=0) or 0
-    messages = await page_after(room.id, after, current_app.config["HISTORY_PAGE_SIZE"])
-    return await render_messages(messages, user.id)
+    hub: Hub = current_app.extensions["hub"]
+    async for _, text in hub.catch_up(room.id, after, user.id):
+        return text
+    return ""
 
 
 @blueprint.get("/messages/<int:message_id>")

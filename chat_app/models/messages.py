@@ -11,6 +11,7 @@ from datetime import datetime
 from tortoise import fields
 from tortoise.models import Model
 
+from chat_app.models.reactions import ReactionGroup, reaction_groups
 from chat_app.models.rooms import Room
 from chat_app.models.users import User
 
@@ -20,6 +21,9 @@ CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")  # what a ``Message.client_i
 def new_client_id() -> str:
     """A fresh idempotency key for a composer."""
     return uuid.uuid4().hex
+
+
+EXCERPT_CHARS = 140
 
 
 class Message(Model):
@@ -35,14 +39,67 @@ class Message(Model):
     content = fields.TextField()
     client_id = fields.CharField(max_length=64)
     created_at = fields.DatetimeField(auto_now_add=True)
+    edited_at = fields.DatetimeField(null=True)
+    # No foreign key: a reply outlives its original, and then says the original was deleted.
+    reply_to_id = fields.BigIntField(null=True)
 
     class Meta:
         table = "messages"
         unique_together = (("author", "client_id"),)
-        indexes = (("room_id", "id"),)
+        indexes = (("room_id", "id"), ("reply_to_id",))
 
     room_id: int
     author_id: int
+    # Filled by ``shown`` for the partial: its reactions and, for a reply, the quoted original.
+    reaction_groups: list[ReactionGroup]
+    quoted: Quote | None
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """What a reply shows of its original: an excerpt, or None when it was deleted."""
+
+    message_id: int
+    author: str | None
+    excerpt: str | None
+
+
+def excerpt(text: str) -> str:
+    """The start of ``text`` on one line, cut at EXCERPT_CHARS with an ellipsis."""
+    line = " ".join(text.split())
+    return line if len(line) <= EXCERPT_CHARS else line[: EXCERPT_CHARS - 1].rstrip() + "…"
+
+
+async def shown(messages: list[Message]) -> list[Message]:
+    """``messages`` (authors loaded) with what their partial shows besides: reactions, and the
+    originals that replies quote. One query for reactions, one more only if a reply is there."""
+    groups = await reaction_groups([m.id for m in messages])
+    originals = {m.reply_to_id for m in messages if m.reply_to_id is not None}
+    quoted: dict[int, Message] = {}
+    if originals:
+        rows = await Message.filter(id__in=originals).select_related("author")
+        quoted = {row.id: row for row in rows}
+    for message in messages:
+        message.reaction_groups = groups.get(message.id, [])
+        message.quoted = None
+        if message.reply_to_id is not None:
+            original = quoted.get(message.reply_to_id)
+            message.quoted = Quote(
+                message.reply_to_id,
+                original.author.username if original else None,
+                excerpt(original.content) if original else None,
+            )
+    return messages
+
+
+async def message_for_member(user_id: int, message_id: int) -> Message | None:
+    """Message ``message_id`` with its room and author if ``user_id`` belongs to its room, else
+    None: a message of a room one is not in does not exist for them (404, like the room)."""
+    return (
+        await Message.filter(id=message_id, room__memberships__user_id=user_id)
+        .select_related("room", "author")
+        .first()
+    )
 
 
 async def latest(room_id: int, limit: int) -> list[Message]:
@@ -51,7 +108,17 @@ async def latest(room_id: int, limit: int) -> list[Message]:
 
 
 async def page_before(room_id: int, before: int | None, limit: int) -> list[Message]:
-    """Up to ``limit`` messages older than id ``before`` (or the newest), oldest first."""
+    """Up to ``limit`` messages older than id ``before`` (or the newest), oldest first, ready
+    for their partial."""
+    return await shown(await _before(room_id, before, limit))
+
+
+async def page_after(room_id: int, after: int, limit: int) -> list[Message]:
+    """Up to ``limit`` messages newer than id ``after``, oldest first, ready for their partial."""
+    return await shown(await _after(room_id, after, limit))
+
+
+async def _before(room_id: int, before: int | None, limit: int) -> list[Message]:
     query = Message.filter(room_id=room_id)
     if before is not None:
         query = query.filter(id__lt=before)
@@ -59,8 +126,7 @@ async def page_before(room_id: int, before: int | None, limit: int) -> list[Mess
     return rows[::-1]
 
 
-async def page_after(room_id: int, after: int, limit: int) -> list[Message]:
-    """Up to ``limit`` messages newer than id ``after``, oldest first."""
+async def _after(room_id: int, after: int, limit: int) -> list[Message]:
     return (
         await Message.filter(room_id=room_id, id__gt=after)
         .order_by("id")
@@ -69,20 +135,11 @@ async def page_after(room_id: int, after: int, limit: int) -> list[Message]:
     )
 
 
-async def stamps_after(room_id: int, after: int, limit: int) -> list[tuple[int, datetime]]:
-    """(id, created_at) of up to ``limit`` messages newer than id ``after``, oldest first."""
-    rows = (
-        await Message.filter(room_id=room_id, id__gt=after)
-        .order_by("id")
-        .limit(limit)
-        .values_list("id", "created_at")
-    )
-    return [(int(message_id), created_at) for message_id, created_at in rows]
-
-
 async def with_authors(message_ids: list[int]) -> list[Message]:
-    """These messages with their authors loaded, ready to render, oldest first."""
-    return await Message.filter(id__in=message_ids).order_by("id").select_related("author")
+    """These messages, ready for their partial, oldest first (deleted ones are left out)."""
+    return await shown(
+        await Message.filter(id__in=message_ids).order_by("id").select_related("author")
+    )
 
 
 async def in_batches(
@@ -158,25 +215,25 @@ async def page(
     # includes it when it is there (one row more), and then it is the neighbouring page, found
     # without a query of its own.
     if after is not None:
-        rows = await page_after(room_id, after - 1, size + 2)
+        rows = await _after(room_id, after - 1, size + 2)
         if rows and rows[0].id == after:
             del rows[0]
             more_older = True
         messages, more_newer = rows[:size], len(rows) > size
     elif around is not None:
         half = size // 2
-        older_rows = await page_before(room_id, around, half + 1)
-        newer_rows = await page_after(room_id, around - 1, size - half + 1)
+        older_rows = await _before(room_id, around, half + 1)
+        newer_rows = await _after(room_id, around - 1, size - half + 1)
         messages = _last(older_rows, half) + newer_rows[: size - half]
         more_older, more_newer = len(older_rows) > half, len(newer_rows) > size - half
     elif before is not None:
-        rows = await page_before(room_id, before + 1, size + 2)
+        rows = await _before(room_id, before + 1, size + 2)
         if rows and rows[-1].id == before:
             del rows[-1]
             more_newer = True
         messages, more_older = _last(rows, size), len(rows) > size
     else:
-        rows = await page_before(room_id, None, size + 1)
+        rows = await _before(room_id, None, size + 1)
         messages, more_older, more_newer = _last(rows, size), len(rows) > size, False
     if not messages:
         return Page(messages, None, None)
@@ -185,4 +242,5 @@ async def page(
         more_older = await has_older(room_id, first)
     if more_newer is None:
         more_newer = await has_newer(room_id, last)
+    await shown(messages)
     return Page(messages, first if more_older else None, last if more_newer else None)

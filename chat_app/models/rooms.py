@@ -36,6 +36,8 @@ class Membership(Model):
     room: fields.ForeignKeyRelation[Room] = fields.ForeignKeyField(
         "chat.Room", related_name="memberships", on_delete=fields.CASCADE
     )
+    # "admin": may moderate the room (delete anyone's messages); its creator is one.
+    role = fields.CharField(max_length=16, default="member", db_default="member")
     joined_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

@@ -10,7 +10,6 @@ import asyncio
 import logging
 import time
 import uuid
-from collections import deque
 from collections.abc import Iterable, Mapping, Set
 from types import MappingProxyType
 from typing import Protocol
@@ -23,7 +22,6 @@ log = logging.getLogger(__name__)
 POLICY_VIOLATION = 1008  # the ws extension does not reconnect after this one
 SERVICE_RESTART = 1012  # ... and reconnects after these two
 TRY_AGAIN_LATER = 1013
-RECENT_WINDOW = 2048
 WRITE_SLICE = 64
 
 
@@ -36,7 +34,7 @@ class Socket(Protocol):
     async def send(self, data: str) -> None: ...
 
 
-Fragment = tuple[int | None, str]  # (message id or None, HTML)
+Fragment = tuple[int | None, str]  # (change number, or None for no change; HTML)
 
 
 class Connection:
@@ -63,11 +61,10 @@ class Connection:
         self.last_heard = time.monotonic()  # any frame counts as a heartbeat
         self._queue_size = queue_size
         self._waiting: list[Fragment] = []
-        # Ids of the messages sent lately (catch-up, live, replies): a copy arriving by another
-        # path is skipped, so no message is shown twice. Duplicates only race near in time,
-        # so a window suffices and memory stays bounded.
-        self._recent: deque[int] = deque(maxlen=RECENT_WINDOW)
-        self._recent_ids: set[int] = set()
+        # The newest change of the room this tab has been sent (its resume cursor): changes
+        # go out in order, so one offered again (by the catch-up and live, or two reads) is
+        # skipped with one comparison, and nothing is shown twice.
+        self.cursor = 0
         self._live = False  # until go_live(): the catch-up is written first
         self._writer: asyncio.Task[None] | None = None
         self._writing = False
@@ -76,19 +73,19 @@ class Connection:
         self.close_code: int | None = None
         self.close_reason = ""
 
-    def first_time(self, message_id: int) -> bool:
-        """Record that ``message_id`` goes out; False if it already went out."""
-        if message_id in self._recent_ids:
+    def fresh(self, change: int | None) -> bool:
+        """Whether a fragment applying ``change`` (None: no change, e.g. a notice) is still to
+        go out; if so, the cursor moves to it."""
+        if change is None:
+            return True
+        if change <= self.cursor:
             return False
-        if len(self._recent) == RECENT_WINDOW:
-            self._recent_ids.discard(self._recent[0])
-        self._recent.append(message_id)
-        self._recent_ids.add(message_id)
+        self.cursor = change
         return True
 
-    def offer(self, message_id: int | None, text: str) -> None:
+    def offer(self, change: int | None, text: str) -> None:
         """Send ``text`` now, or with the next frame if a write is in flight."""
-        self.offer_all([(message_id, text)])
+        self.offer_all([(change, text)])
 
     def offer_all(self, fragments: list[Fragment]) -> None:
         """Send ``fragments`` as one frame; close the socket when it cannot keep up."""
@@ -135,10 +132,10 @@ class Connection:
     def _take_waiting(self) -> str:
         batch, self._waiting = self._waiting, []
         if len(batch) == 1:  # the usual case, once per socket per fan-out: kept short
-            message_id, text = batch[0]
-            return text if message_id is None or self.first_time(message_id) else ""
+            change, text = batch[0]
+            return text if self.fresh(change) else ""
         # One frame for everything waiting: the ws extension swaps each top-level element.
-        return "".join(t for mid, t in batch if mid is None or self.first_time(mid))
+        return "".join(text for change, text in batch if self.fresh(change))
 
     async def _write(self, text: str) -> None:
         """Write ``text``, then what was offered meanwhile, as fast as the client reads."""

@@ -8,11 +8,15 @@ from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
-class MessagePosted:
-    """A message was committed to a room."""
+class RoomChanged:
+    """Change number ``change`` of a room was committed (a post, edit, deletion or reaction).
+
+    A node delivers every change of the room after the last one it delivered, up to and
+    beyond this one (see models/changes.py): the event says when to look, the log says what.
+    """
 
     room_id: int
-    message_id: int
+    change: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +50,10 @@ class TypingStopped:
     user_id: int
 
 
-Event = MessagePosted | SessionsRevoked | PresenceChanged | TypingStarted | TypingStopped
+Event = RoomChanged | SessionsRevoked | PresenceChanged | TypingStarted | TypingStopped
 
 _KINDS: dict[str, type[Event]] = {
-    "message_posted": MessagePosted,
+    "room_changed": RoomChanged,
     "sessions_revoked": SessionsRevoked,
     "presence_changed": PresenceChanged,
     "typing_started": TypingStarted,

@@ -1,73 +1,169 @@
-"""New messages onto this node's sockets, and the render cache that catch-ups replay from.
+"""Changes onto this node's sockets, read from the room's change log, and catch-ups.
 
-Events come in batches; each message is rendered once (plus its author's variant), and each
-socket of a room gets the room's new messages as one frame, written in one pass.
+A node keeps, per room it has sockets in, the newest change it has delivered there. An event
+for change N of a room makes it read every change after that one (N and beyond): numbers
+follow commit order within a room (models/changes.py), so what it reads is every committed
+change it has not delivered, whatever order the broker brought the events in, and none is
+skipped. Each socket keeps its own cursor, so a change offered twice (by the catch-up and
+live, or by two reads) is written once.
+
+Before a socket's catch-up reads the log, the room's feed is set up (``watch``): its first
+read of the newest change happens after the socket joined, so every change up to it is in
+the catch-up, and every later one reaches the socket live.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from datetime import datetime
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from typing import cast
 
 from quart import Quart
 
 from chat_app import metrics
+from chat_app.models import ChangeKind, Message
+from chat_app.models.changes import Logged, changes_after, newest_change
+from chat_app.models.messages import with_authors
 from chat_app.realtime import streams
 from chat_app.realtime.connection import Rooms, write_each
-from chat_app.realtime.events import MessagePosted
+from chat_app.realtime.events import RoomChanged
 
-RENDERED_KEPT = 2048  # ~1.5 KB each
+READ_PAGE = 500
+RENDERED_KEPT = 4096  # ~2 KB each: the latest changes' envelopes, replayed by catch-ups
 
 
-class MessageFanout:
-    """Writes posted messages to the sockets of their rooms, and keeps the latest renders."""
+class _Feed:
+    """What this node has delivered of one room's log while it has sockets there."""
+
+    __slots__ = ("delivered", "ready")
+
+    def __init__(self, room_id: int) -> None:
+        self.delivered = 0
+        # Shared by every socket that joins meanwhile; it survives a joining handler that
+        # is cancelled (its client left), so the feed is never left half set up.
+        self.ready = asyncio.ensure_future(self._start(room_id))
+
+    async def _start(self, room_id: int) -> None:
+        self.delivered = max(self.delivered, await newest_change(room_id))
+
+    def failed(self) -> bool:
+        return self.ready.done() and (self.ready.cancelled() or bool(self.ready.exception()))
+
+
+class ChangeFanout:
+    """Delivers each room's committed changes to its sockets on this node, in order."""
 
     def __init__(self, app: Quart, rooms: Rooms) -> None:
         self._app = app
         self._rooms = rooms
-        # The latest messages' renders, oldest first: catch-ups replay them from here.
-        self._rendered: dict[int, streams.Fanout] = {}
+        self._feeds: dict[int, _Feed] = {}
+        self._rendered: dict[tuple[int, ChangeKind], streams.Rendered] = {}
 
-    async def fan_out(self, posted: list[MessagePosted]) -> list[streams.Fanout]:
-        """Render each message once (plus its author's variant) and write the room's new
-        messages to each of its sockets on this node as one frame; returns what was sent
-        (nothing for rooms without a socket here, nor for deleted messages)."""
-        wanted = [event.message_id for event in posted if self._rooms.sockets_in(event.room_id)]
-        if not wanted:
-            return []
+    async def watch(self, room_id: int) -> int:
+        """Follow ``room_id`` (a socket has joined it); the newest change delivered there.
+
+        Call it after the socket is attached and before its catch-up reads the log.
+        """
+        return (await self._feed(room_id)).delivered
+
+    async def _feed(self, room_id: int) -> _Feed:
+        feed = self._feeds.get(room_id)
+        if feed is None or feed.failed():  # a failed start (the database was away) goes again
+            feed = self._feeds[room_id] = _Feed(room_id)
+        await asyncio.shield(feed.ready)
+        return feed
+
+    def forget(self, room_id: int) -> None:
+        """Stop following a room without sockets here (it is read afresh when one joins)."""
+        self._feeds.pop(room_id, None)
+
+    async def fan_out(self, events: Sequence[RoomChanged]) -> list[tuple[int, int]]:
+        """Deliver what these events announce, room by room, each change once; returns
+        (room, author) of the messages posted (sending ends "is typing")."""
+        newest: dict[int, int] = {}
+        for event in events:
+            newest[event.room_id] = max(event.change, newest.get(event.room_id, 0))
+        posted: list[tuple[int, int]] = []
         with metrics.FANOUT_SECONDS.time():
-            fanouts = await self._render(wanted)
-            by_room: defaultdict[int, list[streams.Fanout]] = defaultdict(list)
-            for fanout in fanouts:
-                by_room[fanout.room_id].append(fanout)
-            for room_id, batch in by_room.items():
-                await write_each(
-                    self._rooms.sockets_in(room_id),
-                    [fanout.fragment_for(None) for fanout in batch],
-                    {a: [f.fragment_for(a) for f in batch] for a in {f.author_id for f in batch}},
-                )
-        return fanouts
+            for room_id, change in newest.items():
+                if not self._rooms.sockets_in(room_id):
+                    continue
+                feed = await self._feed(room_id)
+                if change > feed.delivered:  # else an earlier read delivered it already
+                    posted += await self._deliver(room_id, feed)
+        return posted
 
-    async def _render(self, message_ids: list[int]) -> list[streams.Fanout]:
-        """Render these messages (see streams.render_posted) and keep them for catch-ups."""
+    async def _deliver(self, room_id: int, feed: _Feed) -> list[tuple[int, int]]:
+        posted: list[tuple[int, int]] = []
+        while True:
+            logged = await changes_after(room_id, feed.delivered, READ_PAGE)
+            if not logged:
+                return posted
+            rendered = await self._render(room_id, logged)
+            posted += [
+                (room_id, r.author_id)
+                for c, r in zip(logged, rendered, strict=True)
+                if c.kind is ChangeKind.POSTED and r.author_id is not None
+            ]
+            authors = {r.author_id for r in rendered if r.author_id is not None}
+            await write_each(
+                self._rooms.sockets_in(room_id),
+                [r.fragment_for(None) for r in rendered],
+                {a: [r.fragment_for(a) for r in rendered] for a in authors},
+            )
+            feed.delivered = max(feed.delivered, logged[-1].change)
+            if len(logged) < READ_PAGE:
+                return posted
+
+    async def catch_up(
+        self, room_id: int, after: int, viewer_id: int
+    ) -> AsyncIterator[tuple[int, str]]:
+        """What a tab that applied every change up to ``after`` lacks, as (newest change,
+        HTML) a page at a time: the net effect of each message's changes (appended, replaced
+        or removed) and the new cursor. After a restart or a blip every tab replays the same
+        changes: the envelopes this node rendered lately are served from memory."""
+        while True:
+            logged = await changes_after(room_id, after, READ_PAGE)
+            if not logged:
+                return
+            net = streams.net_effect(logged)
+            known = {c.change: r for c in net if (r := self._rendered.get((c.change, c.kind)))}
+            fresh = [c for c in net if c.change not in known]
+            for r, c in zip(await self._render(room_id, fresh), fresh, strict=True):
+                known[c.change] = r
+            after = logged[-1].change
+            texts = [known[c.change].fragment_for(viewer_id)[1] for c in net]
+            async with self._app.app_context():
+                texts.append(await streams.render_cursor(after))
+            yield after, "".join(texts)
+            if len(logged) < READ_PAGE:
+                return
+
+    async def _render(self, room_id: int, logged: list[Logged]) -> list[streams.Rendered]:
+        """Each change's envelope from its message's current state, and keep it."""
+        if not logged:
+            return []
+        messages = {m.id: m for m in await with_authors(sorted({c.message_id for c in logged}))}
+        changed = [
+            c.message_id for c in logged if c.kind in (ChangeKind.EDITED, ChangeKind.DELETED)
+        ]
+        quoted: set[int] = set()
+        if changed:
+            rows = (
+                await Message.filter(reply_to_id__in=changed)
+                .distinct()
+                .values_list("reply_to_id", flat=True)
+            )
+            quoted = set(cast(list[int], rows))
         async with self._app.app_context():
-            fanouts = await streams.render_posted(message_ids)
-        for fanout in fanouts:
-            self._rendered[fanout.message_id] = fanout
+            rendered = [
+                await streams.render_change(
+                    room_id, c, messages.get(c.message_id), c.message_id in quoted
+                )
+                for c in logged
+            ]
+        for c, r in zip(logged, rendered, strict=True):
+            self._rendered[(c.change, c.kind)] = r
         while len(self._rendered) > RENDERED_KEPT:
             del self._rendered[next(iter(self._rendered))]  # the oldest kept
-        return fanouts
-
-    async def catch_up_renders(self, stamps: list[tuple[int, datetime]]) -> list[streams.Fanout]:
-        """Renders of the messages ``stamps`` names (id, created_at), oldest first: those this
-        node rendered lately come from memory (after a restart or a network blip, every tab
-        replays the same messages), the rest are rendered now; deleted ones are left out."""
-        known = {
-            message_id: fanout
-            for message_id, created_at in stamps
-            if (fanout := self._rendered.get(message_id)) and fanout.created_at == created_at
-        }
-        missing = [message_id for message_id, _ in stamps if message_id not in known]
-        if missing:
-            known.update((fanout.message_id, fanout) for fanout in await self._render(missing))
-        return [known[message_id] for message_id, _ in stamps if message_id in known]
+        return rendered

@@ -11,14 +11,13 @@ import logging
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence, Set
+from collections.abc import AsyncIterator, Iterable, Sequence, Set
 from datetime import datetime
 
 from quart import Quart
 
 from chat_app import metrics
 from chat_app.models.users import valid_session_tokens
-from chat_app.realtime import streams
 from chat_app.realtime.connection import (
     POLICY_VIOLATION,
     SERVICE_RESTART,
@@ -27,13 +26,13 @@ from chat_app.realtime.connection import (
 )
 from chat_app.realtime.events import (
     Event,
-    MessagePosted,
     PresenceChanged,
+    RoomChanged,
     SessionsRevoked,
     TypingStarted,
     TypingStopped,
 )
-from chat_app.realtime.fanout import MessageFanout
+from chat_app.realtime.fanout import ChangeFanout
 from chat_app.realtime.presence import PeopleList
 from chat_app.realtime.typists import Typists
 
@@ -51,7 +50,7 @@ class Hub:
         # Sockets per user, kept as they come and go: the handshake checks the per-user limit,
         # and counting by a scan of every connection made 10,000 handshakes quadratic.
         self._per_user: Counter[int] = Counter()
-        self._messages = MessageFanout(app, self)
+        self._changes = ChangeFanout(app, self)
         self._people = PeopleList(app, self)
         self._typists = Typists(app, self)
         self.closing = False
@@ -74,6 +73,7 @@ class Hub:
             room.discard(connection)
             if not room:
                 del self._rooms[connection.room_id]
+                self._changes.forget(connection.room_id)
             self._per_user[connection.user_id] -= 1
             if not self._per_user[connection.user_id]:
                 del self._per_user[connection.user_id]
@@ -104,10 +104,10 @@ class Hub:
         load, batches grow, and the messages of a batch cost one query and one frame per
         socket, so the cost per message falls as the rate rises (Python's cost is per frame).
         """
-        posted = [event for event in events if isinstance(event, MessagePosted)]
-        if posted:
-            for fanout in await self._messages.fan_out(posted):  # sending ends "is typing"
-                await self._typists.stopped(fanout.room_id, fanout.author_id)
+        changed_rooms = [event for event in events if isinstance(event, RoomChanged)]
+        if changed_rooms:
+            for room_id, author_id in await self._changes.fan_out(changed_rooms):
+                await self._typists.stopped(room_id, author_id)  # sending ends "is typing"
         changed = [event.user_id for event in events if isinstance(event, PresenceChanged)]
         if changed:
             await self._people.changed(changed)
@@ -131,9 +131,14 @@ class Hub:
         """Whether ``user_id`` shows as typing in ``room_id``."""
         return self._typists.is_typing(room_id, user_id)
 
-    async def catch_up_renders(self, stamps: list[tuple[int, datetime]]) -> list[streams.Fanout]:
-        """Renders of the messages ``stamps`` names (see MessageFanout.catch_up_renders)."""
-        return await self._messages.catch_up_renders(stamps)
+    async def watch(self, room_id: int) -> int:
+        """Follow a room an attached connection is in; the newest change delivered there
+        (see ChangeFanout.watch)."""
+        return await self._changes.watch(room_id)
+
+    def catch_up(self, room_id: int, after: int, viewer_id: int) -> AsyncIterator[tuple[int, str]]:
+        """What a tab lacks after change ``after`` (see ChangeFanout.catch_up)."""
+        return self._changes.catch_up(room_id, after, viewer_id)
 
     async def presence_for_returning_tab(self, room_id: int, since: datetime | None) -> str:
         """The people-list update for a tab back having seen it ``since`` (see PeopleList)."""

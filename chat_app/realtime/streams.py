@@ -11,8 +11,9 @@ from datetime import datetime
 
 from quart import current_app, render_template
 
-from chat_app.models import Membership, Message
-from chat_app.models.messages import CLIENT_ID_RE, new_client_id, with_authors
+from chat_app.models import ChangeKind, Membership, Message
+from chat_app.models.changes import Logged
+from chat_app.models.messages import CLIENT_ID_RE, Quote, excerpt, new_client_id
 from chat_app.models.presence import MemberPresence, room_presence
 
 
@@ -22,19 +23,20 @@ def dom_id(kind: str, record_id: int | str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class Fanout:
-    """What one new message puts on the wire: one text for its author, one for everyone else."""
+class Rendered:
+    """What one change puts on the wire: one text for its message's author, one for everyone
+    else (the same text for a deletion). Each ends with the tab's new resume cursor."""
 
     room_id: int
-    author_id: int
+    change: int
     message_id: int
-    created_at: datetime  # with the id, tells this message from another that reused its id
+    author_id: int | None
     for_author: str
     for_others: str
 
     def fragment_for(self, viewer_id: int | None) -> tuple[int, str]:
-        """(message id, HTML) as ``viewer_id`` sees it (None: anyone but the author)."""
-        return self.message_id, self.for_author if viewer_id == self.author_id else self.for_others
+        """(change number, HTML) as ``viewer_id`` sees it (None: anyone but the author)."""
+        return self.change, self.for_author if viewer_id == self.author_id else self.for_others
 
 
 async def render_messages(messages: Sequence[Message], viewer_id: int | None) -> str:
@@ -44,18 +46,69 @@ async def render_messages(messages: Sequence[Message], viewer_id: int | None) ->
     )
 
 
-async def render_posted(message_ids: list[int]) -> list[Fanout]:
-    """Render each message once per audience, oldest first; deleted ones are left out."""
-    return [
-        Fanout(
-            room_id=message.room_id,
-            author_id=message.author_id,
-            message_id=message.id,
-            created_at=message.created_at,
-            for_author=await render_messages([message], message.author_id),
-            for_others=await render_messages([message], None),
+def _quote_of(message: Message) -> Quote:
+    return Quote(message.id, message.author.username, excerpt(message.content))
+
+
+async def render_cursor(change: int) -> str:
+    """The element that records ``change`` as the newest one the tab has applied."""
+    return await render_template("streams/change_cursor.html", change=change)
+
+
+async def render_change(
+    room_id: int, logged: Logged, message: Message | None, quoted: bool
+) -> Rendered:
+    """The envelope of one change: a message posted is appended, one edited or reacted to
+    replaces itself, one gone (``message`` None) is removed; ``quoted``: replies quote it and
+    their excerpts follow. ``message`` is the current state, ready for its partial."""
+    cursor = await render_cursor(logged.change)
+    if message is None and logged.kind is ChangeKind.POSTED:  # posted, and gone already
+        return Rendered(room_id, logged.change, logged.message_id, None, cursor, cursor)
+    if message is None:
+        text = await render_template(
+            "streams/message_deleted.html",
+            message_id=logged.message_id,
+            quoted=quoted,
+            deleted_quote=Quote(logged.message_id, None, None),
         )
-        for message in await with_authors(message_ids)
+        return Rendered(
+            room_id, logged.change, logged.message_id, None, text + cursor, text + cursor
+        )
+    template = (
+        "streams/messages_appended.html"
+        if logged.kind is ChangeKind.POSTED
+        else "streams/message_changed.html"
+    )
+
+    async def as_seen_by(viewer_id: int | None) -> str:
+        html = await render_template(
+            template, messages=[message], viewer_id=viewer_id, quoted=quoted, quote_of=_quote_of
+        )
+        return html + cursor
+
+    return Rendered(
+        room_id,
+        logged.change,
+        message.id,
+        message.author_id,
+        await as_seen_by(message.author_id),
+        await as_seen_by(None),
+    )
+
+
+def net_effect(logged: Sequence[Logged]) -> list[Logged]:
+    """One change per message for a tab that missed all of ``logged``: the message's last
+    one, as "posted" if it was posted meanwhile (the tab lacks it); in message order, so
+    appended messages stand in order."""
+    last: dict[int, Logged] = {}
+    posted: set[int] = set()
+    for change in logged:
+        last[change.message_id] = change
+        if change.kind is ChangeKind.POSTED:
+            posted.add(change.message_id)
+    return [
+        Logged(change.change, message_id, ChangeKind.POSTED) if message_id in posted else change
+        for message_id, change in sorted(last.items())
     ]
 
 

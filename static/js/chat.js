@@ -9,13 +9,11 @@
   var scroller = function () { return document.getElementById("message-scroller"); };
 
   // ---- Where we left off -------------------------------------------------------------
-  // The server replays what is newer than the newest message this tab shows.
-  function newestMessageId() {
-    var newest = 0;
-    document.querySelectorAll("#messages [data-message-id]").forEach(function (el) {
-      newest = Math.max(newest, Number(el.dataset.messageId) || 0);
-    });
-    return newest;
+  // The server replays every change (posts, edits, deletions, reactions) after the newest one
+  // this tab has applied: each change it pushes ends by updating #change-cursor.
+  function newestChange() {
+    var cursor = document.getElementById("change-cursor");
+    return cursor ? Number(cursor.dataset.change) || 0 : 0;
   }
 
   // ... and how long it has been away: a large room's people list then comes as the entries
@@ -24,11 +22,21 @@
   var openSocket = null;
   function secondsAway() { return Math.ceil((Date.now() - upToDateAt) / 1000); }
 
+  // A form refused for its input (422: an edit too long, say) comes back with the reason
+  // shown in place; other errors swap nothing.
+  htmx.config.responseHandling = [
+    { code: "204", swap: false },
+    { code: "[23]..", swap: true },
+    { code: "422", swap: true },
+    { code: "[45]..", swap: false, error: true },
+    { code: "...", swap: false },
+  ];
+
   var currentSocket = null;
   htmx.createWebSocket = function (url) {
     var u = new URL(url, location.href);
     if (u.searchParams.has("after")) {
-      u.searchParams.set("after", String(newestMessageId()));
+      u.searchParams.set("after", String(newestChange()));
       u.searchParams.set("away", String(secondsAway()));
     }
     currentSocket = new WebSocket(u.toString());
@@ -209,13 +217,28 @@
 
   setInterval(refreshPending, 1000);
 
-  // Never show a message twice, whichever path (catch-up, live, reply, poll) brought it.
+  // Never show a message twice, whichever path (catch-up, live, the sender's own copy, poll)
+  // brought it: a copy of a message already shown replaces it (it is as new or newer).
   document.addEventListener("htmx:oobBeforeSwap", function (event) {
     if (!event.detail.target || event.detail.target.id !== "messages") return;
     event.detail.fragment.querySelectorAll("[data-message-id]").forEach(function (el) {
-      if (document.getElementById(el.id)) el.remove();
+      var shown = document.getElementById(el.id);
+      if (shown) { shown.replaceWith(el); htmx.process(el); markOwnReactions(el); }
     });
   });
+
+  // One render of a message serves every viewer: mark the reactions that are this viewer's.
+  function markOwnReactions(root) {
+    var me = chat() && chat().dataset.viewerId;
+    if (!me || !root.querySelectorAll) return;
+    root.querySelectorAll(".reaction[data-users]").forEach(function (button) {
+      var mine = button.dataset.users.indexOf(" " + me + " ") !== -1;
+      button.setAttribute("aria-pressed", mine ? "true" : "false");
+      button.classList.toggle("btn-primary", mine);
+      button.classList.toggle("btn-ghost", !mine);
+    });
+  }
+  document.addEventListener("htmx:load", function (event) { markOwnReactions(event.target); });
 
   // Messages stand in id order (the room's commit order) even if two arrive swapped.
   function keepInIdOrder() {
@@ -277,7 +300,7 @@
   }
   function stopPolling() { clearInterval(polling); polling = null; }
   function poll() {
-    var url = location.pathname.replace(/\/$/, "") + "/poll?after=" + newestMessageId();
+    var url = location.pathname.replace(/\/$/, "") + "/poll?after=" + newestChange();
     fetch(url, { headers: { "HX-Request": "true" }, credentials: "same-origin" })
       .then(function (response) { return response.ok ? response.text() : ""; })
       .then(function (html) {

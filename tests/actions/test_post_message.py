@@ -16,31 +16,10 @@ from tortoise.transactions import in_transaction
 
 from chat_app.actions import MessageRejected, post_message
 from chat_app.models import Membership, Message, Room, User
-from chat_app.realtime.broker import Deliver
-from chat_app.realtime.events import Event, MessagePosted
-from tests.conftest import DATABASE, broker_replaced_by
-
-
-class RecordingBroker:
-    """Records what is published and whether the row was committed at that moment."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-        self.committed_when_published: list[bool] = []
-
-    async def start(self, deliver: Deliver) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    async def publish(self, event: Event) -> None:
-        self.events.append(event)
-        self.committed_when_published.append(await Message.exists(id=event.message_id))
-
-
-@pytest.fixture
-async def published(app: Quart) -> AsyncIterator[RecordingBroker]:
-    async with broker_replaced_by(app, RecordingBroker()) as recorder:
-        yield recorder
+from chat_app.models.changes import newest_change
+from chat_app.realtime.events import RoomChanged
+from tests.actions.conftest import RecordingBroker
+from tests.conftest import DATABASE
 
 
 async def test_stores_and_publishes_once_after_commit(
@@ -48,7 +27,7 @@ async def test_stores_and_publishes_once_after_commit(
 ) -> None:
     message = await post_message(alice, general, "  hello\r\nworld  ", "client-0001")
     assert message.content == "hello\nworld"
-    assert published.events == [MessagePosted(room_id=general.id, message_id=message.id)]
+    assert published.events == [RoomChanged(general.id, await newest_change(general.id))]
     assert published.committed_when_published == [True]
 
 

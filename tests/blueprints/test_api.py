@@ -20,6 +20,9 @@ async def test_pages_walk_back_with_next_before(
         "author": "alice",
         "content": "j 15",
         "created_at": None,
+        "edited_at": None,
+        "reply_to": None,
+        "reactions": [],
     }
     url = "/api/rooms/general/messages?limit=10&before={}"
     second = await (await alice_client.get(url.format(first["next_before"]))).get_json()

@@ -18,6 +18,7 @@ from quart.testing import QuartClient, WebsocketResponseError
 
 from chat_app.actions import post_message
 from chat_app.models import Message, Room, User
+from chat_app.models.changes import newest_change
 from tests.conftest import ORIGIN, send_frame
 
 LIVE = "/rooms/general/live?after=0"  # a page always says what it has; 0 = nothing
@@ -89,10 +90,14 @@ async def test_two_users_see_each_message_once_and_the_sender_gets_their_own(
         to_alice = await receive_until(alice_ws, "hello bob")
         message = await Message.get(content="hello bob")
         assert '<div id="messages" hx-swap-oob="beforeend">' in to_bob
-        assert f'id="message-{message.id}" class="chat chat-start"' in to_bob
-        assert f'id="message-{message.id}" class="chat chat-end"' in to_alice
-        # once each, although the sender's copy is both broadcast and sent as confirmation
-        assert (to_alice + await drain(alice_ws)).count(f'id="message-{message.id}"') == 1
+        assert f'id="message-{message.id}" class="chat chat-start ' in to_bob
+        assert f'id="message-{message.id}" class="chat chat-end ' in to_alice
+        assert to_bob.count(f'id="message-{message.id}"') == 1
+        # The sender gets its own copy at once, then the change, which replaces it in place
+        # (chat.js): twice on the wire, once on the page, and only the change moves the cursor.
+        to_alice += await drain(alice_ws)
+        assert to_alice.count(f'id="message-{message.id}"') == 2
+        assert to_alice.count('id="change-cursor"') == 1
         await no_more_messages(bob_ws)
         await bob_ws.send(send_frame("hi alice"))
         assert "hi alice" in await receive_until(alice_ws, "hi alice")
@@ -189,36 +194,31 @@ async def test_hostile_content_arrives_escaped(
 ) -> None:
     async with live_pair(alice_client, bob_client) as (alice_ws, bob_ws):
         await drain(bob_ws)  # presence updates of the two arrivals
+        await alice_ws.send(send_frame("harmless"))
+        harmless = parse_elements(await receive_until(bob_ws, "chat-bubble"))
         await alice_ws.send(send_frame(payload))
         frame = await receive_until(bob_ws, "chat-bubble")
+    # The payload adds no element and no attribute to what any message is made of.
     elements = parse_elements(frame)
-    assert {tag for tag, _ in elements} == {"div", "time", "a"}
+    assert {tag for tag, _ in elements} == {tag for tag, _ in harmless}
     attributes = {name for _, attrs in elements for name, _ in attrs}
-    allowed = {
-        "id",
-        "class",
-        "hx-swap-oob",
-        "data-message-id",
-        "data-client-id",
-        "datetime",
-        "href",
-    }
-    assert attributes <= allowed
+    assert attributes == {name for _, attrs in harmless for name, _ in attrs}
     assert payload in html.unescape(frame)
-    assert (await Message.get()).content == payload  # stored as typed, escaped on output
+    assert (await Message.get(content__not="harmless")).content == payload  # escaped on output
 
 
 async def test_catch_up_replays_what_was_missed_exactly_once(
     app: Quart, alice_client: QuartClient, alice: User, bob: User, general: Room
 ) -> None:
     async with app.app_context():
-        seen = await post_message(bob, general, "seen before disconnect", "client-seen-01")
+        await post_message(bob, general, "seen before disconnect", "client-seen-01")
+        seen = await newest_change(general.id)
         missed = [
             await post_message(bob, general, f"missed {n}", f"client-miss-{n:02d}")
             for n in range(3)
         ]
     async with alice_client.websocket(
-        f"/rooms/general/live?after={seen.id}", headers={"Origin": ORIGIN}
+        f"/rooms/general/live?after={seen}", headers={"Origin": ORIGIN}
     ) as ws:
         replay = await receive_until(ws, f"message-{missed[-1].id}")
         ids = [int(i) for i in re.findall(r'id="message-(\d+)"', replay)]
@@ -250,8 +250,10 @@ async def test_retried_frame_is_stored_and_broadcast_once(
         await alice_ws.send(frame)
         await receive_until(bob_ws, "sent twice")
         await no_more_messages(bob_ws, 0.5)
-        # the retry is confirmed to the sender with the stored copy, shown once
-        assert (await drain(alice_ws)).count("sent twice") == 1
+        # each try is confirmed to the sender with the stored copy; the change comes once
+        to_alice = await drain(alice_ws)
+        assert to_alice.count("sent twice") == 3
+        assert to_alice.count('id="change-cursor"') == 1
     assert await Message.filter(content="sent twice").count() == 1
 
 

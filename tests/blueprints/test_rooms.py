@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from quart.testing import QuartClient
 
-from chat_app.models import AuthSession, Message, Room, User
+from chat_app.models import AuthSession, Change, Message, Room, User
 from tests.conftest import csrf_from, fill_room, queries_made
 
 
@@ -34,7 +34,7 @@ async def test_chat_page_has_socket_messages_and_composer(
     composer = re.search(r'<form id="composer"[^>]*>', html)
     assert composer and 'method="post"' in composer.group(0) and "ws-send" in composer.group(0)
     assert 'name="content"' in html
-    assert 'class="chat chat-end"' in html  # alice's own messages on the right
+    assert 'class="chat chat-end ' in html  # alice's own messages on the right
 
 
 async def test_outsiders_get_404(alice_client: QuartClient, general: Room) -> None:
@@ -135,17 +135,18 @@ async def test_room_pages_make_few_queries(
     alice_client: QuartClient, general: Room, alice: User
 ) -> None:
     # Session and user; the viewer's rooms (membership, the room, the sidebar); the people
-    # with their presence; the page. A cursor that is no message of the room costs one more
-    # query (is there a page on its other side?).
+    # with their presence; the page and its messages' reactions; the room page also reads
+    # its resume cursor. A cursor that is no message of the room costs one more query (is
+    # there a page on its other side?).
     ids = await fill_room(general, alice, 120, prefix="q")
     elsewhere = await fill_room(await Room.create(slug="other", name="Other"), alice, 1, "o")
     for url, expected in [
-        ("/rooms/general", 4),
-        ("/rooms/general/history", 4),
-        (f"/rooms/general/history?before={ids[100]}", 4),
-        (f"/rooms/general/history?after={ids[10]}", 4),
-        (f"/rooms/general/history?around={ids[60]}", 5),
-        (f"/rooms/general/history?before={elsewhere[0]}", 5),
+        ("/rooms/general", 6),
+        ("/rooms/general/history", 5),
+        (f"/rooms/general/history?before={ids[100]}", 5),
+        (f"/rooms/general/history?after={ids[10]}", 5),
+        (f"/rooms/general/history?around={ids[60]}", 6),
+        (f"/rooms/general/history?before={elsewhere[0]}", 6),
     ]:
         with queries_made() as queries:
             response = await alice_client.get(url)
@@ -216,16 +217,18 @@ async def test_older_needs_a_valid_cursor(alice_client: QuartClient, general: Ro
         assert (await alice_client.get(f"/rooms/general/older{query}")).status_code == 400
 
 
-async def test_poll_returns_only_newer_messages(
+async def test_poll_returns_only_newer_changes(
     alice_client: QuartClient, general: Room, alice: User
 ) -> None:
     ids = await fill_room(general, alice, 5, prefix="q")
-    html = await (await alice_client.get(f"/rooms/general/poll?after={ids[2]}")).get_data(
+    changes = [(await Change.get(message_id=i)).id for i in ids]
+    html = await (await alice_client.get(f"/rooms/general/poll?after={changes[2]}")).get_data(
         as_text=True
     )
     assert ids_in(html) == ids[3:]
     assert 'hx-swap-oob="beforeend"' in html
-    empty = await (await alice_client.get(f"/rooms/general/poll?after={ids[-1]}")).get_data(
+    assert f'<div id="change-cursor" data-change="{changes[-1]}" hidden>' in html
+    empty = await (await alice_client.get(f"/rooms/general/poll?after={changes[-1]}")).get_data(
         as_text=True
     )
     assert ids_in(empty) == []

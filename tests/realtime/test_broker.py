@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from chat_app.realtime.broker import Broker, broker_from_url
-from chat_app.realtime.events import Event, MessagePosted, SessionsRevoked
+from chat_app.realtime.events import Event, RoomChanged, SessionsRevoked
 from tests.conftest import DATABASE, free_port, kill_subscriptions
 
 
@@ -75,7 +75,7 @@ async def test_every_subscriber_gets_every_event_once_in_order(
 ) -> None:
     count = 1 if broker_url == "memory://" else 3  # in-process reaches its own process only
     subscribers = await nodes(count)
-    sent = [MessagePosted(room_id=1, message_id=n) for n in range(50)]
+    sent = [RoomChanged(room_id=1, change=n) for n in range(50)]
     sent.append(SessionsRevoked(user_id=7, session_token="t" * 40))
     for event in sent:
         await subscribers[0].broker.publish(event)
@@ -96,8 +96,8 @@ async def test_a_lost_subscription_comes_back_and_reports_the_gap(
     publisher, listener = await nodes(2)
     assert await kill_subscriptions(broker_url, database_url, channel) == 2
     await until(lambda: listener.gaps == 1 and publisher.gaps == 1)
-    await publisher.broker.publish(MessagePosted(room_id=1, message_id=99))
-    await until(lambda: MessagePosted(room_id=1, message_id=99) in listener.events)
+    await publisher.broker.publish(RoomChanged(room_id=1, change=99))
+    await until(lambda: RoomChanged(room_id=1, change=99) in listener.events)
 
 
 class Outage:
@@ -151,13 +151,13 @@ async def test_a_broker_away_for_a_while_is_reconnected_and_nothing_is_lost(
     try:
         await outage.cut()
         # Committed meanwhile: not published, so this node's sockets catch up instead.
-        await publisher.broker.publish(MessagePosted(room_id=1, message_id=1))
+        await publisher.broker.publish(RoomChanged(room_id=1, change=1))
         assert publisher.gaps == 1
         await asyncio.sleep(1)  # several reconnection attempts fail
         await outage.restore()
         await until(lambda: listener.gaps == 1 and publisher.gaps == 2)
-        await publisher.broker.publish(MessagePosted(room_id=1, message_id=2))
-        await until(lambda: MessagePosted(room_id=1, message_id=2) in listener.events)
+        await publisher.broker.publish(RoomChanged(room_id=1, change=2))
+        await until(lambda: RoomChanged(room_id=1, change=2) in listener.events)
     finally:
         for node in (publisher, listener):
             await node.broker.stop()

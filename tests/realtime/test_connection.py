@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from chat_app.realtime.connection import RECENT_WINDOW, Connection
+from chat_app.realtime.connection import Connection
 
 
 class RecordingSocket:
@@ -55,14 +55,16 @@ async def test_a_live_socket_is_written_at_once_without_a_task_switch() -> None:
     assert socket.frames == ["[1]", "[2]<typing/>"]
 
 
-async def test_a_message_goes_out_once_whichever_path_brings_it() -> None:
+async def test_a_change_goes_out_once_whichever_path_brings_it() -> None:
     socket = RecordingSocket()
     connection = Connection(socket, user_id=1, room_id=1, queue_size=10)
-    assert connection.first_time(7) and connection.first_time(8)  # sent by catch-up
-    for message_id in (7, 8, 9, 9):  # live copies, and a confirmation racing the broadcast
-        connection.offer(message_id, f"[{message_id}]")
+    connection.cursor = 8  # the catch-up sent changes up to 8
+    for change in (7, 8, 9, 9):  # live copies offered meanwhile, and a second read of 9
+        connection.offer(change, f"[{change}]")
+    connection.offer(None, "<notice/>")  # no change: never skipped
     connection.go_live()
-    assert socket.frames == ["[9]"]
+    assert socket.frames == ["[9]<notice/>"]
+    assert connection.cursor == 9
 
 
 class SlowSocket(PushingBack):
@@ -83,7 +85,7 @@ async def test_fragments_offered_during_a_slow_write_share_the_next_frame() -> N
     connection = Connection(socket, user_id=1, room_id=1, queue_size=10)
     connection.go_live()
     for n in range(4):
-        connection.offer(n, f"[{n}]")
+        connection.offer(n + 1, f"[{n}]")
     socket.gate.set()
     await asyncio.sleep(0)
     socket.gate.set()
@@ -99,7 +101,7 @@ async def test_a_stalled_socket_is_closed_and_never_slows_the_others() -> None:
         connection.go_live()
     for n in range(20):
         for connection in (stalled, healthy):
-            connection.offer(n, f"[{n}]")
+            connection.offer(n + 1, f"[{n}]")
     assert stalled.close_code == 1013 and stalled.ended.is_set()
     assert "".join(healthy_socket.frames) == "".join(f"[{n}]" for n in range(20))
     assert healthy.close_code is None
@@ -121,9 +123,9 @@ async def test_a_failed_write_ends_the_connection_and_keeps_the_error() -> None:
     connection.offer(2, "[2]")  # ignored, no second error
 
 
-def test_the_memory_of_sent_ids_is_bounded() -> None:
+def test_what_a_connection_remembers_of_sent_changes_is_one_number() -> None:
     connection = Connection(RecordingSocket(), user_id=1, room_id=1, queue_size=4)
-    for message_id in range(RECENT_WINDOW + 10):
-        assert connection.first_time(message_id)
-    assert not connection.first_time(RECENT_WINDOW + 9)
-    assert connection.first_time(0)  # long forgotten
+    for change in range(1, 10_000):
+        assert connection.fresh(change)
+    assert not connection.fresh(9_999) and not connection.fresh(1)
+    assert connection.cursor == 9_999

@@ -6,16 +6,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chat_app.models import Message
+from chat_app.actions import edit_message, toggle_reaction
+from chat_app.models.changes import newest_change
 from chat_app.realtime.connection import Connection
-from chat_app.realtime.events import MessagePosted, PresenceChanged, decode, encode
+from chat_app.realtime.events import PresenceChanged, RoomChanged, decode, encode
 from chat_app.realtime.hub import Hub
 from tests.conftest import fill_room
 from tests.realtime.test_connection import RecordingSocket
 
 
 def test_events_round_trip_through_text() -> None:
-    event = MessagePosted(room_id=3, message_id=42)
+    event = RoomChanged(room_id=3, change=42)
     assert decode(encode(event)) == event
     with pytest.raises(ValueError, match="unknown event"):
         decode('{"kind": "nope"}')
@@ -32,14 +33,16 @@ async def test_a_socket_opening_during_shutdown_is_closed_too(app) -> None:  # t
 async def test_messages_delivered_together_go_to_each_socket_as_one_frame(  # type: ignore[no-untyped-def]
     app, alice, bob, general
 ) -> None:
-    first, second = await fill_room(general, alice, 2)
     hub = Hub(app)
     sockets = {user.id: RecordingSocket() for user in (alice, bob)}
     for user_id, socket in sockets.items():
         connection = Connection(socket, user_id=user_id, room_id=general.id, queue_size=4)
         hub.attach(connection)
+        await hub.watch(general.id)
         connection.go_live()
-    await hub.deliver([MessagePosted(general.id, first), MessagePosted(general.id, second)])
+    first, second = await fill_room(general, alice, 2)
+    # The two events in either order: each socket gets both changes, once, in log order.
+    await hub.deliver([RoomChanged(general.id, await newest_change(general.id))] * 2)
     for user_id, socket in sockets.items():
         [frame] = socket.frames
         assert frame.index(f'id="message-{first}"') < frame.index(f'id="message-{second}"')
@@ -60,19 +63,25 @@ async def test_tabs_returning_together_share_one_people_render_until_presence_ch
         assert await hub.presence_for_returning_tab(general.id, since) is not first
 
 
-async def test_catch_ups_reuse_the_live_render_unless_the_id_now_names_another_message(  # type: ignore[no-untyped-def]
+async def test_catch_ups_replay_the_live_renders_and_render_what_changed_since(  # type: ignore[no-untyped-def]
     app, alice, general
 ) -> None:
     hub = Hub(app)
     connection = Connection(RecordingSocket(), user_id=alice.id, room_id=general.id, queue_size=4)
     hub.attach(connection)
+    await hub.watch(general.id)
     connection.go_live()
     [first] = await fill_room(general, alice, 1)
-    await hub.deliver([MessagePosted(general.id, first)])
-    stored = await Message.get(id=first)
-    [replayed] = await hub.catch_up_renders([(first, stored.created_at)])
-    assert [replayed] == await hub.catch_up_renders([(first, stored.created_at)])
-    assert replayed.for_author in connection.socket.frames[0]  # type: ignore[attr-defined]
-    # SQLite can hand a deleted newest id out again: a different created_at renders anew.
-    [other] = await hub.catch_up_renders([(first, stored.created_at - timedelta(seconds=1))])
-    assert other is not replayed and other.message_id == first
+    await hub.deliver([RoomChanged(general.id, await newest_change(general.id))])
+    [live] = connection.socket.frames  # type: ignore[attr-defined]
+
+    async def replay() -> str:
+        [(_, text)] = [page async for page in hub.catch_up(general.id, 0, alice.id)]
+        return text
+
+    assert (await replay()).startswith(live)  # the live render, then the cursor
+    async with app.app_context():
+        await edit_message(alice, first, "edited")
+        await toggle_reaction(alice, first, "👍")
+    replayed = await replay()
+    assert "edited" in replayed and "👍" in replayed and replayed.count('<div id="message-') == 1

@@ -1,0 +1,85 @@
+"""What every change to a message shares: who may make it, its row in the change log, and
+the event published once it is committed."""
+
+from __future__ import annotations
+
+import logging
+
+from quart import current_app
+
+from chat_app import metrics
+from chat_app.actions.limits import app_limiter
+from chat_app.buckets import TokenBucket
+from chat_app.logs import log_event
+from chat_app.models import Change, ChangeKind, Membership, Message, Room, User
+from chat_app.models.messages import message_for_member
+from chat_app.realtime import publish
+from chat_app.realtime.events import RoomChanged
+
+log = logging.getLogger(__name__)
+
+MESSAGE_ID_DIGITS = 18  # a BIGINT has 19; anything longer is no message of ours
+
+
+class MessageRejected(ValueError):
+    """Nothing was changed; ``str()`` tells the sender why (422 over HTTP)."""
+
+
+class MessageNotFound(MessageRejected):
+    """No such message for this user: none, or in a room they are not in (404)."""
+
+
+class NotAllowed(MessageRejected):
+    """The message is there, but this user may not do that to it (403)."""
+
+
+def message_id_from(raw: object) -> int:
+    """A message id given by a client (form field, frame or URL), or MessageNotFound."""
+    text = str(raw) if isinstance(raw, int | str) else ""
+    if not (text.isascii() and text.isdigit() and 0 < len(text) <= MESSAGE_ID_DIGITS):
+        raise MessageNotFound("There is no such message.")
+    return int(text)
+
+
+async def changeable(user: User, raw_id: object) -> Message:
+    """The message ``raw_id`` names, with its room and author, if ``user`` may change things
+    on it at all: they belong to its room and the room is not archived."""
+    message = await message_for_member(user.id, message_id_from(raw_id))
+    if message is None:
+        raise MessageNotFound("There is no such message (it may have been deleted).")
+    if message.room.archived_at is not None:
+        raise NotAllowed("This room is archived: it can be read, not changed.")
+    return message
+
+
+async def is_moderator(user: User, room: Room) -> bool:
+    """Whether ``user`` may delete anyone's messages in ``room``: a workspace admin or an
+    admin of the room."""
+    if user.is_admin:
+        return True
+    return await Membership.exists(user_id=user.id, room_id=room.id, role="admin")
+
+
+def spend_write(user: User, room_id: int) -> None:
+    """Take one of the user's write tokens (posts, edits, deletions and reactions share
+    them), or MessageRejected saying when to try again."""
+    cfg = current_app.config
+    limiter: TokenBucket = app_limiter(
+        "messages", cfg["MESSAGES_PER_SECOND"], cfg["MESSAGES_BURST"]
+    )
+    wait = limiter.take(user.id)
+    if wait:
+        metrics.RATE_LIMITED.inc()
+        log_event(log, "rate_limited", logging.WARNING, user=user.id, room=room_id)
+        raise MessageRejected(f"You are sending too fast; try again in {wait:.1f} s.")
+
+
+async def record(room_id: int, message_id: int, kind: ChangeKind) -> int:
+    """Log a change, inside the caller's transaction; its number follows commit order."""
+    change = await Change.create(room_id=room_id, message_id=message_id, kind=kind)
+    return int(change.id)
+
+
+async def announce(room_id: int, change: int) -> None:
+    """Tell every node about a committed change (call after the commit)."""
+    await publish(RoomChanged(room_id=room_id, change=change))

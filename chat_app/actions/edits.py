@@ -1,0 +1,70 @@
+"""Editing and deleting messages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from tortoise.transactions import in_transaction
+
+from chat_app.actions.changes import (
+    MessageNotFound,
+    NotAllowed,
+    announce,
+    changeable,
+    is_moderator,
+    record,
+    spend_write,
+)
+from chat_app.actions.messages import clean_content
+from chat_app.db import finish_even_if_cancelled
+from chat_app.models import ChangeKind, Message, User
+
+
+async def edit_message(editor: User, message_id: object, content: object) -> Message:
+    """Replace the text of ``editor``'s own message; everyone sees it with "(edited)".
+
+    The same checks as posting apply to the text; an unchanged text changes nothing.
+    """
+    message = await changeable(editor, message_id)
+    if message.author_id != editor.id:
+        raise NotAllowed("You can only edit your own messages.")
+    text = clean_content(content)
+    if text == message.content:
+        return message
+    spend_write(editor, message.room_id)
+    message.content, message.edited_at = text, datetime.now(UTC)
+    await finish_even_if_cancelled(_save(message))
+    return message
+
+
+async def _save(message: Message) -> None:
+    async with in_transaction():
+        updated = await Message.filter(id=message.id).update(
+            content=message.content, edited_at=message.edited_at
+        )
+        if not updated:  # deleted since it was loaded
+            raise MessageNotFound("This message was deleted meanwhile.")
+        change = await record(message.room_id, message.id, ChangeKind.EDITED)
+    await announce(message.room_id, change)
+
+
+async def delete_message(user: User, message_id: object) -> Message:
+    """Delete a message: its author may, and so may the room's and the workspace's admins.
+
+    It is removed for everyone (replies then say their original was deleted); its reactions
+    go with it. Deleting a message already gone says so and changes nothing.
+    """
+    message = await changeable(user, message_id)
+    if message.author_id != user.id and not await is_moderator(user, message.room):
+        raise NotAllowed("You can only delete your own messages.")
+    spend_write(user, message.room_id)
+    await finish_even_if_cancelled(_remove(message))
+    return message
+
+
+async def _remove(message: Message) -> None:
+    async with in_transaction():
+        if not await Message.filter(id=message.id).delete():
+            raise MessageNotFound("This message was deleted already.")
+        change = await record(message.room_id, message.id, ChangeKind.DELETED)
+    await announce(message.room_id, change)
