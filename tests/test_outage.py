@@ -176,7 +176,7 @@ async def stored(url: str, client_id: str) -> int:
     connection = await asyncpg.connect(url)
     try:
         count = await connection.fetchval(
-            "SELECT count(*) FROM message WHERE client_id = $1", client_id
+            "SELECT count(*) FROM messages WHERE client_id = $1", client_id
         )
         return int(count)
     finally:
