@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Coroutine
 from typing import Any
 
+import asyncpg
 from tortoise import Tortoise, connections
-from tortoise.exceptions import BaseORMException
+from tortoise.exceptions import BaseORMException, DBConnectionError, OperationalError
 from tortoise.migrations.api import migrate
 from tortoise.migrations.executor import MigrationExecutor
 
@@ -52,6 +54,40 @@ async def finish_even_if_cancelled[T](write: Coroutine[Any, Any, T]) -> T:
     Shielded, the write commits or rolls back as usual and only the answer is lost.
     """
     return await asyncio.shield(write)
+
+
+# What a database that is down, restarting or out of reach raises: the pool's reconnects
+# (refused, reset, timed out), asyncpg's "connection closed" and "shutting down" errors.
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.InterfaceError,
+    DBConnectionError,
+)
+_SQLITE_TRANSIENT = ("locked", "busy", "disk i/o", "unable to open")
+# Error handlers are registered by class: these may be an outage (database_unavailable says).
+UNAVAILABLE_ERRORS = (*_UNAVAILABLE, OperationalError)
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """True when ``error`` says the database cannot be used right now (down, restarting,
+    unreachable, locked): worth retrying later. False for errors a retry cannot fix
+    (a constraint, a bad query), so a bug is never mistaken for an outage.
+
+    Tortoise wraps SQLite's errors, and asyncpg's query errors, in its OperationalError
+    (the original is its argument): what it wraps decides.
+    """
+    if isinstance(error, _UNAVAILABLE):
+        return True
+    if isinstance(error, OperationalError):
+        wrapped = error.args[0] if error.args else None
+        cause = wrapped if isinstance(wrapped, BaseException) else error.__cause__
+        if isinstance(cause, sqlite3.OperationalError):
+            return any(word in str(cause).lower() for word in _SQLITE_TRANSIENT)
+        return cause is not None and database_unavailable(cause)
+    return False
 
 
 class DatabaseNotReady(RuntimeError):

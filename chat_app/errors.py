@@ -18,7 +18,8 @@ from quart import (
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, RequestTimeout
 
 from chat_app import metrics
-from chat_app.logs import log_event
+from chat_app.db import UNAVAILABLE_ERRORS, database_unavailable
+from chat_app.logs import log_event, log_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,25 @@ async def handle_http_error(error: HTTPException) -> tuple[Any, int]:
     return page, code
 
 
+async def handle_database_unavailable(error: Exception) -> tuple[Any, int, dict[str, str]]:
+    """503 with Retry-After while the database is away: a page, JSON under /api/, or a
+    refused handshake (the tab retries). One log line per interval, not a traceback each."""
+    if not database_unavailable(error):
+        raise error  # a bug, not an outage: Quart logs it and answers 500 as usual
+    surface = "websocket" if has_websocket_context() else "http"
+    log_unavailable(log, surface, error)
+    description = "The server cannot reach its database right now. Try again in a moment."
+    retry = {"Retry-After": "5"}
+    if surface == "http" and request.path.startswith("/api/"):
+        return {"error": description, "status": 503}, 503, retry
+    if surface == "http":
+        page = await render_template(
+            "error.html", code=503, name="Service Unavailable", description=description
+        )
+        return page, 503, retry
+    return description, 503, retry
+
+
 async def _count_crash(sender: Quart, exception: BaseException, **_: object) -> None:
     # Quart logs the traceback itself; this adds the counter and the structured line.
     surface = "websocket" if has_websocket_context() else "http"
@@ -56,5 +76,7 @@ async def _count_crash(sender: Quart, exception: BaseException, **_: object) -> 
 def init_errors(app: Quart) -> None:
     """Install the handlers on ``app``."""
     app.register_error_handler(HTTPException, handle_http_error)
+    for kind in UNAVAILABLE_ERRORS:
+        app.register_error_handler(kind, handle_database_unavailable)
     got_request_exception.connect(_count_crash, app)
     got_websocket_exception.connect(_count_crash, app)

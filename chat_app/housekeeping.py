@@ -13,6 +13,8 @@ from datetime import timedelta
 from quart import Quart
 
 from chat_app.actions.presence import prune_presence, refresh_sockets
+from chat_app.db import database_unavailable
+from chat_app.logs import log_unavailable
 from chat_app.realtime.hub import Hub
 
 log = logging.getLogger(__name__)
@@ -36,5 +38,8 @@ async def housekeep_forever(app: Quart) -> None:
         await asyncio.sleep(app.config["PRESENCE_REFRESH_SECONDS"])
         try:
             await housekeep(app)
-        except Exception:
-            log.exception("housekeeping failed")
+        except Exception as error:
+            if database_unavailable(error):
+                log_unavailable(log, "housekeeping", error)  # each round fails alike
+            else:
+                log.exception("housekeeping failed")

@@ -11,7 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from quart import Blueprint, Response, abort, current_app, request
 
 from chat_app.db import ping_database
-from chat_app.logs import log_event
+from chat_app.logs import log_unavailable
 from chat_app.realtime.broker import Broker
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,8 @@ async def readyz() -> tuple[dict[str, str], int]:
             status[name] = "ok"
         except Exception as error:  # any failure means "not ready", and says which part
             status[name] = "unavailable"
-            log_event(log, "not_ready", logging.WARNING, part=name, kind=type(error).__name__)
+            # Probed every few seconds by each balancer: a line per part and interval.
+            log_unavailable(log, name, error, event="not_ready")
     return status, 200 if all(v == "ok" for v in status.values()) else 503
 
 

@@ -24,7 +24,8 @@ from chat_app.actions import (
 )
 from chat_app.actions.presence import signal_typing, socket_closed, socket_opened, stop_typing
 from chat_app.auth import room_or_404, viewer_user
-from chat_app.logs import log_event
+from chat_app.db import database_unavailable
+from chat_app.logs import log_event, log_unavailable
 from chat_app.models import Room, User
 from chat_app.models.messages import shown
 from chat_app.realtime import streams
@@ -40,6 +41,7 @@ blueprint = Blueprint("live", __name__)
 TOO_BIG = 1009
 CATCH_UP_PAGE = 200
 AWAY_MARGIN_SECONDS = 10
+NOT_DONE_NOTICE = "The server cannot reach its database right now: that was not done. Try again."
 
 
 @blueprint.websocket("/rooms/<slug>/live")
@@ -88,8 +90,11 @@ async def _left(hub: Hub, connection: Connection) -> None:
         if hub.is_typing(connection.room_id, connection.user_id):
             await stop_typing(connection.user_id, connection.room_id)
         await socket_closed(connection.socket_id, connection.user_id)
-    except Exception:
-        log.exception("presence update failed for user=%s", connection.user_id)
+    except Exception as error:
+        if database_unavailable(error):
+            log_unavailable(log, "presence", error)
+        else:
+            log.exception("presence update failed for user=%s", connection.user_id)
 
 
 async def _stream(connection: Connection, user: User, room: Room) -> None:
@@ -144,7 +149,11 @@ async def _receive(connection: Connection, user: User, room: Room) -> None:
 
 
 async def _answer(next_frame: Receive, connection: Connection, user: User, room: Room) -> None:
-    """Answer each frame; a bad frame gets a notice, never a crash."""
+    """Answer each frame; a bad frame gets a notice, never a crash.
+
+    The database going away fails the frame, not the socket: the tab is told what was not
+    done (its message is not saved yet; chat.js resends it) and the socket reads on.
+    """
     max_bytes: int = current_app.config["WS_MAX_FRAME_BYTES"]
     while True:
         frame = await next_frame()
@@ -156,18 +165,42 @@ async def _answer(next_frame: Receive, connection: Connection, user: User, room:
             connection.close(TOO_BIG, "frame too large")
             return
         data = _parse(frame)
-        if data is None:
-            connection.offer(None, await streams.render_notice("That frame was not understood."))
-        elif "heartbeat" in data:
-            pass  # hearing from the client is the point
-        elif "typing" in data:
-            await signal_typing(user.id, room.id)
-        elif "op" in data:
-            await _change(connection, user, data)
-        elif "content" in data:
-            await _post(connection, user, room, data)
-        else:
-            connection.offer(None, await streams.render_notice("Unknown request."))
+        try:
+            await _handle(data, connection, user, room)
+        except Exception as error:
+            if not database_unavailable(error):
+                raise
+            log_unavailable(log, "websocket", error)
+            reply = await _not_done(data or {})
+            if reply:
+                connection.offer(None, reply)
+
+
+async def _handle(
+    data: dict[str, Any] | None, connection: Connection, user: User, room: Room
+) -> None:
+    """Do what one parsed frame asks."""
+    if data is None:
+        connection.offer(None, await streams.render_notice("That frame was not understood."))
+    elif "heartbeat" in data:
+        pass  # hearing from the client is the point
+    elif "typing" in data:
+        await signal_typing(user.id, room.id)
+    elif "op" in data:
+        await _change(connection, user, data)
+    elif "content" in data:
+        await _post(connection, user, room, data)
+    else:
+        connection.offer(None, await streams.render_notice("Unknown request."))
+
+
+async def _not_done(data: dict[str, Any]) -> str | None:
+    """What a frame's sender is told when the database failed it (None: nothing)."""
+    if "content" in data and "op" not in data:
+        return await streams.render_unsaved(data.get("client_id"))
+    if "typing" in data:
+        return None  # stale by the time it could be retried; the next keystroke sends another
+    return await streams.render_notice(NOT_DONE_NOTICE)
 
 
 def _parse(frame: str) -> dict[str, Any] | None:

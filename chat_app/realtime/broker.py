@@ -23,6 +23,8 @@ from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from chat_app.db import database_unavailable
+from chat_app.logs import log_unavailable
 from chat_app.realtime.events import Event, decode, encode
 
 log = logging.getLogger(__name__)
@@ -102,8 +104,11 @@ class _Inbox:
                 events.append(self._queue.get_nowait())
             try:
                 await deliver(events)
-            except Exception:
-                log.exception("delivering %d events failed", len(events))
+            except Exception as error:
+                if database_unavailable(error):  # each event fails alike meanwhile
+                    log_unavailable(log, "delivery", error)
+                else:
+                    log.exception("delivering %d events failed", len(events))
 
 
 class MemoryBroker:
@@ -220,7 +225,9 @@ class ServiceBroker:
                 await self._connect()
                 return
             except Exception as error:
-                log.warning("reconnecting to the %s broker failed: %r", self.service, error)
+                # Every BACKOFF_MAX seconds while it is away: a line per interval is enough.
+                where = f"{self.service}-broker"
+                log_unavailable(log, where, error, event="broker.unavailable")
                 await self._disconnect()
                 delay = min(delay * 2, BACKOFF_MAX)
 

@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 
 from quart import Quart
 
+from chat_app.db import database_unavailable
+from chat_app.logs import log_unavailable
 from chat_app.models import Membership
 from chat_app.realtime import streams
 from chat_app.realtime.connection import Rooms, write_each
@@ -79,8 +81,11 @@ class PeopleList:
         self._timer = None
         try:
             await self._render_due()
-        except Exception:
-            log.exception("rendering presence failed")
+        except Exception as error:
+            if database_unavailable(error):
+                log_unavailable(log, "presence", error)
+            else:
+                log.exception("rendering presence failed")
 
     async def for_returning_tab(self, room_id: int, since: datetime | None) -> str:
         """The people-list update for a tab that opens a socket having last seen the list

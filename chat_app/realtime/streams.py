@@ -177,6 +177,14 @@ async def render_rejected(
     )
 
 
+async def render_unsaved(client_id: object) -> str:
+    """The sender's pending copy ``client_id`` is not stored yet (the database is away): it
+    stays, says so, and chat.js resends it with the same id until its own copy arrives."""
+    if isinstance(client_id, str) and CLIENT_ID_RE.fullmatch(client_id):
+        return await render_template("streams/unsaved.html", client_id=client_id)
+    return await render_notice("Your message is not saved yet: send it again in a moment.")
+
+
 async def render_notice(text: str) -> str:
     """A short notice shown above the composer (bad frames and the like)."""
     return await render_template("streams/notice.html", text=text)

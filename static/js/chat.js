@@ -137,7 +137,11 @@
   }
 
   // ---- Pending messages: shown at once, confirmed by their own copy, retried -----------
+  // A copy the server could not store yet (its database is away) says so and is resent with
+  // the same client id, about 1 s, 2 s, 4 s … at most 30 s apart, until its own copy comes;
+  // the client id makes the server keep one copy however many resends reach it.
   var CONFIRM_WITHIN_MS = 10000;
+  var UNSAVED_RETRY_MAX_MS = 30000;
   var storageKey = "parley-pending:" + location.pathname;
 
   function loadPending() {
@@ -175,22 +179,59 @@
 
   function refreshPending() {
     var items = loadPending();
+    var now = Date.now();
     var left = items.filter(function (item) {
       var el = document.getElementById("pending-" + item.client_id);
       if (isConfirmed(item)) { if (el) el.remove(); return false; }
       el = pendingBubble(item);
-      var failed = state === "connected" && Date.now() - item.sentAt > CONFIRM_WITHIN_MS;
-      el.querySelector(".pending-state").textContent = failed ? "Not delivered."
-        : state === "connected" ? "Sending…" : "Queued: goes out when the connection is back.";
+      var waiting = item.retryAt && item.retryAt > now; // a resend is scheduled: not failed
+      var failed = state === "connected" && !waiting && now - item.sentAt > CONFIRM_WITHIN_MS;
+      var shown = failed ? "failed" : item.unsaved ? "unsaved"
+        : state === "connected" ? "sending" : "queued";
+      el.querySelector(".pending-state").textContent = {
+        failed: "Not delivered.",
+        unsaved: waiting && state === "connected"
+          ? "Not saved yet — retrying in " + Math.ceil((item.retryAt - now) / 1000) + " s…"
+          : "Not saved yet — retrying…",
+        sending: "Sending…",
+        queued: "Queued: goes out when the connection is back.",
+      }[shown];
       el.querySelector("button").classList.toggle("hidden", !failed);
-      el.dataset.state = failed ? "failed" : state === "connected" ? "sending" : "queued";
+      el.dataset.state = shown;
       return true;
     });
     if (left.length !== items.length) savePending(left);
   }
 
+  function updatePending(clientId, change) {
+    var items = loadPending();
+    var item = items.filter(function (i) { return i.client_id === clientId; })[0];
+    if (!item) return;
+    change(item, items);
+    savePending(items);
+    refreshPending();
+  }
+
+  // The server could not store it yet: keep it and resend it after a growing delay.
+  function markUnsaved(clientId) {
+    updatePending(clientId, function (item) {
+      item.unsaved = true;
+      item.attempts = (item.attempts || 0) + 1;
+      var base = Math.min(UNSAVED_RETRY_MAX_MS, 1000 * Math.pow(2, item.attempts - 1));
+      item.retryAt = Date.now() + base / 2 + Math.random() * (base / 2);
+    });
+  }
+
+  function retryUnsaved() {
+    if (state !== "connected") return; // reopening resends every pending copy anyway
+    loadPending().forEach(function (item) {
+      if (item.retryAt && item.retryAt <= Date.now() && !isConfirmed(item)) send(item);
+    });
+  }
+
   function send(item) {
     item.sentAt = Date.now();
+    item.retryAt = null; // until the server answers again
     savePending(loadPending().map(function (i) { return i.client_id === item.client_id ? item : i; }));
     if (wrapper) wrapper.send(JSON.stringify({ content: item.content, client_id: item.client_id, HEADERS: {} }));
     refreshPending();
@@ -215,7 +256,22 @@
     stickToBottom();
   });
 
-  setInterval(refreshPending, 1000);
+  setInterval(function () { retryUnsaved(); refreshPending(); }, 1000);
+
+  // The server answers a pending copy itself: "not saved yet" swaps its state line, and a
+  // rejection removes it (the composer then holds the text again): forget it here too.
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var target = event.detail.target;
+    var bubble = target && target.closest && target.closest("#pending-messages > [id^='pending-']");
+    if (!bubble) return;
+    var clientId = bubble.id.slice("pending-".length);
+    if (target.classList.contains("pending-state")) {
+      event.detail.shouldSwap = false; // the state line is ours to write
+      markUnsaved(clientId);
+    } else if (target === bubble) {
+      updatePending(clientId, function (item, items) { items.splice(items.indexOf(item), 1); });
+    }
+  });
 
   // Never show a message twice, whichever path (catch-up, live, the sender's own copy, poll)
   // brought it: a copy of a message already shown replaces it (it is as new or newer).

@@ -10,6 +10,7 @@ from prometheus_client import REGISTRY
 from quart import Quart, got_request_exception
 from quart.testing import QuartClient, WebsocketResponseError
 
+from chat_app.blueprints import api
 from chat_app.models import Room
 from chat_app.realtime.broker import Broker
 from chat_app.realtime.hub import Hub
@@ -139,3 +140,23 @@ async def test_an_unhandled_error_is_counted_and_logged(
     assert sample("parley_errors_total", surface="http") == before + 1
     assert "event=error surface=http kind=KeyError" in caplog.text
     assert "secret" not in caplog.text
+
+
+async def test_a_request_while_the_database_is_away_gets_503_and_one_line(
+    alice_client: QuartClient,
+    general: Room,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def away(*args: object, **kwargs: object) -> None:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr(api, "page_before", away)
+    caplog.set_level(logging.INFO)
+    for _ in range(3):
+        response = await alice_client.get("/api/rooms/general/messages")
+        assert response.status_code == 503
+        assert response.headers["Retry-After"] == "5"
+        assert "database" in (await response.get_json())["error"]
+    assert "Traceback" not in caplog.text
+    assert caplog.text.count("event=db.unavailable where=http") <= 1  # once per interval

@@ -12,11 +12,13 @@ from contextlib import asynccontextmanager
 from html.parser import HTMLParser
 from typing import Any
 
+import asyncpg
 import pytest
 from quart import Quart
 from quart.testing import QuartClient, WebsocketResponseError
 
 from chat_app.actions import post_message
+from chat_app.blueprints import live
 from chat_app.models import Message, Room, User
 from chat_app.models.changes import newest_change
 from tests.conftest import ORIGIN, send_frame
@@ -286,3 +288,43 @@ async def test_an_eleventh_socket_of_one_user_is_refused_with_429(
             async with alice_client.websocket(LIVE, headers={"Origin": ORIGIN}) as ws:
                 await ws.receive()
         assert refused.value.response.status_code == 429
+
+
+async def test_a_database_failure_answers_the_frame_and_the_socket_reads_on(
+    alice_client: QuartClient,
+    bob_client: QuartClient,
+    general: Room,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    failures = {"post": 2, "typing": 1}
+    real_post = live.post_message
+
+    async def post_while_down(*args: Any) -> Message:
+        if failures["post"]:
+            failures["post"] -= 1
+            raise ConnectionRefusedError(111, "Connection refused")
+        return await real_post(*args)
+
+    async def typing_while_down(*args: Any) -> bool:
+        failures["typing"] -= 1
+        raise asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed")
+
+    monkeypatch.setattr(live, "post_message", post_while_down)
+    monkeypatch.setattr(live, "signal_typing", typing_while_down)
+    frame = send_frame("saved later", client_id="outage-client-01")
+    async with live_pair(alice_client, bob_client, settled=True) as (alice_ws, bob_ws):
+        await alice_ws.send(json.dumps({"typing": "1", "HEADERS": {}}))
+        await alice_ws.send(frame)
+        unsaved = await receive_until(alice_ws, "Not saved yet")
+        # Only the pending copy's state line is swapped; chat.js keeps the copy and resends.
+        assert 'hx-swap-oob="innerHTML:#pending-outage-client-01 .pending-state"' in unsaved
+        assert "composer" not in unsaved  # the composer is not reset: nothing was rejected
+        await alice_ws.send(frame)  # chat.js's retry, the database still away
+        await receive_until(alice_ws, "Not saved yet")
+        await alice_ws.send(frame)  # and once it is back
+        await receive_until(bob_ws, "saved later")
+        await receive_until(alice_ws, 'data-client-id="outage-client-01"')
+        await alice_ws.send(frame)  # a late retry confirms, stores nothing more
+        await no_more_messages(bob_ws, 0.5)
+    assert failures == {"post": 0, "typing": 0}
+    assert await Message.filter(client_id="outage-client-01").count() == 1

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import signal
 from collections.abc import AsyncIterator
 
 import pytest
 from playwright.async_api import Browser, Page, WebSocketRoute, expect
+from quart import Quart
 
-from chat_app.models import Room, User
+from chat_app.models import Message, Room, User
+from chat_app.realtime import streams
 from tests.conftest import Server, fill_room, free_port
 from tests.e2e.conftest import send, signed_up
 
@@ -151,6 +154,75 @@ async def test_unconfirmed_message_fails_visibly_and_retry_delivers_it(
     await expect(page.locator("#messages .chat-bubble")).to_have_text(["lost on the way"])
     await expect(pending).to_have_count(0)
     assert len(dropped) == 1
+
+
+async def test_a_message_the_server_cannot_store_yet_says_so_and_is_resent_once_it_can(
+    browser: Browser, server: Server, app: Quart
+) -> None:
+    # The relay stands in for a database outage: the first two sends of the message get the
+    # server's "not saved yet" answer (the real envelope) instead of reaching it.
+    alice = await signed_up(browser, server.base, "alice")
+    page = alice.page
+    sent: list[dict[str, str]] = []
+
+    def relay(route: WebSocketRoute) -> None:
+        upstream = route.connect_to_server()
+
+        def to_server(message: str | bytes) -> None:
+            data = json.loads(message) if "not yet" in str(message) else None
+            if data is not None:
+                sent.append(data)
+                if len(sent) <= 2:
+                    route.send(unsaved[data["client_id"]])
+                    return
+            upstream.send(message)
+
+        route.on_message(to_server)
+
+    unsaved: dict[str, str] = {}
+    await page.route_web_socket("**/live**", relay)
+    await page.reload()
+    await expect(page.locator("#connection-status")).to_have_text("Connected")
+    client_id = await page.locator("#composer [name=client_id]").input_value()
+    async with app.app_context():
+        unsaved[client_id] = await streams.render_unsaved(client_id)
+    await send(page, "not yet, then once")
+    pending = page.locator("#pending-messages .chat")
+    await expect(pending).to_have_attribute("data-state", "unsaved")
+    await expect(pending).to_contain_text("Not saved yet — retrying")
+    await expect(page.locator("#messages .chat-bubble")).to_have_text(
+        ["not yet, then once"], timeout=15_000
+    )
+    await expect(pending).to_have_count(0)
+    assert [data["client_id"] for data in sent] == [client_id] * 3  # resent with its own id
+    assert await Message.filter(client_id=client_id).count() == 1
+    assert alice.errors == []
+
+
+async def test_a_rejected_message_leaves_the_pending_list_for_good(
+    browser: Browser, server: Server
+) -> None:
+    alice = await signed_up(browser, server.base, "alice")
+    page = alice.page
+
+    def relay(route: WebSocketRoute) -> None:
+        upstream = route.connect_to_server()
+
+        def to_server(message: str | bytes) -> None:
+            if "too long" in str(message):  # past the composer's own length check
+                data = json.loads(message)
+                message = json.dumps(data | {"content": "x" * 5000})
+            upstream.send(message)
+
+        route.on_message(to_server)
+
+    await page.route_web_socket("**/live**", relay)
+    await page.reload()
+    await expect(page.locator("#connection-status")).to_have_text("Connected")
+    await send(page, "too long")
+    await expect(page.locator("#composer-error")).to_contain_text("at most 4,000 characters")
+    await page.wait_for_timeout(2500)  # the pending list is refreshed every second
+    await expect(page.locator("#pending-messages .chat")).to_have_count(0)
 
 
 async def test_scrolling_up_loads_older_pages_and_jump_to_newest(
