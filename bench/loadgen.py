@@ -27,7 +27,7 @@ from multiprocessing.connection import Connection as Pipe
 from typing import Any
 
 TOKEN_RE = re.compile(rb"bench:(\d+):(\d+)")
-MESSAGE_ID_RE = re.compile(rb'id="message-(\d+)"')
+CURSOR_RE = re.compile(rb'<div id="change-cursor" data-change="(\d+)"')
 HEARTBEAT = b'{"heartbeat": 1, "HEADERS": {"HX-Request": "true"}}'
 HEARTBEAT_SECONDS = 15  # the page sends one every 20 s; the server closes sockets silent for 45
 MAX_SEQ = 1 << 20  # seqs are per run and bounded; counts live in one bytearray per client
@@ -52,7 +52,7 @@ class Target:
 
 def handshake(target: Target, after: int | None, away: float = 0.0) -> bytes:
     """The HTTP upgrade request a browser tab would send (without compression offers): on a
-    reconnect, the last message id it has, and like the page, how many seconds it was away."""
+    reconnect, the newest change it applied, and like the page, how many seconds it was away."""
     key = base64.b64encode(os.urandom(16)).decode()
     query = f"away={math.ceil(away)}" if after is None else f"after={after}&away={math.ceil(away)}"
     path = f"{target.path}?{query}"
@@ -96,7 +96,7 @@ class Client(asyncio.Protocol):
     def __init__(self, sink: Sink, counts: bytearray | None = None) -> None:
         self.sink = sink
         self.counts = bytearray() if counts is None else counts
-        self.last_message_id: int | None = None
+        self.cursor: int | None = None  # the newest change applied, as the page keeps it
         self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.closed: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self.transport: asyncio.Transport | None = None
@@ -177,9 +177,9 @@ class Client(asyncio.Protocol):
                     sink.firsts += 1
                     if sink.firsts == sink.expected:
                         sink.complete.set()
-        ids = MESSAGE_ID_RE.findall(text)
-        if ids:
-            self.last_message_id = max(self.last_message_id or 0, *map(int, ids))
+        changes = CURSOR_RE.findall(text)
+        if changes:
+            self.cursor = max(self.cursor or 0, *map(int, changes))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._finish(1006)
@@ -238,7 +238,7 @@ class Group:
         self, targets: list[Target], resume: list[tuple[int | None, bytearray]] | None = None
     ) -> dict[str, Any]:
         """Open a client per target, a bounded number at a time; ``resume`` gives each its
-        last message id and what it had received before (a reconnect)."""
+        newest change applied and what it had received before (a reconnect)."""
         gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
         started = time.monotonic()
         before = len(self.clients)
@@ -307,7 +307,7 @@ class Group:
 
     async def drop(self) -> dict[str, Any]:
         """Cut every connection as a network failure would (no closing handshake)."""
-        self._dropped = [(c.target, c.last_message_id, c.counts) for c in self.clients]
+        self._dropped = [(c.target, c.cursor, c.counts) for c in self.clients]
         self._dropped_at = time.monotonic()
         for client in self.clients:
             if client.transport is not None:
@@ -317,7 +317,7 @@ class Group:
         return {"dropped": len(self._dropped)}
 
     async def reconnect(self) -> dict[str, Any]:
-        """Reconnect every dropped client with ``?after=`` its last message id."""
+        """Reconnect every dropped client with ``?after=`` the newest change it applied."""
         targets = [target for target, _, _ in self._dropped]
         return await self.connect(targets, [(last, seen) for _, last, seen in self._dropped])
 

@@ -3,7 +3,7 @@
 It parses the composer's JSON frame, renders the very same fragment from our templates once
 per message, and hands it to ``websockets.broadcast`` (one frame per message per client, no
 per-socket task). It keeps messages in memory so a reconnecting client can ask for what it
-missed with ``?after=<id>``. No database, no authentication: it is the floor we compare with.
+missed with ``?after=<id>`` (its messages' ids serve as change numbers). No database, no authentication: it is the floor we compare with.
 
 Run: ``python -m bench.reference --port 9000``.
 """
@@ -42,6 +42,10 @@ class Message:
     author: Author
     content: str
     created_at: datetime
+    client_id: str = ""
+    edited_at: datetime | None = None
+    reaction_groups: tuple[()] = ()
+    quoted: None = None
 
 
 class Room:
@@ -53,12 +57,15 @@ class Room:
         )
         env.globals["dom_id"] = lambda kind, record_id: f"{kind}-{record_id}"
         self.template = env.get_template("streams/messages_appended.html")
+        self.cursor = env.get_template("streams/change_cursor.html")
         self.sockets: set[ServerConnection] = set()
         self.messages: list[Message] = []
         self.ids: list[int] = []
 
     def render(self, messages: list[Message]) -> str:
-        return self.template.render(messages=messages, viewer_id=None)
+        """The same envelope as ours: the messages, then the cursor (ids serve as changes)."""
+        html = self.template.render(messages=messages, viewer_id=None)
+        return html + self.cursor.render(change=messages[-1].id)
 
     def post(self, content: str) -> None:
         message = Message(len(self.ids) + 1, 1, Author("bench"), content, datetime.now(UTC))

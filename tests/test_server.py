@@ -58,8 +58,8 @@ async def received(ws: ClientConnection, needle: str) -> str:
 async def test_two_users_chat_over_real_sockets(sockets: tuple[ClientConnection, ...]) -> None:
     alice_ws, bob_ws = sockets
     await alice_ws.send(frame("over the wire"))
-    assert 'class="chat chat-start"' in await received(bob_ws, "over the wire")
-    assert 'class="chat chat-end"' in await received(alice_ws, "over the wire")
+    assert 'class="chat chat-start ' in await received(bob_ws, "over the wire")
+    assert 'class="chat chat-end ' in await received(alice_ws, "over the wire")
     await bob_ws.send(frame("and back"))
     assert "and back" in await received(alice_ws, "and back")
 
