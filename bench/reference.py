@@ -3,7 +3,8 @@
 It parses the composer's JSON frame, renders the very same fragment from our templates once
 per message, and hands it to ``websockets.broadcast`` (one frame per message per client, no
 per-socket task). It keeps messages in memory so a reconnecting client can ask for what it
-missed with ``?after=<id>`` (its messages' ids serve as change numbers). No database, no authentication: it is the floor we compare with.
+missed with ``?after=<id>`` (its messages' ids serve as change numbers). No database, no
+authentication: it is the floor we compare with.
 
 Run: ``python -m bench.reference --port 9000``.
 """
