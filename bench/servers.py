@@ -4,8 +4,10 @@ CPU time and memory from ``/proc`` (Linux)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -139,8 +141,12 @@ def start_reference() -> Server:
     return _wait_ready(server, f"http://{HOST}:{port}/healthz")
 
 
+MIX_EMOJI = ("👍", "🎉", "👀", "🙏")
+
+
 class Senders:
-    """A few authenticated sockets that post bench messages as the composer would."""
+    """A few authenticated sockets that post bench messages as the composer would, and
+    optionally edit and react to a few other messages in between (``mix``)."""
 
     def __init__(self, server: Server, cookies: list[str]) -> None:
         self.server = server
@@ -148,6 +154,15 @@ class Senders:
         self._sockets: list[websockets.ClientConnection] = []
         self._drains: list[asyncio.Task[None]] = []
         self._tag = os.urandom(4).hex()
+        # The messages the mix changes: posted by ``mix``, their ids read from the copies
+        # their senders get back. Their text holds no bench token, so receivers count only
+        # posts, while every edit and reaction is fanned out like any change.
+        self._targets: dict[int, list[int]] = {}  # socket index -> message ids
+        self._changes_per_post = 0.0
+        self._changes = itertools.count()
+        self.notices = 0  # answers that refused something a sender sent (none expected)
+        self._targets_wanted = 0
+        self._targets_known = asyncio.Event()
 
     async def __aenter__(self) -> Senders:
         url = f"ws://{HOST}:{self.server.port}{self.server.live_path}"
@@ -159,7 +174,7 @@ class Senders:
                 url, additional_headers=headers, compression=None, ping_interval=None, max_size=None
             )
             self._sockets.append(sock)
-            self._drains.append(asyncio.create_task(self._drain(sock)))
+            self._drains.append(asyncio.create_task(self._drain(len(self._sockets) - 1)))
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -168,10 +183,12 @@ class Senders:
         for sock in self._sockets:
             await sock.close()
 
-    @staticmethod
-    async def _drain(sock: websockets.ClientConnection) -> None:
+    async def _drain(self, index: int) -> None:
         # Senders read everything they are sent, so the server never sees them as slow, and
         # heartbeat like the page, so it never sees them as gone.
+        sock = self._sockets[index]
+        own_target = re.compile(rf'data-message-id="(\d+)" data-client-id="m{self._tag}-{index}-')
+
         async def beat() -> None:
             while True:
                 await asyncio.sleep(HEARTBEAT_SECONDS)
@@ -179,10 +196,31 @@ class Senders:
 
         heart = asyncio.create_task(beat())
         try:
-            async for _ in sock:
-                pass
+            async for frame in sock:
+                self.notices += 'id="notice"' in str(frame)
+                for found in own_target.findall(str(frame)):
+                    if int(found) not in self._targets.setdefault(index, []):
+                        self._targets[index].append(int(found))
+                        self._check_targets()
         finally:
             heart.cancel()
+
+    async def mix(self, changes_per_post: float, targets_per_sender: int = 4) -> None:
+        """From now on, send ``changes_per_post`` edits and reactions (alternately) per post,
+        on messages posted for it here by each sender (a sender changes its own)."""
+        self._targets_wanted = targets_per_sender
+        for index, sock in enumerate(self._sockets):
+            for n in range(targets_per_sender):
+                frame = {"content": f"mix target {n}", "client_id": f"m{self._tag}-{index}-{n}"}
+                await sock.send(json.dumps(frame | {"HEADERS": {}}))
+        async with asyncio.timeout(30):
+            await self._targets_known.wait()
+        self._changes_per_post = changes_per_post
+
+    def _check_targets(self) -> None:
+        wanted = self._targets_wanted
+        if all(len(self._targets.get(i, [])) >= wanted for i in range(len(self._sockets))):
+            self._targets_known.set()
 
     async def send(self, seq: int) -> None:
         """Post message ``seq`` stamped with the monotonic clock."""
@@ -193,7 +231,22 @@ class Senders:
                 "HEADERS": {"HX-Request": "true", "HX-Trigger": "composer"},
             }
         )
-        await self._sockets[seq % len(self._sockets)].send(frame)
+        index = seq % len(self._sockets)
+        await self._sockets[index].send(frame)
+        share = self._changes_per_post
+        if share and int((seq + 1) * share) > int(seq * share):  # ``share`` of the posts
+            await self._change(index)
+
+    async def _change(self, index: int) -> None:
+        """One edit or one reaction toggle on one of this sender's mix messages."""
+        n = next(self._changes)
+        targets = self._targets[index]
+        target = targets[n // 2 % len(targets)]
+        if n % 2:
+            change = {"op": "react", "message_id": target, "emoji": MIX_EMOJI[n // 2 % 4]}
+        else:
+            change = {"op": "edit", "message_id": target, "content": f"mix edit {n}"}
+        await self._sockets[index].send(json.dumps(change | {"HEADERS": {}}))
 
     async def paced(self, first: int, count: int, rate: float) -> None:
         """Send seqs ``first``..``first+count-1`` evenly at ``rate`` per second."""
