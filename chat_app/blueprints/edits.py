@@ -14,9 +14,9 @@ from chat_app.actions import (
     delete_message,
     edit_message,
 )
-from chat_app.actions.changes import changeable, is_moderator
+from chat_app.actions.changes import is_moderator
 from chat_app.auth import viewer_user
-from chat_app.blueprints.forms import back_to, done, from_htmx, refuse
+from chat_app.blueprints.forms import back_to, done, from_htmx, message_or_refuse, refuse
 from chat_app.models import Message, User
 from chat_app.models.messages import shown
 from chat_app.realtime.streams import dom_id
@@ -32,10 +32,7 @@ def in_room(message: Message) -> str:
 
 async def editable(user: User, message_id: int) -> Message:
     """The viewer's own message, or the refusal (404 / 403) that editing it would get."""
-    try:
-        message = await changeable(user, message_id)
-    except MessageRejected as error:
-        refuse(error)
+    message = await message_or_refuse(user, message_id)
     if message.author_id != user.id:
         refuse(NotAllowed("You can only edit your own messages."))
     return message
@@ -91,10 +88,7 @@ async def edit(message_id: int) -> ResponseReturnValue:
 async def delete_form(message_id: int) -> str:
     """Asks before deleting (the page for browsers without JavaScript)."""
     user = await viewer_user()
-    try:
-        message = await changeable(user, message_id)
-    except MessageRejected as error:
-        refuse(error)
+    message = await message_or_refuse(user, message_id)
     if message.author_id != user.id and not await is_moderator(user, message.room):
         refuse(NotAllowed("You can only delete your own messages."))
     await shown([message])
@@ -125,9 +119,6 @@ async def delete(message_id: int) -> ResponseReturnValue:
 async def reply(message_id: int) -> WerkzeugResponse:
     """The room's composer, set to reply to this message."""
     user = await viewer_user()
-    try:
-        message = await changeable(user, message_id)
-    except MessageRejected as error:
-        refuse(error)
+    message = await message_or_refuse(user, message_id)
     target = url_for("rooms.show", slug=message.room.slug, reply_to=message.id, _anchor="composer")
     return redirect(target, 303)

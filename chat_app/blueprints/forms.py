@@ -9,6 +9,8 @@ from quart import Response, abort, redirect, request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from chat_app.actions import MessageNotFound, MessageRejected, NotAllowed
+from chat_app.actions.changes import changeable
+from chat_app.models import Message, User
 from chat_app.security import own_origin
 
 
@@ -50,3 +52,11 @@ def refuse(error: MessageRejected) -> NoReturn:
     if isinstance(error, NotAllowed):
         abort(403, str(error))
     abort(422, str(error))
+
+
+async def message_or_refuse(user: User, message_id: int) -> Message:
+    """The message as ``changeable`` loads it (its room open to ``user``), or the refusal."""
+    try:
+        return await changeable(user, message_id)
+    except MessageRejected as error:
+        refuse(error)

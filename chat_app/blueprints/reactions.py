@@ -8,10 +8,9 @@ from quart.typing import ResponseReturnValue
 from quart_auth import login_required
 
 from chat_app.actions import MessageRejected, toggle_reaction
-from chat_app.actions.changes import changeable
 from chat_app.auth import viewer_user
 from chat_app.blueprints.edits import in_room
-from chat_app.blueprints.forms import back_to, done, refuse
+from chat_app.blueprints.forms import back_to, done, message_or_refuse, refuse
 from chat_app.models.messages import shown
 
 blueprint = Blueprint("reactions", __name__)
@@ -23,9 +22,9 @@ async def toggle(message_id: int) -> ResponseReturnValue:
     """Add or take back your reaction; the change reaches every tab through the socket."""
     user = await viewer_user()
     form = await request.form
+    message = await message_or_refuse(user, message_id)
     try:
         await toggle_reaction(user, message_id, form.get("emoji"))
-        message = await changeable(user, message_id)
     except MessageRejected as error:
         refuse(error)
     return done(back_to(in_room(message), form.get("next")))
@@ -36,10 +35,7 @@ async def toggle(message_id: int) -> ResponseReturnValue:
 async def picker(message_id: int) -> str:
     """Pick any emoji for a reaction (the quick row covers the usual ones)."""
     user = await viewer_user()
-    try:
-        message = await changeable(user, message_id)
-    except MessageRejected as error:
-        refuse(error)
+    message = await message_or_refuse(user, message_id)
     await shown([message])
     return await render_template(
         "messages/react.html",
