@@ -27,6 +27,7 @@ from chat_app.auth import room_or_404, viewer_user
 from chat_app.db import database_unavailable
 from chat_app.logs import log_event, log_unavailable
 from chat_app.models import Room, User
+from chat_app.models.changes import newest_change
 from chat_app.models.messages import shown
 from chat_app.realtime import streams
 from chat_app.realtime.connection import Connection
@@ -136,6 +137,8 @@ async def _catch_up(hub: Hub, connection: Connection, after: int | None) -> None
     if after is None:
         connection.cursor = delivered
         return
+    if after > delivered:  # ahead of this node (fine), or of the log: a forged or stale cursor
+        after = min(after, await newest_change(connection.room_id))
     connection.cursor = after
     async for newest, text in hub.catch_up(connection.room_id, after, connection.user_id):
         await connection.socket.send(text)

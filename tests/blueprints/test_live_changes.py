@@ -129,3 +129,17 @@ async def test_a_node_hearing_of_changes_out_of_order_delivers_each_once_in_orde
         f'<div id="message-{second.id}"'
     )
     assert frames.count('<div id="message-') == 2 and connection.cursor == newest
+
+
+async def test_a_cursor_beyond_the_log_resumes_from_its_end(
+    app: Quart, alice_client: QuartClient, alice: User, general: Room
+) -> None:
+    """A cursor from before a database was restored (or a forged one) must not make the tab
+    skip what is posted from now on."""
+    async with alice_client.websocket(
+        "/rooms/general/live?after=999999999", headers={"Origin": ORIGIN}
+    ) as ws:
+        await drain(ws)
+        async with app.app_context():
+            await post_message(alice, general, "after the restore", "client-0001")
+        assert "after the restore" in await receive_until(ws, "after the restore")
