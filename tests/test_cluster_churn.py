@@ -1,7 +1,8 @@
 """Exactly once across nodes, under churn: three nodes on one database and one broker, people
 posting on two of them, tabs on all three that lose their connection at random (a TCP reset, no
-close frame) and resume where they were, and one node killed halfway. At the end every tab must
-show what the database holds: each message once, none missing, none left over, each as it is now.
+close frame) and resume where they were, and one node killed halfway; posts, edits, deletions
+and reactions in the mix. At the end every tab must show what the database holds: each message
+once, none missing, none left over, each with its current text and reaction counts.
 
 Publishes from two nodes reach a third in either order, so a tab can hold N+1 before N: if it
 resumes after N+1 (the newest message it holds), N is lost. Resuming after the newest change the
@@ -42,12 +43,11 @@ EMOJI = ("👍", "🎉", "👀")
 
 @dataclass
 class Sender:
-    """Someone posting from a tab that stays connected. With ``mixed``, they also edit and
-    delete their own messages and toggle reactions on anyone's (the frames of contract.md)."""
+    """Someone on a tab that stays connected: they post, edit and delete their own messages and
+    toggle reactions on anyone's, with the socket frames of the change-log contract."""
 
     name: str
     tab: Tab
-    mixed: bool
     client_ids: set[str] = field(default_factory=set)
     deleted: set[int] = field(default_factory=set)
     actions: Counter[str] = field(default_factory=Counter)
@@ -60,7 +60,7 @@ class Sender:
             await self.act()
 
     async def act(self) -> None:
-        roll = random.random() if self.mixed else 0.0
+        roll = random.random()
         own = self.own_messages()
         if roll < 0.55 or not own:
             client_id = uuid.uuid4().hex
@@ -102,19 +102,18 @@ class Truth:
     reactions: dict[int, dict[str, int]]
 
 
-async def room_truth(room_id: int, mixed: bool) -> Truth:
-    """What every tab in ``room_id`` should show now (reactions only once they exist)."""
+async def room_truth(room_id: int) -> Truth:
+    """What every tab in ``room_id`` should show now."""
     rows = await Message.filter(room_id=room_id).values_list("id", "content")
     reactions: dict[int, dict[str, int]] = {}
-    if mixed:
-        counted = await Tortoise.get_connection("default").execute_query_dict(
-            "SELECT r.message_id, r.emoji, COUNT(*) AS n FROM reactions r"
-            " JOIN messages m ON m.id = r.message_id WHERE m.room_id = $1"
-            " GROUP BY r.message_id, r.emoji",
-            [room_id],
-        )
-        for row in counted:
-            reactions.setdefault(row["message_id"], {})[row["emoji"]] = row["n"]
+    counted = await Tortoise.get_connection("default").execute_query_dict(
+        "SELECT r.message_id, r.emoji, COUNT(*) AS n FROM reactions r"
+        " JOIN messages m ON m.id = r.message_id WHERE m.room_id = $1"
+        " GROUP BY r.message_id, r.emoji",
+        [room_id],
+    )
+    for row in counted:
+        reactions.setdefault(row["message_id"], {})[row["emoji"]] = row["n"]
     return Truth({int(i): str(content) for i, content in rows}, reactions)
 
 
@@ -130,7 +129,7 @@ def reactions_shown(element: Element) -> dict[str, int]:
     return {emoji: n for emoji, n in counts.items() if n}
 
 
-def differences(tab: Tab, truth: Truth, mixed: bool) -> dict[str, list[int]]:
+def differences(tab: Tab, truth: Truth) -> dict[str, list[int]]:
     """How what ``tab`` shows differs from the database, by kind (empty lists: it agrees)."""
     shown = tab.page.messages
     stale, reactions = [], []
@@ -139,7 +138,7 @@ def differences(tab: Tab, truth: Truth, mixed: bool) -> dict[str, list[int]]:
         bubble = element.find("chat-bubble") or element
         if " ".join(truth.contents[message_id].split()) not in bubble.text:
             stale.append(message_id)
-        if mixed and reactions_shown(element) != truth.reactions.get(message_id, {}):
+        if reactions_shown(element) != truth.reactions.get(message_id, {}):
             reactions.append(message_id)
     return {
         "missing": sorted(truth.contents.keys() - shown.keys()),
@@ -150,17 +149,9 @@ def differences(tab: Tab, truth: Truth, mixed: bool) -> dict[str, list[int]]:
     }
 
 
-def agrees(tab: Tab, truth: Truth, mixed: bool) -> bool:
+def agrees(tab: Tab, truth: Truth) -> bool:
     """Whether ``tab`` shows exactly what the database holds."""
-    return not any(differences(tab, truth, mixed).values())
-
-
-async def has_change_log() -> bool:
-    """Whether this database has the change log of contract.md (issue 13)."""
-    rows = await Tortoise.get_connection("default").execute_query_dict(
-        "SELECT 1 FROM information_schema.tables WHERE table_name = 'changes'"
-    )
-    return bool(rows)
+    return not any(differences(tab, truth).values())
 
 
 async def change_kinds(room_id: int) -> Counter[str]:
@@ -171,7 +162,7 @@ async def change_kinds(room_id: int) -> Counter[str]:
     return Counter({str(row["kind"]): int(row["n"]) for row in rows})
 
 
-async def churn(cluster: Cluster, broker_url: str, mixed: bool) -> None:
+async def churn(cluster: Cluster, broker_url: str) -> None:
     """The run of the module docstring; fails with what each receiver got wrong."""
     a, b, c = cluster(3, CHAT_LOGIN_ADDRESS_BURST="100")
     nodes = (a, b, c)
@@ -198,7 +189,7 @@ async def churn(cluster: Cluster, broker_url: str, mixed: bool) -> None:
             home = (a, b)[n % 2]
             failover = [home, c, a] if home is b else [a, c]
             tab = Tab(home, cookies[n], nodes=failover, page=Headlines())
-            senders.append(Sender(names[n], await stack.enter_async_context(tab), mixed))
+            senders.append(Sender(names[n], await stack.enter_async_context(tab)))
         for n in range(RECEIVERS_PER_NODE * len(nodes)):
             home = nodes[n % len(nodes)]
             order = orders[home][n % len(orders[home])]
@@ -216,16 +207,14 @@ async def churn(cluster: Cluster, broker_url: str, mixed: bool) -> None:
 
         room = await Room.get(slug="general")
         settle_until = time.monotonic() + SETTLE_SECONDS
-        truth = await room_truth(room.id, mixed)
-        while time.monotonic() < settle_until and not all(
-            agrees(tab, truth, mixed) for tab in receivers
-        ):
+        truth = await room_truth(room.id)
+        while time.monotonic() < settle_until and not all(agrees(tab, truth) for tab in receivers):
             await asyncio.sleep(0.5)
-            truth = await room_truth(room.id, mixed)
+            truth = await room_truth(room.id)
         elapsed = time.monotonic() - started
 
     actions = sum((s.actions for s in senders), Counter())
-    found = [differences(tab, truth, mixed) for tab in receivers]
+    found = [differences(tab, truth) for tab in receivers]
     lost = sorted({i for d in found for i in d["missing"]})
     summary = (
         f"broker {broker_url.split(':')[0]}: {len(truth.contents)} messages in the database,"
@@ -240,22 +229,13 @@ async def churn(cluster: Cluster, broker_url: str, mixed: bool) -> None:
     assert actions.total() > RUN_SECONDS * SENDERS * SENDS_PER_SECOND * 0.8, summary
     assert len(truth.contents) > (actions["post"] - actions["delete"]) * 0.9, summary
     assert all(tab.resets >= RUN_SECONDS / 4 for tab in receivers), summary
-    if mixed:
-        kinds = await change_kinds(room.id)
-        assert all(kinds[kind] for kind in ("posted", "edited", "deleted", "reacted")), kinds
+    kinds = await change_kinds(room.id)
+    assert all(kinds[kind] for kind in ("posted", "edited", "deleted", "reacted")), kinds
+    assert truth.reactions, "no reactions left to compare"
     assert not any(any(d.values()) for d in found), summary
 
 
-async def test_every_tab_ends_with_every_message_once_across_nodes_under_churn(
+async def test_every_tab_ends_showing_the_database_across_nodes_under_churn(
     cluster: Cluster, broker_url: str
 ) -> None:
-    await churn(cluster, broker_url, mixed=False)
-
-
-@pytest.mark.xfail(strict=False, reason="edits, deletes and reactions arrive with issue 13")
-async def test_edits_deletes_and_reactions_reach_every_tab_exactly_under_churn(
-    cluster: Cluster, broker_url: str
-) -> None:
-    if not await has_change_log():
-        pytest.fail("this server has no change log yet (issue 13)")
-    await churn(cluster, broker_url, mixed=True)
+    await churn(cluster, broker_url)
