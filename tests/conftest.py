@@ -13,7 +13,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager, suppress
 from contextvars import ContextVar
 from pathlib import Path
@@ -332,6 +333,55 @@ def serving(database_url: str, log: Path, env: dict[str, str] | None = None) -> 
 def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
     with serving(database_url, tmp_path / "server.log") as running:
         yield running
+
+
+@pytest.fixture(params=["postgres", "redis"])
+def broker_url(request: pytest.FixtureRequest) -> str:
+    """Both shared brokers; ``postgres`` alone means LISTEN/NOTIFY on the app's database."""
+    if request.param == "redis":
+        return str(request.getfixturevalue("redis_url"))
+    return "postgres"
+
+
+@pytest.fixture
+def channel() -> str:
+    """A channel of this test's own, so runs sharing a Redis never hear each other."""
+    return f"parley_test_{uuid.uuid4().hex[:10]}"
+
+
+Cluster = Callable[..., list[Server]]
+
+
+@pytest.fixture
+def cluster(database_url: str, broker_url: str, channel: str, tmp_path: Path) -> Iterator[Cluster]:
+    """Start ``n`` nodes on their own ports, sharing the database and the broker."""
+    common = {
+        "CHAT_BROKER_URL": broker_url,
+        "CHAT_BROKER_CHANNEL": channel,
+        "CHAT_MESSAGES_PER_SECOND": "1000",
+        "CHAT_MESSAGES_BURST": "1000",
+        # These tests send 50 frames/s from one socket on purpose: lift the frame gate too.
+        "CHAT_WS_FRAMES_PER_SECOND": "1000",
+        "CHAT_WS_FRAMES_BURST": "1000",
+    }
+    nodes: list[Server] = []
+
+    def start(n: int, **env: str) -> list[Server]:
+        new = [
+            Server(database_url, tmp_path / f"node{len(nodes) + i}.log", common | env)
+            for i in range(n)
+        ]
+        nodes.extend(new)
+        with ThreadPoolExecutor(n) as pool:  # side by side: each takes a second or two
+            list(pool.map(Server.start, new))
+        return new
+
+    try:
+        yield start
+    finally:
+        for node in nodes:
+            node.stop(signal.SIGKILL)
+            print(node.log.read_text())  # shown by pytest when the test fails
 
 
 async def sign_up(base: str, username: str) -> str:

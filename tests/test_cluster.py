@@ -7,167 +7,21 @@ would be; clients are real websockets that reconnect the way the browser's ws ex
 from __future__ import annotations
 
 import asyncio
-import json
-import re
 import signal
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
 
-from chat_app.models import Message, User
-from tests.conftest import DATABASE, Server, kill_subscriptions, sign_up
+from chat_app.models import User
+from tests.conftest import DATABASE, Cluster, Server, kill_subscriptions, sign_up
+from tests.tabs import Tab, room_ids
 
 pytestmark = pytest.mark.skipif(
     DATABASE != "postgres",
     reason="nodes share one PostgreSQL database: these run in the PostgreSQL pass",
 )
-
-MESSAGE_ID = re.compile(r'id="message-(\d+)"')
-RECONNECTING_CODES = {1006, 1011, 1012, 1013}  # the ws extension reconnects after these only
-
-
-class Tab:
-    """A browser tab: one socket that reconnects with ``?after=<newest id shown>``.
-
-    ``seen`` keeps every message id in arrival order, repeats included, so a duplicate or a
-    hole shows up when it is compared with the database.
-    """
-
-    def __init__(self, server: Server, cookie: str) -> None:
-        self.server, self.cookie = server, cookie
-        self.seen: list[int] = []
-        self.frames: list[str] = []
-        self.close_codes: list[int] = []
-        self._ws: ClientConnection | None = None
-        self._open = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> Tab:
-        self._task = asyncio.create_task(self._run())
-        await asyncio.wait_for(self._open.wait(), 5)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._task is not None
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
-
-    async def _run(self) -> None:
-        while True:
-            url = f"{self.server.ws_base}/rooms/general/live?after={max(self.seen, default=0)}"
-            headers = {"Origin": self.server.base, "Cookie": self.cookie}
-            code = 1006
-            try:
-                async with connect(url, additional_headers=headers) as ws:
-                    self._ws = ws
-                    self._open.set()
-                    try:
-                        async for frame in ws:
-                            self.frames.append(str(frame))
-                            self.seen.extend(int(i) for i in MESSAGE_ID.findall(str(frame)))
-                    except ConnectionClosed:
-                        pass
-                    code = ws.close_code or 1006
-            except OSError:
-                pass  # refused: the node is down or restarting
-            self._open.clear()
-            self._ws = None
-            self.close_codes.append(code)
-            if code not in RECONNECTING_CODES:
-                return
-            await asyncio.sleep(0.05)
-
-    async def post(self, content: str) -> None:
-        """Send a message as the composer does; resend (same client id) if the socket drops."""
-        await self.send({"content": content, "client_id": uuid.uuid4().hex})
-
-    async def send(self, fields: dict[str, str]) -> None:
-        """Send one frame as the ws extension does, waiting for the socket to be open."""
-        frame = json.dumps(fields | {"HEADERS": {}})
-        while True:
-            await asyncio.wait_for(self._open.wait(), 10)
-            if self._ws is not None:
-                try:
-                    await self._ws.send(frame)
-                    return
-                except ConnectionClosed:
-                    pass
-            await asyncio.sleep(0.02)
-
-    def shows_online(self, user_id: int) -> bool | None:
-        """What the latest people list this tab received says about ``user_id``."""
-        marker = re.compile(rf'id="presence-{user_id}" data-online="(true|false)"')
-        for frame in reversed(self.frames):
-            if found := marker.search(frame):
-                return found.group(1) == "true"
-        return None
-
-    async def until(self, condition: Callable[[], object], timeout: float = 15) -> None:
-        """Until ``condition()`` holds for what this tab has received."""
-        async with asyncio.timeout(timeout):
-            while not condition():
-                await asyncio.sleep(0.02)
-
-    async def wait_for(self, ids: list[int], timeout: float = 15) -> None:
-        """Until every id in ``ids`` has arrived."""
-        async with asyncio.timeout(timeout):
-            while not set(ids) <= set(self.seen):
-                await asyncio.sleep(0.02)
-
-
-@pytest.fixture(params=["postgres", "redis"])
-def broker_url(request: pytest.FixtureRequest) -> str:
-    """Both shared brokers; ``postgres`` alone means LISTEN/NOTIFY on the app's database."""
-    if request.param == "redis":
-        return str(request.getfixturevalue("redis_url"))
-    return "postgres"
-
-
-@pytest.fixture
-def channel() -> str:
-    """A channel of this test's own, so runs sharing a Redis never hear each other."""
-    return f"parley_test_{uuid.uuid4().hex[:10]}"
-
-
-Cluster = Callable[..., list[Server]]
-
-
-@pytest.fixture
-def cluster(database_url: str, broker_url: str, channel: str, tmp_path: Path) -> Iterator[Cluster]:
-    """Start ``n`` nodes on their own ports, sharing the database and the broker."""
-    common = {
-        "CHAT_BROKER_URL": broker_url,
-        "CHAT_BROKER_CHANNEL": channel,
-        "CHAT_MESSAGES_PER_SECOND": "1000",
-        "CHAT_MESSAGES_BURST": "1000",
-        # These tests send 50 frames/s from one socket on purpose: lift the frame gate too.
-        "CHAT_WS_FRAMES_PER_SECOND": "1000",
-        "CHAT_WS_FRAMES_BURST": "1000",
-    }
-    nodes: list[Server] = []
-
-    def start(n: int, **env: str) -> list[Server]:
-        for _ in range(n):
-            nodes.append(Server(database_url, tmp_path / f"node{len(nodes)}.log", common | env))
-            nodes[-1].start()
-        return nodes[-n:]
-
-    try:
-        yield start
-    finally:
-        for node in nodes:
-            node.stop(signal.SIGKILL)
-            print(node.log.read_text())  # shown by pytest when the test fails
-
-
-async def room_ids() -> list[int]:
-    """Every message id in the database, in order: what every tab must have seen, once each."""
-    return list(await Message.all().order_by("id").values_list("id", flat=True))
 
 
 async def test_a_message_posted_on_one_node_reaches_every_node_once(
