@@ -119,9 +119,9 @@ def message_id_of(element: Element) -> int | None:
 class Page:
     """The messages a tab shows, kept as htmx would from the frames it applied.
 
-    - children of ``<div id="messages" hx-swap-oob="beforeend">`` are appended: one whose id is
-      shown already would be a second element with that id, so it is counted in
-      ``duplicates`` (and the first one kept);
+    - children of ``<div id="messages" hx-swap-oob="beforeend" data-change="N">`` are
+      appended: one whose id is shown already (but for the sender's own copy, a wrapper with
+      no ``data-change``, which its change replaces) is counted in ``duplicates``;
     - a top-level ``<div id="message-N">`` replaces N (``orphans`` counts one for a message
       not shown: htmx finds no target and drops it); ``hx-swap-oob="delete"`` removes N;
     - ``<div id="change-cursor" data-change="N">`` sets the resume cursor (the change log).
@@ -132,6 +132,7 @@ class Page:
         self.appended: list[int] = []  # every append in arrival order, repeats included
         self.duplicates: list[int] = []
         self.orphans: list[int] = []
+        self._own_copies: set[int] = set()  # shown from the sender's own copy, change awaited
         self.change: int | None = None  # the newest change applied, once the server sends one
 
     @property
@@ -147,9 +148,10 @@ class Page:
         for element in _FrameParser(frame).top:
             dom_id, swap = element.attrs.get("id", ""), element.attrs.get("hx-swap-oob", "")
             if dom_id == "messages" and swap.startswith("beforeend"):
+                by_change = "data-change" in element.attrs  # else the sender's own copy
                 for child in element.children:
                     if (message_id := message_id_of(child)) is not None:
-                        self._append(message_id, child)
+                        self._append(message_id, child, by_change)
             elif dom_id == "change-cursor":
                 self.change = int(element.attrs["data-change"])
             elif (message_id := message_id_of(element)) is not None:
@@ -160,11 +162,18 @@ class Page:
                 else:
                     self.orphans.append(message_id)
 
-    def _append(self, message_id: int, element: Element) -> None:
+    def _append(self, message_id: int, element: Element, by_change: bool) -> None:
+        """As chat.js does: a copy of a message already shown replaces it. The sender's own
+        copy comes first and its change after it; the change coming twice is a duplicate."""
+        if not by_change:
+            self._own_copies.add(message_id)
+            self.messages[message_id] = element
+            return
         self.appended.append(message_id)
-        if message_id in self.messages:
+        if message_id in self.messages and message_id not in self._own_copies:
             self.duplicates.append(message_id)
         else:
+            self._own_copies.discard(message_id)
             self.messages[message_id] = element
 
 
@@ -177,17 +186,23 @@ class Headlines(Page):
     ATTRIBUTE = re.compile(r'([\w-]+)="([^"]*)"')
 
     def apply(self, frame: str) -> None:
+        wrapper: dict[str, str] | None = None  # the div just before, when it was an append's
         for tag in self.START_TAG.finditer(frame):
             attrs = dict(self.ATTRIBUTE.findall(tag.group(1)))
             element = Element("div", attrs, tag.start())
+            appended_by, wrapper = wrapper, attrs if attrs.get("id") == "messages" else None
             if attrs.get("id") == "change-cursor":
                 self.change = int(attrs["data-change"])
             elif (message_id := message_id_of(element)) is None:
                 continue
             elif attrs.get("hx-swap-oob") == "delete":
                 self.messages.pop(message_id, None)
-            elif "data-client-id" in attrs and message_id not in self.messages:
-                self._append(message_id, element)
+            elif appended_by is not None:
+                self._append(message_id, element, "data-change" in appended_by)
+            elif message_id in self.messages:
+                self.messages[message_id] = element
+            else:
+                self.orphans.append(message_id)
 
 
 def reset(ws: ClientConnection) -> None:

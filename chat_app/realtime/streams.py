@@ -25,7 +25,8 @@ def dom_id(kind: str, record_id: int | str) -> str:
 @dataclass(frozen=True, slots=True)
 class Rendered:
     """What one change puts on the wire: one text for its message's author, one for everyone
-    else (the same text for a deletion). Each ends with the tab's new resume cursor."""
+    else (the same text for a deletion). Its top-level element carries ``data-change``, and
+    it ends with the tab's new resume cursor."""
 
     room_id: int
     change: int
@@ -68,6 +69,7 @@ async def render_change(
         text = await render_template(
             "streams/message_deleted.html",
             message_id=logged.message_id,
+            change=logged.change,
             quoted=quoted,
             deleted_quote=Quote(logged.message_id, None, None),
         )
@@ -82,7 +84,12 @@ async def render_change(
 
     async def as_seen_by(viewer_id: int | None) -> str:
         html = await render_template(
-            template, messages=[message], viewer_id=viewer_id, quoted=quoted, quote_of=_quote_of
+            template,
+            messages=[message],
+            viewer_id=viewer_id,
+            change=logged.change,
+            quoted=quoted,
+            quote_of=_quote_of,
         )
         return html + cursor
 

@@ -47,7 +47,7 @@ async def test_an_edit_a_reaction_and_a_deletion_reach_every_tab_live(
         await alice_ws.send(op(op="delete", message_id=str(message.id)))
         for ws in (alice_ws, bob_ws):
             gone = await receive_until(ws, 'hx-swap-oob="delete"')
-            assert f'<div id="message-{message.id}" hx-swap-oob="delete">' in gone
+            assert f'<div id="message-{message.id}" hx-swap-oob="delete" data-change=' in gone
     assert not await Message.exists(id=message.id)
 
 
@@ -98,7 +98,7 @@ async def test_a_tab_back_from_a_disconnect_gets_exactly_what_changed_meanwhile(
         replay += await drain(ws)
     assert f"message-{kept.id}" not in replay  # unchanged: not sent again
     assert replay.count(f'<div id="message-{edited.id}"') == 1 and "message 1, edited" in replay
-    assert f'<div id="message-{deleted.id}" hx-swap-oob="delete">' in replay
+    assert f'<div id="message-{deleted.id}" hx-swap-oob="delete" data-change=' in replay
     assert replay.count(f'<div id="message-{reacted.id}"') == 1
     assert "🙏 1: bob" in replay and "👀" not in replay
     appended = replay[replay.index('hx-swap-oob="beforeend"') :]
