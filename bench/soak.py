@@ -182,13 +182,15 @@ async def run_soak(
     try:
         for minute in range(1, max(1, round(minutes)) + 1):
             end = started + minute * 60
-            while (left := end - time.monotonic()) > 0:
-                if rate:
-                    count = max(1, round(rate * min(left, 5.0)))
+            while (now := time.monotonic()) < end:
+                # Paced by the clock since the start, a few seconds at a time.
+                until = min(end, now + 5.0)
+                count = int(rate * (until - started)) - seq
+                if count > 0:
                     await send(seq, count, rate)
                     seq += count
                 else:
-                    await asyncio.sleep(min(left, 5.0))
+                    await asyncio.sleep(until - now)
             rss_mb.append(server.rss_bytes() / MB)
             print(
                 f"  soak minute {minute}: RSS {rss_mb[-1]:.1f} MB, "
