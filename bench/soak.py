@@ -202,7 +202,12 @@ async def run_soak(
             worker.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
         await tabs.close_all()
-    await asyncio.sleep(2)  # the server notices the last closes
+    open_after = await open_connections(server)
+    for _ in range(40):  # the server notices the last closes
+        if not open_after:
+            break
+        await asyncio.sleep(0.5)
+        open_after = await open_connections(server)
     return {
         "minutes": len(rss_mb),
         "sockets": sockets,
@@ -217,5 +222,5 @@ async def run_soak(
         "failed": tabs.churn.failed,
         "errors": tabs.churn.errors,
         "messages": seq,
-        "open_connections_after": await open_connections(server),
+        "open_connections_after": open_after,
     }
