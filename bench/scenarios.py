@@ -604,6 +604,7 @@ async def soak(bench: Bench) -> list[Row]:
             sockets=sizes.soak_sockets,
             churn=sizes.soak_churn,
             rate=sizes.soak_rate,
+            senders=len(bench.population.sender_cookies),
         )
     bench.details["soak_ours"] = result
     growth = result["growth_after_minute_1_mb"]
@@ -622,7 +623,7 @@ async def soak(bench: Bench) -> list[Row]:
             met=growth <= 16 and result["open_connections_after"] == 0,
             note=f"{result['growth_mb_per_minute']:.2f} MB/min; RSS {result['rss_mb'][0]:.0f} → "
             f"{result['rss_mb'][-1]:.0f} MB; {result['opened']:,} opens, "
-            f"{result['failed']} failed; open after: {result['open_connections_after']}",
+            f"{result['failed']} failed; tabs still open after: {result['open_connections_after']}",
         ),
     ]
 

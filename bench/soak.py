@@ -165,9 +165,11 @@ async def run_soak(
     sockets: int,
     churn: int,
     rate: float,
+    senders: int,
 ) -> dict[str, Any]:
-    """Churn ``sockets`` tabs for ``minutes`` while ``send(first, count, rate)`` posts; RSS
-    each minute and what was left open afterwards."""
+    """Churn ``sockets`` tabs for ``minutes`` while ``send(first, count, rate)`` posts (from
+    ``senders`` sockets that stay open); RSS each minute and how many tabs the server still
+    counted as open afterwards."""
     tabs = Tabs(server, cookies, sockets)
     for tab in tabs.tabs:
         await tabs.open(tab)
@@ -202,12 +204,11 @@ async def run_soak(
             worker.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
         await tabs.close_all()
-    open_after = await open_connections(server)
     for _ in range(40):  # the server notices the last closes
+        open_after = (await open_connections(server) or 0) - senders
         if not open_after:
             break
         await asyncio.sleep(0.5)
-        open_after = await open_connections(server)
     return {
         "minutes": len(rss_mb),
         "sockets": sockets,
