@@ -17,7 +17,7 @@ from typing import Any
 
 from bench.loadgen import LoadGen, raise_open_files
 from bench.population import SOCKETS_PER_USER, database, populate
-from bench.scenarios import SCENARIOS, Bench, Row, Sizes
+from bench.scenarios import DEFAULT_SCENARIOS, SCENARIOS, Bench, Row, Sizes
 
 
 def machine() -> dict[str, Any]:
@@ -75,6 +75,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         sizes = replace(sizes, crowd_clients=args.crowd)
     if args.workers:
         sizes = replace(sizes, workers=args.workers)
+    if args.soak_minutes is not None:
+        sizes = replace(sizes, soak_minutes=args.soak_minutes)
+    if args.soak_rate is not None:
+        sizes = replace(sizes, soak_rate=args.soak_rate)
     chosen = args.scenarios.split(",")
     unknown = set(chosen) - set(SCENARIOS)
     if unknown:
@@ -85,6 +89,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         sizes.latency_clients,
         sizes.crowd_clients if "crowd" in chosen else 0,
     )
+    users = -(-sockets // SOCKETS_PER_USER)
+    if "soak" in chosen:
+        users = max(users, sizes.soak_users)
     started = time.monotonic()
     async with database(args.database) as url:
         print(
@@ -94,7 +101,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         population = await populate(
             url,
-            users=-(-sockets // SOCKETS_PER_USER),
+            users=users,
             senders=sizes.senders,
             history_messages=sizes.history_messages if "history" in chosen else 0,
         )
@@ -136,13 +143,19 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds")
     parser.add_argument(
         "--scenarios",
-        default=",".join(SCENARIOS),
-        help=f"comma-separated, from: {', '.join(SCENARIOS)}",
+        default=",".join(DEFAULT_SCENARIOS),
+        help=f"comma-separated, from: {', '.join(SCENARIOS)} (soak only when named)",
     )
     parser.add_argument("--database", choices=["postgres", "sqlite"], default="postgres")
     parser.add_argument("--clients", type=int, help="fan-out and storm clients (default 1000)")
     parser.add_argument("--crowd", type=int, help="crowd clients (default 10000)")
     parser.add_argument("--workers", type=int, help="worker processes in scenario 6 (default 2)")
+    parser.add_argument(
+        "--soak-minutes", type=float, help="soak: how long the sockets churn (default 30)"
+    )
+    parser.add_argument(
+        "--soak-rate", type=float, help="soak: messages per second meanwhile (default 20, 0: none)"
+    )
     parser.add_argument("--processes", type=int, default=3, help="load generator processes")
     parser.add_argument("--no-reference", action="store_true", help="skip the reference server")
     parser.add_argument(

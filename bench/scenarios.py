@@ -20,6 +20,7 @@ import httpx
 from bench.loadgen import LoadGen, Target
 from bench.population import HISTORY_ROOM, ROOM, SECRET, Population
 from bench.servers import HOST, Senders, Server, start_ours, start_reference
+from bench.soak import run_soak
 
 
 @dataclass
@@ -44,6 +45,11 @@ class Sizes:
     workers: int = 2
     # Scenario 1 again with edits and reactions in the mix: this many per post.
     mix_changes_per_post: float = 0.5
+    soak_minutes: float = 30.0
+    soak_sockets: int = 120
+    soak_users: int = 40
+    soak_churn: int = 12  # sockets that leave and come back each second
+    soak_rate: float = 20.0  # msg/s meanwhile (0: churn alone)
 
     @classmethod
     def smoke(cls) -> Sizes:
@@ -62,6 +68,11 @@ class Sizes:
             storm_missed=10,
             storm_timeout=10.0,
             senders=2,
+            soak_minutes=1.0,
+            soak_sockets=20,
+            soak_users=10,
+            soak_churn=4,
+            soak_rate=5.0,
         )
 
 
@@ -595,6 +606,47 @@ async def workers(bench: Bench) -> list[Row]:
     ]
 
 
+async def soak(bench: Bench) -> list[Row]:
+    """Scenario 7: sockets churning for a long time (half closing cleanly, half by a TCP
+    reset) while messages flow; the server's memory must level off."""
+    sizes = bench.sizes
+    cookies = bench.population.cookies[: sizes.soak_users]
+    async with bench.servers(
+        0, [lambda: start_ours(bench.population.database_url, SECRET, ROOM)]
+    ) as lives:
+        live = lives[0]
+        result = await run_soak(
+            live.server,
+            cookies,
+            live.senders.paced,
+            minutes=sizes.soak_minutes,
+            sockets=sizes.soak_sockets,
+            churn=sizes.soak_churn,
+            rate=sizes.soak_rate,
+            senders=len(bench.population.sender_cookies),
+        )
+    bench.details["soak_ours"] = result
+    growth = result["growth_after_minute_1_mb"]
+    label = (
+        f"{sizes.soak_sockets} sockets of {len(cookies)} users, {sizes.soak_churn} reconnecting/s, "
+        f"{sizes.soak_rate:g} msg/s, {result['minutes']} min"
+    )
+    return [
+        Row(
+            "7 soak",
+            f"RSS growth after minute 1, {label}",
+            growth,
+            None,
+            "MB",
+            "≤ 16 MB in 30 min",
+            met=growth <= 16 and result["open_connections_after"] == 0,
+            note=f"{result['growth_mb_per_minute']:.2f} MB/min; RSS {result['rss_mb'][0]:.0f} → "
+            f"{result['rss_mb'][-1]:.0f} MB; {result['opened']:,} opens, "
+            f"{result['failed']} failed; tabs still open after: {result['open_connections_after']}",
+        ),
+    ]
+
+
 SCENARIOS = {
     "fanout": fanout,
     "crowd": crowd,
@@ -602,4 +654,7 @@ SCENARIOS = {
     "history": history,
     "storm": storm,
     "workers": workers,
+    "soak": soak,
 }
+# What runs without --scenarios: the soak is long and only runs when named.
+DEFAULT_SCENARIOS = [name for name in SCENARIOS if name != "soak"]

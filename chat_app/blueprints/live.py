@@ -114,6 +114,9 @@ async def _stream(connection: Connection, user: User, room: Room) -> None:
             if isinstance(outcome, Exception) and not isinstance(outcome, ClientDisconnectedError):
                 metrics.ERRORS.labels("websocket").inc()
                 log_event(log, "error", logging.ERROR, outcome, surface="websocket", user=user.id)
+        # Logged: let it go. Its traceback holds the writer's frame, which holds the
+        # connection, so keeping it would leave the socket to a full garbage collection.
+        connection.error = None
 
 
 def _after_arg() -> int | None:

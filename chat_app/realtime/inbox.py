@@ -81,6 +81,10 @@ class FrameGate:
             return await getter
         finally:
             getter.cancel()  # no-op once done; else it would outlive a cancelled reader
+            # Re-raised here, the pump's error keeps this frame in its traceback: holding the
+            # task, the frame would make a cycle (task → error → frame → task), and every
+            # closed socket's objects would wait for a full garbage collection.
+            del pump
 
 
 @contextlib.asynccontextmanager
@@ -101,5 +105,6 @@ async def gated(connection: Connection, receive: Receive) -> AsyncIterator[Recei
         yield lambda: gate.next_frame(pump)
     finally:
         pump.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await pump
+        # Waited for, not awaited: awaiting would re-raise its error (a disconnect) here, and
+        # that error's traceback would hold this frame, which holds the task (a cycle).
+        await asyncio.wait({pump})

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import html
 import json
 import re
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from html.parser import HTMLParser
@@ -329,3 +331,33 @@ async def test_a_database_failure_answers_the_frame_and_the_socket_reads_on(
         await no_more_messages(bob_ws, 0.5)
     assert failures == {"post": 0, "typing": 0}
     assert await Message.filter(client_id="outage-client-01").count() == 1
+
+
+async def test_closed_sockets_are_freed_at_once_and_the_hub_returns_to_empty(
+    app: Quart, alice_client: QuartClient, general: Room
+) -> None:
+    # Freed by reference counting as each socket closes, not left to the cycle collector:
+    # the server collects rarely (see chat_app.serve.tune_garbage_collector), and tabs that
+    # reconnect all day made every closed socket's objects pile up until it did.
+    hub = app.extensions["hub"]
+    ledger = app.extensions["socket_ledger"]
+    connections: list[weakref.ref[Any]] = []
+    gc.collect()
+    gc.disable()
+    try:
+        for n in range(10):
+            async with alice_client.websocket(LIVE, headers={"Origin": ORIGIN}) as ws:
+                await ws.send(send_frame(f"churn {n}"))
+                await receive_until(ws, f"churn {n}")
+                connections += [weakref.ref(c) for c in hub.connections()]
+        async with asyncio.timeout(5):
+            while hub.open_sockets() or ledger._waiting:
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)  # the handlers' last lines run
+        alive = sum(ref() is not None for ref in connections)
+    finally:
+        gc.enable()
+    assert len(connections) == 10
+    assert alive == 0
+    assert (hub._rooms, hub._per_user) == ({}, {})
+    assert (ledger._opened, ledger._closed, ledger._waiting) == ([], [], [])
