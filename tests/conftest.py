@@ -33,6 +33,7 @@ from chat_app.models import (
     AuthSession,
     Change,
     ChangeKind,
+    Invitation,
     LiveSocket,
     Membership,
     Message,
@@ -130,6 +131,7 @@ async def clean_database(app: Quart) -> AsyncIterator[None]:
         Membership,
         AuthSession,
         Room,
+        Invitation,
         User,
     ):
         await model.all().delete()
