@@ -27,10 +27,12 @@ from chat_app.actions.accounts import (
     prune_sessions,
     set_password,
 )
+from chat_app.actions.invitations import InvitationError, create_invitation, revoke_invitation
 from chat_app.actions.maintenance import purge_messages
 from chat_app.actions.presence import prune_presence
 from chat_app.actions.rooms import RoomError, archive_room, create_room, rename_room
 from chat_app.actions.seed import seed_demo
+from chat_app.config import MAX_INVITATION_DAYS, MAX_INVITATION_USES
 from chat_app.db import (
     DatabaseNotReady,
     apply_migrations,
@@ -108,7 +110,7 @@ def run_in_app(app: Quart, work: Task) -> None:
             asyncio.run_coroutine_threadsafe(_in_app_context(app, work), loop).result()
         else:
             asyncio.run(_with_database(app, work))
-    except (actions.AccountError, RoomError, DatabaseNotReady) as error:
+    except (actions.AccountError, InvitationError, RoomError, DatabaseNotReady) as error:
         raise click.ClickException(str(error)) from None
 
 
@@ -158,10 +160,47 @@ async def create_user(username: str, password: str, admin: bool) -> None:
     if await User.exists(username=normalize_username(username)):
         click.echo(f"User {username!r} already exists; nothing changed.")
         return
-    await actions.register_user(
-        username, password, current_app.config["DEFAULT_ROOM"], is_admin=admin
+    user = await actions.register_user(
+        username, password, current_app.config["DEFAULT_ROOM"], is_admin=admin, admin_if_first=True
     )
-    click.echo(f"Created {'administrator' if admin else 'user'} {username!r}.")
+    first = " (the first account: an administrator)" if user.is_admin and not admin else ""
+    click.echo(f"Created {'administrator' if user.is_admin else 'user'} {username!r}{first}.")
+
+
+@click.command("invite")
+@click.option(
+    "--uses",
+    type=click.IntRange(1, MAX_INVITATION_USES),
+    help="People it admits [default: CHAT_INVITATION_USES].",
+)
+@click.option(
+    "--days",
+    type=click.IntRange(1, MAX_INVITATION_DAYS),
+    help="Days it lasts [default: CHAT_INVITATION_DAYS].",
+)
+@click.option("--by", "inviter", help="The admin the join page names as inviting (default: none).")
+@task
+async def invite(uses: int | None, days: int | None, inviter: str | None) -> None:
+    """Make an invitation link and print it (under CHAT_PUBLIC_URL); it is shown only once."""
+    maker = await _user(inviter) if inviter else None
+    invitation, code = await create_invitation(maker, uses, days)
+    link = f"{current_app.config['PUBLIC_URL'].rstrip('/')}/join/{code}"
+    expires = invitation.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    click.echo(f"Invitation {invitation.id}: {invitation.max_uses} use(s), until {expires}.")
+    click.echo(link)
+
+
+@click.command("revoke-invitation")
+@click.argument("invitation_id")
+@task
+async def revoke_invitation_task(invitation_id: str) -> None:
+    """Withdraw an invitation link (its number is on the admin page and from `invite`)."""
+    changed = await revoke_invitation(None, invitation_id)
+    click.echo(
+        f"Revoked invitation {invitation_id}."
+        if changed
+        else f"Invitation {invitation_id} was already revoked."
+    )
 
 
 @click.command("reset-password")
@@ -335,6 +374,8 @@ def serve(host: str, port: int, toml: Path | None, workers: int | None) -> None:
 
 COMMANDS = (
     create_user,
+    invite,
+    revoke_invitation_task,
     reset_password,
     deactivate,
     create_room_task,

@@ -34,6 +34,15 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_ADDRESS_PER_MINUTE": 10.0,
     "TRUSTED_PROXIES": 0,  # proxies in front whose X-Forwarded-For we believe; 0 = none
     "SESSION_DAYS": 14,
+    # Who may create an account on /register: anyone ("open"), only people with an invitation
+    # link ("invite"), or nobody ("closed": accounts come from `create-user`).
+    "REGISTRATION": "open",
+    # A new invitation link, unless its maker says otherwise: days it lasts, people it admits.
+    "INVITATION_DAYS": 7,
+    "INVITATION_USES": 1,
+    "WORKSPACE_NAME": "Parley",
+    # Where this site is reached; the `invite` task prints links under it (pages use the request).
+    "PUBLIC_URL": "http://127.0.0.1:8000",
     # Presence: the page heartbeats every HEARTBEAT_SECONDS; a socket silent for
     # SOCKET_IDLE_SECONDS is closed. Nodes refresh their sockets' rows every
     # PRESENCE_REFRESH_SECONDS; rows older than PRESENCE_STALE_SECONDS belong to a dead node.
@@ -60,6 +69,9 @@ DEFAULTS: dict[str, Any] = {
 
 ENV_PREFIX = "CHAT_"
 MAX_SESSION_DAYS = 14
+REGISTRATION_MODES = ("open", "invite", "closed")
+MAX_INVITATION_DAYS = 365
+MAX_INVITATION_USES = 10_000
 
 
 def _coerce(default: Any, raw: str) -> Any:
@@ -88,6 +100,12 @@ def load(
         raise ValueError(
             f"CHAT_SESSION_DAYS must be 1 to {MAX_SESSION_DAYS}: a stolen cookie lives that long."
         )
+    if settings["REGISTRATION"] not in REGISTRATION_MODES:
+        raise ValueError(f"CHAT_REGISTRATION must be one of {', '.join(REGISTRATION_MODES)}.")
+    if not 1 <= settings["INVITATION_DAYS"] <= MAX_INVITATION_DAYS:
+        raise ValueError(f"CHAT_INVITATION_DAYS must be 1 to {MAX_INVITATION_DAYS}.")
+    if not 1 <= settings["INVITATION_USES"] <= MAX_INVITATION_USES:
+        raise ValueError(f"CHAT_INVITATION_USES must be 1 to {MAX_INVITATION_USES}.")
     return settings
 
 

@@ -34,6 +34,7 @@ from chat_app.models import (
     AuthSession,
     Change,
     ChangeKind,
+    Invitation,
     LiveSocket,
     Membership,
     Message,
@@ -131,6 +132,7 @@ async def clean_database(app: Quart) -> AsyncIterator[None]:
         Membership,
         AuthSession,
         Room,
+        Invitation,
         User,
     ):
         await model.all().delete()

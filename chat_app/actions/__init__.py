@@ -10,21 +10,25 @@ from chat_app.actions.accounts import (
     end_all_sessions,
     end_session,
     register_user,
+    sign_up,
     start_session,
 )
 from chat_app.actions.changes import MessageNotFound, MessageRejected, NotAllowed
 from chat_app.actions.edits import delete_message, edit_message
+from chat_app.actions.invitations import InvitationError, create_invitation, revoke_invitation
 from chat_app.actions.messages import post_message
 from chat_app.actions.reactions import toggle_reaction
 from chat_app.actions.rooms import join_room
 
 __all__ = [
     "AccountError",
+    "InvitationError",
     "LoginThrottled",
     "MessageNotFound",
     "MessageRejected",
     "NotAllowed",
     "authenticate",
+    "create_invitation",
     "delete_message",
     "edit_message",
     "end_all_sessions",
@@ -32,6 +36,8 @@ __all__ = [
     "join_room",
     "post_message",
     "register_user",
+    "revoke_invitation",
+    "sign_up",
     "start_session",
     "toggle_reaction",
 ]

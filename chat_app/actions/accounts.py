@@ -13,6 +13,7 @@ from quart import current_app
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from chat_app.actions.invitations import spend_invitation
 from chat_app.actions.limits import app_limiter
 from chat_app.actions.rooms import join_room
 from chat_app.buckets import TokenBucket
@@ -24,6 +25,9 @@ from chat_app.realtime.events import SessionsRevoked
 USERNAME_RE = re.compile(r"^[a-z0-9_][a-z0-9_.-]{1,31}$")
 PASSWORD_MIN, PASSWORD_MAX = 8, 256
 
+# The advisory lock taken while deciding whether a sign-up is the first (admin) account.
+FIRST_ADMIN = 0x7061726C  # "parl"
+
 _hasher = PasswordHasher()
 # Verified against when the username is unknown, so both cases cost the same time.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
@@ -31,6 +35,12 @@ _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 class AccountError(ValueError):
     """A registration or login the user must correct; ``str()`` is safe to show."""
+
+
+class RegistrationClosed(AccountError):
+    """This workspace does not take sign-ups from the form (or not without an invitation)."""
+
+    status = 403
 
 
 class LoginThrottled(AccountError):
@@ -90,10 +100,15 @@ async def register_user(
     address: str | None = None,
     *,
     is_admin: bool = False,
+    admin_if_first: bool = False,
+    invitation: str | None = None,
 ) -> User:
     """Create an account and put it in the default room.
 
     ``address`` (the client's) shares the login budget: each registration costs a hash too.
+    ``admin_if_first``: the first account of an empty database becomes an admin (the web form
+    and the CLI ask for that; test fixtures do not). ``invitation``: a code whose use is spent
+    in the same transaction (InvitationError, and no account, when it has none left).
     """
     username = normalize_username(username)
     if not USERNAME_RE.fullmatch(username):
@@ -104,18 +119,69 @@ async def register_user(
     if address is not None:  # sign-ups from code (CLI, tests) have no address to limit
         _spend_attempt(address)
     password_hash = _hash_password(password)
+    # Nearly always there are users already: only an empty-looking table pays for the lock.
+    maybe_first = admin_if_first and not is_admin and not await User.exists()
     try:
         return await finish_even_if_cancelled(
-            _create_user(username, password_hash, default_room, is_admin)
+            _create_user(username, password_hash, default_room, is_admin, maybe_first, invitation)
         )
     except IntegrityError:
         raise AccountError("That username is taken.") from None
 
 
-async def _create_user(
-    username: str, password_hash: str, default_room: str, is_admin: bool
+async def sign_up(
+    username: str, password: str, address: str | None, invitation: str | None = None
 ) -> User:
-    async with in_transaction():
+    """Registration from the web form, under ``CHAT_REGISTRATION``: ``open`` takes anyone
+    (with an invitation, its use is spent too), ``invite`` needs an invitation, ``closed``
+    takes nobody. The first account of an empty database is an admin."""
+    refused = registration_refused(invitation is not None)
+    if refused:
+        raise RegistrationClosed(refused)
+    return await register_user(
+        username,
+        password,
+        current_app.config["DEFAULT_ROOM"],
+        address,
+        admin_if_first=True,
+        invitation=invitation,
+    )
+
+
+def registration_refused(has_invitation: bool) -> str | None:
+    """Why the register form takes no sign-up now (None: it does), for the page to say."""
+    cfg = current_app.config
+    mode, workspace = cfg["REGISTRATION"], cfg["WORKSPACE_NAME"]
+    if mode == "closed":
+        return (
+            f"Registration is closed: {workspace} does not take new sign-ups. "
+            "Ask an administrator to create an account for you."
+        )
+    if mode == "invite" and not has_invitation:
+        return (
+            f"Joining {workspace} needs an invitation. "
+            "Ask an administrator for an invitation link, then open it."
+        )
+    return None
+
+
+async def _create_user(
+    username: str,
+    password_hash: str,
+    default_room: str,
+    is_admin: bool,
+    maybe_first: bool,
+    invitation: str | None,
+) -> User:
+    async with in_transaction() as connection:
+        if invitation is not None:
+            await spend_invitation(invitation)
+        if maybe_first:
+            if connection.capabilities.dialect == "postgres":
+                # Two sign-ups on an empty database must not both become the first admin.
+                # (SQLite runs one write transaction at a time already.)
+                await connection.execute_query("SELECT pg_advisory_xact_lock($1)", [FIRST_ADMIN])
+            is_admin = not await User.exists()
         user = await User.create(username=username, password_hash=password_hash, is_admin=is_admin)
         await join_room(user, default_room)
     return user

@@ -8,14 +8,17 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from chat_app.actions import (
     AccountError,
+    InvitationError,
     LoginThrottled,
     authenticate,
     end_all_sessions,
     end_session,
-    register_user,
+    sign_up,
     start_session,
 )
-from chat_app.auth import Viewer, viewer_user
+from chat_app.actions.accounts import RegistrationClosed, registration_refused
+from chat_app.actions.invitations import usable_invitation
+from chat_app.auth import Viewer, current_viewer, viewer_user
 from chat_app.security import client_address, rotate_csrf_token
 
 blueprint = Blueprint("auth", __name__)
@@ -39,21 +42,50 @@ async def index() -> WerkzeugResponse:
 
 @blueprint.route("/register", methods=["GET", "POST"])
 async def register() -> Page:
-    """The sign-up form; a new user lands in the default room."""
+    """The sign-up form (``?invite=<code>`` carries an invitation); a new user lands in the
+    default room. Under ``CHAT_REGISTRATION=invite`` or ``closed`` it says why it takes none."""
     if request.method == "GET":
-        return await render_template("auth/register.html")
+        invite = request.args.get("invite")
+        if invite is not None:
+            try:
+                await usable_invitation(invite)
+            except InvitationError as error:
+                return await _bad_invitation(error)
+        refused = registration_refused(invite is not None)
+        return await render_template("auth/register.html", closed=refused, invite=invite)
     form = await request.form
-    username = form.get("username", "")
+    username, invite = form.get("username", ""), form.get("invite") or None
     try:
-        user = await register_user(
-            username,
-            form.get("password", ""),
-            current_app.config["DEFAULT_ROOM"],
-            client_address(),
-        )
+        user = await sign_up(username, form.get("password", ""), client_address(), invite)
+    except InvitationError as error:
+        return await _bad_invitation(error)
+    except RegistrationClosed as error:
+        return await render_template("auth/register.html", closed=str(error)), error.status
     except AccountError as error:
-        return await _refused("auth/register.html", error, username, 422)
+        return await _refused("auth/register.html", error, username, 422, invite=invite)
     return await _sign_in(await start_session(user, current_app.config["SESSION_DAYS"]))
+
+
+@blueprint.get("/join/<code>")
+async def join(code: str) -> Page:
+    """An invitation link: who invites you to which workspace, and the way to sign up."""
+    try:
+        invitation = await usable_invitation(code)
+    except InvitationError as error:
+        return await _bad_invitation(error)
+    return await render_template(
+        "auth/join.html",
+        invitation=invitation,
+        code=code,
+        closed=registration_refused(True),
+        viewer=await current_viewer().user(),
+    )
+
+
+async def _bad_invitation(error: InvitationError) -> Page:
+    """A clear page for a bad, used-up, expired or withdrawn invitation (404 or 410)."""
+    page = await render_template("auth/invitation_invalid.html", error=error)
+    return page, error.status
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
@@ -86,9 +118,11 @@ async def logout_everywhere() -> WerkzeugResponse:
     return _signed_out()
 
 
-async def _refused(template: str, error: AccountError, username: str, status: int) -> Page:
+async def _refused(
+    template: str, error: AccountError, username: str, status: int, **context: object
+) -> Page:
     """The form again with the reason; a throttled attempt gets 429 and ``Retry-After``."""
-    page = await render_template(template, error=error, username=username[:64])
+    page = await render_template(template, error=error, username=username[:64], **context)
     if isinstance(error, LoginThrottled):
         return page, 429, {"Retry-After": str(error.retry_after)}
     return page, status

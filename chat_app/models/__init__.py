@@ -1,6 +1,7 @@
 """Tortoise models and the read queries that go with them (no HTTP, no broker)."""
 
 from chat_app.models.changes import Change, ChangeKind
+from chat_app.models.invitations import Invitation
 from chat_app.models.messages import Message
 from chat_app.models.presence import LiveSocket, UserPresence
 from chat_app.models.reactions import Reaction
@@ -11,6 +12,7 @@ __all__ = [
     "AuthSession",
     "Change",
     "ChangeKind",
+    "Invitation",
     "LiveSocket",
     "Membership",
     "Message",
