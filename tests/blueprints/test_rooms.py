@@ -254,3 +254,22 @@ async def test_room_admins_and_workspace_admins_see_delete_on_everyones_messages
     await User.filter(id=alice.id).update(is_admin=True)
     assert await moderator()
 
+
+async def test_a_refused_edit_page_still_goes_back_where_it_came_from(
+    alice_client: QuartClient, general: Room, alice: User
+) -> None:
+    [message_id] = await fill_room(general, alice, 1, prefix="e")
+    page = await alice_client.get(
+        f"/messages/{message_id}/edit", headers={"Referer": "http://localhost/rooms/general"}
+    )
+    token = csrf_from(await page.get_data(as_text=True))
+    form = {"content": "   ", "next": "/rooms/general/history", "csrf_token": token}
+    refused = await alice_client.post(f"/messages/{message_id}/edit", form=form)
+    assert refused.status_code == 422
+    html = await refused.get_data(as_text=True)
+    assert 'name="next" value="/rooms/general/history"' in html  # not the edit page itself
+    saved = await alice_client.post(
+        f"/messages/{message_id}/edit", form=form | {"content": "fixed"}
+    )
+    assert saved.status_code == 303
+    assert saved.headers["Location"] == "/rooms/general/history"
