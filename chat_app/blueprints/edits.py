@@ -39,9 +39,15 @@ async def editable(user: User, message_id: int) -> Message:
 
 
 async def render_editor(
-    message: Message, content: str | None = None, error: str | None = None, status: int = 200
+    message: Message,
+    content: str | None = None,
+    error: str | None = None,
+    status: int = 200,
+    sent_next: str | None = None,
 ) -> tuple[str, int]:
-    """The inline editor (for htmx) or the edit page, keeping ``content`` and showing ``error``."""
+    """The inline editor (for htmx) or the edit page, keeping ``content`` and showing ``error``.
+    ``sent_next`` is the ``next`` a refused form carried: the page shown again keeps it (its
+    Referer is now the edit page itself, not where the person came from)."""
     template = "messages/_editor.html" if from_htmx() else "messages/edit.html"
     html = await render_template(
         template,
@@ -49,7 +55,7 @@ async def render_editor(
         content=message.content if content is None else content,
         error=error,
         max_chars=current_app.config["MESSAGE_MAX_CHARS"],
-        back=back_to(in_room(message), request.args.get("next")),
+        back=back_to(in_room(message), sent_next or request.args.get("next")),
     )
     return html, status
 
@@ -74,7 +80,9 @@ async def edit(message_id: int) -> ResponseReturnValue:
     except (MessageNotFound, NotAllowed) as error:
         refuse(error)
     except MessageRejected as error:  # the text: the editor again, keeping it
-        return await render_editor(message, content=content, error=str(error), status=422)
+        return await render_editor(
+            message, content=content, error=str(error), status=422, sent_next=form.get("next")
+        )
     if not from_htmx():
         return redirect(back_to(in_room(message), form.get("next")), 303)
     await shown([message])

@@ -9,6 +9,7 @@ from quart import Blueprint, abort, current_app, redirect, render_template, requ
 from quart_auth import login_required
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from chat_app.actions.changes import is_moderator
 from chat_app.auth import room_or_404, rooms_or_404, viewer_user
 from chat_app.models import Message, User
 from chat_app.models.changes import newest_change
@@ -89,6 +90,8 @@ async def render_room(
         messages=messages,
         message_list=await message_list(messages, shell["viewer_id"]),
         cursor=cursor,
+        # Workspace and room admins see Delete on everyone's messages (CSS keyed on #chat).
+        moderator=await is_moderator(shell["viewer"], shell["room"]),
         client_id=new_client_id(),
         content=content,
         error=error,

@@ -233,7 +233,9 @@
     item.sentAt = Date.now();
     item.retryAt = null; // until the server answers again
     savePending(loadPending().map(function (i) { return i.client_id === item.client_id ? item : i; }));
-    if (wrapper) wrapper.send(JSON.stringify({ content: item.content, client_id: item.client_id, HEADERS: {} }));
+    var frame = { content: item.content, client_id: item.client_id, HEADERS: {} };
+    if (item.reply_to) frame.reply_to = item.reply_to;
+    if (wrapper) wrapper.send(JSON.stringify(frame));
     refreshPending();
   }
 
@@ -247,11 +249,14 @@
     var params = event.detail.parameters;
     var item = { content: String(params.content || ""), client_id: String(params.client_id), sentAt: Date.now() };
     if (!item.content.trim()) return; // the server explains; nothing to show as pending
+    var reply = replyShown();
+    if (reply) { item.reply_to = reply.id; item.reply = reply; } // kept for a resend or a refusal
     savePending(loadPending().concat([item]));
     pendingBubble(item);
     // A fresh composer at once, so the next message can be written while this one goes out.
     form.querySelector("[name=content]").value = "";
     form.querySelector("[name=client_id]").value = crypto.randomUUID().replace(/-/g, "");
+    clearReply();
     setTimeout(refreshPending, 0);
     stickToBottom();
   });
@@ -269,7 +274,10 @@
       event.detail.shouldSwap = false; // the state line is ours to write
       markUnsaved(clientId);
     } else if (target === bubble) {
-      updatePending(clientId, function (item, items) { items.splice(items.indexOf(item), 1); });
+      updatePending(clientId, function (item, items) {
+        items.splice(items.indexOf(item), 1);
+        if (item.reply) showReply(item.reply); // the composer got the text back: and its reply
+      });
     }
   });
 
@@ -279,7 +287,10 @@
     if (!event.detail.target || event.detail.target.id !== "messages") return;
     event.detail.fragment.querySelectorAll("[data-message-id]").forEach(function (el) {
       var shown = document.getElementById(el.id);
-      if (shown) { shown.replaceWith(el); htmx.process(el); markOwnReactions(el); }
+      if (!shown) return;
+      if (shown.classList.contains("message-editor")) { el.remove(); keepForCancel(el); return; }
+      rememberFocus(shown);
+      shown.replaceWith(el); htmx.process(el); markOwnReactions(el);
     });
   });
 
@@ -369,16 +380,347 @@
       .catch(function () { /* offline: the next round tries again */ });
   }
 
-  // ---- Keys and first paint ------------------------------------------------------------
-  // Enter sends, Shift+Enter adds a line.
-  document.addEventListener("keydown", function (event) {
-    var box = event.target;
-    if (event.key !== "Enter" || event.shiftKey || event.isComposing) return;
-    if (!(box instanceof HTMLTextAreaElement) || box.id !== "composer-content") return;
-    event.preventDefault();
-    if (box.form) box.form.requestSubmit();
+  // ---- Message actions: edit, delete, react, reply -------------------------------------
+  // Each action is a plain link that works without JavaScript (a page, then back). Here the
+  // same links open the inline editor (htmx, hx-get), the page's one delete confirmation and
+  // reaction picker, or fill the composer's reply, without leaving the page.
+  function viewerId() { return chat() && chat().dataset.viewerId; }
+  function composerBox() { return document.getElementById("composer-content"); }
+  function messageOf(el) { return el && el.closest ? el.closest("[data-message-id]") : null; }
+
+  function authorOf(message) {
+    var header = message.querySelector(".chat-header");
+    return header && header.firstChild ? header.firstChild.textContent.trim() : "";
+  }
+  var EXCERPT_CHARS = 140; // as models.messages.excerpt on the server
+  function excerptOf(message) {
+    var content = message.querySelector("[data-role=content]");
+    var line = (content ? content.textContent : "").split(/\s+/).filter(Boolean).join(" ");
+    if (line.length <= EXCERPT_CHARS) return line;
+    return line.slice(0, EXCERPT_CHARS - 1).replace(/\s+$/, "") + "…";
+  }
+
+  // A live copy that replaces a message while focus is inside it (a reaction just clicked,
+  // an edit just saved) would drop focus to the page: it moves to the same control instead.
+  var refocus = null;
+  function rememberFocus(target) {
+    var active = document.activeElement;
+    if (!target || !active || active === document.body || !target.contains(active)) return;
+    refocus = {
+      id: target.id,
+      action: active.dataset.action || null,
+      emoji: active.classList.contains("reaction") ? active.value : null,
+    };
+  }
+  function restoreFocus() {
+    var wanted = refocus;
+    refocus = null;
+    if (!wanted) return;
+    var active = document.activeElement;
+    if (active && active !== document.body && active.isConnected) return; // it stayed somewhere
+    var message = document.getElementById(wanted.id);
+    if (!message) { if (composerBox()) composerBox().focus(); return; } // it was deleted
+    var control = null;
+    if (wanted.emoji) {
+      control = Array.prototype.filter.call(message.querySelectorAll(".reaction"), function (b) {
+        return b.value === wanted.emoji;
+      })[0];
+    }
+    control = control || (wanted.action && message.querySelector('[data-action="' + wanted.action + '"]'))
+      || message.querySelector('[data-action="react"]');
+    if (control) control.focus();
+  }
+  document.addEventListener("htmx:wsAfterMessage", restoreFocus);
+
+  // ---- Editing in place: Enter saves, Shift+Enter adds a line, Esc cancels ----------------
+  // The message as it was shown is kept while its editor is open, to come back on cancel.
+  // A live copy of it meanwhile (someone reacted) must not close the editor: it is kept
+  // instead, so cancelling shows the newest copy.
+  var beforeEdit = {};  // "message-42" → the message element to restore
+  var editing = {};     // "message-42" → "composer" | "message": where focus goes afterwards
+
+  function keepForCancel(copy) { beforeEdit[copy.id] = copy; }
+
+  function editLastOwnMessage() {
+    var me = viewerId();
+    if (!me) return false;
+    var own = document.querySelectorAll('#messages [data-author-id="' + CSS.escape(me) + '"] [data-action="edit"]');
+    var link = own[own.length - 1];
+    if (!link) return false;
+    editing[messageOf(link).id] = "composer";
+    link.click();  // htmx's hx-get brings the editor
+    return true;
+  }
+
+  function finishEdit(id) {
+    if (!(id in editing) && !(id in beforeEdit)) return;
+    var back = editing[id];
+    delete beforeEdit[id];
+    delete editing[id];
+    var active = document.activeElement;
+    if (active && active !== document.body && active.isConnected) return;
+    var message = document.getElementById(id);
+    var link = message && message.querySelector('[data-action="edit"]');
+    if (back === "composer" || !link) { if (composerBox()) composerBox().focus(); } else link.focus();
+  }
+
+  function cancelEdit(editor) {
+    var original = beforeEdit[editor.id];
+    if (!original) return false; // the edit page (no room around it): its Cancel link goes back
+    editor.replaceWith(original);
+    htmx.process(original);
+    markOwnReactions(original);
+    finishEdit(original.id);
+    return true;
+  }
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt;
+    if (elt && elt.classList && elt.classList.contains("message-editor") && !(chat() && chat().contains(elt))) {
+      event.preventDefault(); // the edit page, not the room: save as a plain form, then go back
+      elt.submit();
+      return;
+    }
+    if (elt && elt.dataset && elt.dataset.action === "edit") {
+      var message = messageOf(elt);
+      if (message && !(message.id in editing)) editing[message.id] = "message";
+    }
   });
 
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    // (detail.elt is the target here: the element that asked is the request's.)
+    var config = event.detail.requestConfig, target = event.detail.target;
+    var elt = config && config.elt;
+    if (!event.detail.shouldSwap || !elt || !elt.dataset || elt.dataset.action !== "edit") return;
+    if (target && target.dataset.messageId) beforeEdit[target.id] = target.cloneNode(true);
+  });
+
+  document.addEventListener("htmx:load", function (event) {
+    var el = event.target;
+    if (!el || !el.classList) return;
+    if (el.classList.contains("message-editor")) {
+      var box = el.querySelector("textarea");
+      if (box && document.activeElement !== box) {
+        box.focus();
+        box.setSelectionRange(box.value.length, box.value.length);
+      }
+    } else if (el.dataset.messageId && el.id in editing) {
+      finishEdit(el.id); // saved: the message is back, with its new text
+    }
+  });
+
+  // Live copies: an open editor stays; focus inside a replaced message is carried over.
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var target = event.detail.target;
+    if (!target || !target.dataset || !target.dataset.messageId) return;
+    var fragment = event.detail.fragment;
+    var copy = fragment && fragment.querySelector ? fragment.querySelector("[data-message-id]") : null;
+    if (target.classList.contains("message-editor")) {
+      if (copy) { event.detail.shouldSwap = false; keepForCancel(copy.cloneNode(true)); }
+      else { delete beforeEdit[target.id]; delete editing[target.id]; } // deleted meanwhile
+      if (!copy) rememberFocus(target);
+      return;
+    }
+    rememberFocus(target);
+  });
+
+  // ---- The page's dialogs: delete confirmation and reaction picker -------------------------
+  // Opening one points its forms at the message; closing it (Esc, Cancel, the backdrop, or
+  // done) puts focus back on the link that opened it, found again by id since a live copy
+  // may have replaced the message meanwhile.
+  var opened = null; // { dialog, id: "message-42", action: "react" }
+
+  function dialogError(dialog, text) {
+    var line = dialog.querySelector("[data-role=dialog-error]");
+    if (line) line.textContent = text || "";
+  }
+
+  function openDialog(dialog, link, url, formSelector) {
+    var message = messageOf(link);
+    if (!dialog || !message) return false;
+    dialog.querySelectorAll(formSelector).forEach(function (form) {
+      form.setAttribute("action", url);
+      form.setAttribute("hx-post", url);
+      htmx.process(form); // htmx sees the changed attribute and re-binds the form
+    });
+    dialogError(dialog, "");
+    opened = { dialog: dialog, id: message.id, action: link.dataset.action };
+    dialog.showModal();
+    return true;
+  }
+
+  function closeDialog(dialog) { if (dialog && dialog.open) dialog.close(); }
+
+  function openPicker(link) {
+    var dialog = document.getElementById("reaction-picker");
+    var message = messageOf(link);
+    if (!dialog || !message) return false;
+    var id = message.dataset.messageId;
+    dialog.querySelector("[data-role=picker-author]").textContent = authorOf(message) + "’s message";
+    var any = dialog.querySelector("input[name=emoji]");
+    if (any) any.value = "";
+    // The quick row says which of its reactions are already yours (a click takes it back).
+    var me = viewerId();
+    var mine = {};
+    message.querySelectorAll(".reaction[data-users]").forEach(function (button) {
+      if (me && button.dataset.users.indexOf(" " + me + " ") !== -1) mine[button.value] = true;
+    });
+    dialog.querySelectorAll("button[name=emoji]").forEach(function (button) {
+      var yours = !!mine[button.value];
+      button.setAttribute("aria-pressed", yours ? "true" : "false");
+      button.classList.toggle("btn-active", yours);
+    });
+    return openDialog(dialog, link, "/messages/" + id + "/reactions", "[data-role=picker-form]");
+  }
+
+  function openDelete(link) {
+    var dialog = document.getElementById("delete-dialog");
+    var message = messageOf(link);
+    if (!dialog || !message) return false;
+    var quote = dialog.querySelector("[data-role=delete-excerpt]");
+    quote.textContent = "";
+    var who = document.createElement("strong");
+    who.textContent = authorOf(message) + ": ";
+    quote.append(who, document.createTextNode(excerptOf(message)));
+    return openDialog(dialog, link, "/messages/" + message.dataset.messageId + "/delete", "[data-role=delete-form]");
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    ["reaction-picker", "delete-dialog"].forEach(function (id) {
+      var dialog = document.getElementById(id);
+      if (!dialog) return;
+      dialog.addEventListener("close", function () {
+        var was = opened;
+        opened = null;
+        if (!was || was.dialog !== dialog) return;
+        var message = document.getElementById(was.id);
+        var link = message && was.action && message.querySelector('[data-action="' + was.action + '"]');
+        // After focus settles where the browser put it back (the opener, perhaps replaced).
+        setTimeout(function () { (link || composerBox() || document.body).focus(); }, 0);
+      });
+    });
+  });
+
+  // A form of a dialog or a message answered: done closes the dialog; a refusal says why.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var elt = event.detail.elt;
+    var dialog = elt && elt.closest ? elt.closest("dialog") : null;
+    var xhr = event.detail.xhr;
+    if (!xhr || (elt && elt.classList && elt.classList.contains("message-editor"))) return;
+    if (xhr.status >= 200 && xhr.status < 300) { // (a 422 counts as "successful": it swaps)
+      // Deleted: its link goes with the message, so focus goes back to the composer.
+      if (dialog && opened && dialog.id === "delete-dialog") opened.action = null;
+      if (dialog) closeDialog(dialog);
+      return;
+    }
+    var reason = refusalText(xhr);
+    if (dialog) {
+      dialogError(dialog, reason);
+      var field = dialog.querySelector("input[type=text]");
+      if (field && elt.contains(field)) field.focus();
+    } else {
+      showNotice(reason);
+    }
+  });
+
+  // The server's error page says why in its card; the request's status if there is none.
+  function refusalText(xhr) {
+    if (xhr.status === 0) return "The server could not be reached: try again.";
+    try {
+      var doc = new DOMParser().parseFromString(xhr.responseText, "text/html");
+      var reason = doc.querySelector(".card-body p");
+      if (reason && reason.textContent.trim()) return reason.textContent.trim();
+    } catch (e) { /* not HTML */ }
+    return "That did not work (" + xhr.status + "). Try again.";
+  }
+
+  function showNotice(text) {
+    var notice = document.getElementById("notice");
+    if (!notice) return;
+    notice.textContent = "";
+    var alert = document.createElement("div");
+    alert.className = "alert alert-warning alert-soft m-2 py-2 text-sm";
+    alert.textContent = text;
+    notice.append(alert);
+  }
+
+  // ---- Replying: the composer says what it answers, and sends its id -----------------------
+  function replyBox() { return document.getElementById("composer-reply"); }
+
+  function replyShown() {
+    var box = replyBox();
+    var field = box && box.querySelector("[name=reply_to]");
+    if (!field || !field.value) return null;
+    return {
+      id: field.value,
+      author: box.querySelector("[data-role=reply-author]").textContent,
+      excerpt: box.querySelector("[data-role=reply-excerpt]").textContent,
+    };
+  }
+
+  function showReply(reply) {
+    var box = replyBox();
+    if (!box) return;
+    box.querySelector("[name=reply_to]").value = reply ? reply.id : "";
+    box.querySelector("[data-role=reply-author]").textContent = reply ? reply.author : "";
+    box.querySelector("[data-role=reply-excerpt]").textContent = reply ? reply.excerpt : "";
+    box.classList.toggle("hidden", !reply);
+  }
+
+  function clearReply() {
+    showReply(null);
+    // A page opened from a reply link (?reply_to=…) would fill it again on reload.
+    var url = new URL(location.href);
+    if (url.searchParams.has("reply_to")) {
+      url.searchParams.delete("reply_to");
+      history.replaceState(history.state, "", url.pathname + url.search + url.hash);
+    }
+  }
+
+  // ---- Clicks and keys ----------------------------------------------------------------------
+  document.addEventListener("click", function (event) {
+    if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
+    var link = event.target.closest && event.target.closest("a[data-action]");
+    if (!link || !chat() || !chat().contains(link)) return;
+    var action = link.dataset.action, message = messageOf(link), handled = false;
+    if (action === "react") handled = openPicker(link);
+    else if (action === "delete") handled = openDelete(link);
+    else if (action === "reply" && message) {
+      showReply({ id: message.dataset.messageId, author: authorOf(message), excerpt: excerptOf(message) });
+      handled = true;
+      if (composerBox()) composerBox().focus();
+    } else if (action === "cancel-reply") {
+      clearReply();
+      handled = true;
+      if (composerBox()) composerBox().focus();
+    } else if (action === "cancel-edit") {
+      handled = cancelEdit(link.closest(".message-editor"));
+    }
+    if (handled) event.preventDefault();
+  });
+
+  // Enter sends (or saves an edit), Shift+Enter adds a line; Esc cancels an edit or a reply;
+  // ↑ in an empty composer edits your last message.
+  document.addEventListener("keydown", function (event) {
+    var box = event.target;
+    if (!(box instanceof HTMLTextAreaElement) || event.isComposing) return;
+    var editor = box.closest(".message-editor");
+    if (box.id !== "composer-content" && !editor) return;
+    if (event.key === "Enter" && !event.shiftKey) {
+      event.preventDefault();
+      if (box.form) box.form.requestSubmit();
+    } else if (event.key === "Escape" && editor) {
+      if (cancelEdit(editor)) event.preventDefault();
+    } else if (event.key === "Escape" && replyShown()) {
+      event.preventDefault();
+      clearReply();
+    } else if (event.key === "ArrowUp" && !editor && box.value === "" &&
+               !event.shiftKey && !event.altKey && !event.metaKey && !event.ctrlKey) {
+      if (editLastOwnMessage()) event.preventDefault();
+    }
+  });
+
+  // ---- First paint ----------------------------------------------------------------------
   document.addEventListener("DOMContentLoaded", function () {
     if (!chat()) return;
     refreshPending();

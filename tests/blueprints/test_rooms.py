@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from quart.testing import QuartClient
 
-from chat_app.models import AuthSession, Change, Message, Room, User
+from chat_app.models import AuthSession, Change, Membership, Message, Room, User
 from tests.conftest import csrf_from, fill_room, queries_made
 
 
@@ -136,12 +136,13 @@ async def test_room_pages_make_few_queries(
 ) -> None:
     # Session and user; the viewer's rooms (membership, the room, the sidebar); the people
     # with their presence; the page and its messages' reactions; the room page also reads
-    # its resume cursor. A cursor that is no message of the room costs one more query (is
-    # there a page on its other side?).
+    # its resume cursor and whether the viewer is a room admin (who sees Delete on everyone's
+    # messages). A cursor that is no message of the room costs one more query (is there a
+    # page on its other side?).
     ids = await fill_room(general, alice, 120, prefix="q")
     elsewhere = await fill_room(await Room.create(slug="other", name="Other"), alice, 1, "o")
     for url, expected in [
-        ("/rooms/general", 6),
+        ("/rooms/general", 7),
         ("/rooms/general/history", 5),
         (f"/rooms/general/history?before={ids[100]}", 5),
         (f"/rooms/general/history?after={ids[10]}", 5),
@@ -237,3 +238,38 @@ async def test_poll_returns_only_newer_changes(
     )
     assert ids_in(everything) == ids
     assert (await alice_client.get("/rooms/general/poll?after=-1")).status_code == 400
+
+
+async def test_room_admins_and_workspace_admins_see_delete_on_everyones_messages(
+    alice_client: QuartClient, general: Room, alice: User
+) -> None:
+    async def moderator() -> bool:
+        html = await (await alice_client.get("/rooms/general")).get_data(as_text=True)
+        return 'data-moderator="true"' in html
+
+    assert not await moderator()
+    await Membership.filter(user_id=alice.id, room_id=general.id).update(role="admin")
+    assert await moderator()
+    await Membership.filter(user_id=alice.id, room_id=general.id).update(role="member")
+    await User.filter(id=alice.id).update(is_admin=True)
+    assert await moderator()
+
+
+async def test_a_refused_edit_page_still_goes_back_where_it_came_from(
+    alice_client: QuartClient, general: Room, alice: User
+) -> None:
+    [message_id] = await fill_room(general, alice, 1, prefix="e")
+    page = await alice_client.get(
+        f"/messages/{message_id}/edit", headers={"Referer": "http://localhost/rooms/general"}
+    )
+    token = csrf_from(await page.get_data(as_text=True))
+    form = {"content": "   ", "next": "/rooms/general/history", "csrf_token": token}
+    refused = await alice_client.post(f"/messages/{message_id}/edit", form=form)
+    assert refused.status_code == 422
+    html = await refused.get_data(as_text=True)
+    assert 'name="next" value="/rooms/general/history"' in html  # not the edit page itself
+    saved = await alice_client.post(
+        f"/messages/{message_id}/edit", form=form | {"content": "fixed"}
+    )
+    assert saved.status_code == 303
+    assert saved.headers["Location"] == "/rooms/general/history"
