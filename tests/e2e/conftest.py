@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.async_api import Browser, ConsoleMessage, Page, Request, async_playwright
 
+from chat_app.actions import register_user
 from tests.conftest import PASSWORD
 
 CHROMIUM = os.environ.get("CHAT_CHROMIUM", "/usr/bin/chromium")
@@ -35,6 +36,13 @@ async def browser() -> AsyncIterator[Browser]:
         chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         yield chromium
         await chromium.close()
+
+
+@pytest.fixture(autouse=True)
+async def workspace_founded(app: object) -> None:
+    """The workspace's first account exists (and so is its admin): the people a test signs up
+    through the page are ordinary members, as they would be on any running workspace."""
+    await register_user("founder", PASSWORD, admin_if_first=True)
 
 
 class Watched:
