@@ -50,6 +50,7 @@ class Hub:
     """Connections by room, and the delivery of events to them."""
 
     def __init__(self, app: Quart) -> None:
+        self._app = app
         self.node_id = uuid.uuid4().hex[:16]
         self._rooms: defaultdict[int, set[Connection]] = defaultdict(set)
         # Sockets per user, kept as they come and go: the handshake checks the per-user limit,
@@ -141,7 +142,8 @@ class Hub:
         if not leaving:
             return
         reason = REMOVED_REASON if removed else LEFT_REASON
-        notice = await render_notice(reason + " Your other rooms are in the sidebar.")
+        async with self._app.app_context():  # events arrive outside any request
+            notice = await render_notice(reason + " Your other rooms are in the sidebar.")
         for connection in leaving:
             connection.offer(None, notice)
             connection.close(POLICY_VIOLATION, reason)
