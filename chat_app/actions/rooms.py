@@ -177,7 +177,9 @@ async def add_member(user: User, room: Room, username: object) -> User:
     if room.archived_at is not None:
         raise RoomNotAllowed("This room is archived: it takes no new members.")
     name = username.strip().lower() if isinstance(username, str) else ""
-    person = await User.get_or_none(username=name, is_active=True) if 0 < len(name) <= 32 else None
+    # What no username can be never reaches the database (a NUL is an error on PostgreSQL).
+    possible = 0 < len(name) <= 32 and name.isprintable()
+    person = await User.get_or_none(username=name, is_active=True) if possible else None
     if person is None:
         raise RoomError("There is nobody with that username.")
     await Membership.get_or_create(user=person, room=room)
