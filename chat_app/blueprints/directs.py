@@ -29,7 +29,7 @@ async def _picker(user: User, chosen: set[str], error: str | None, status: int) 
     html = await render_template(
         "directs/new.html",
         **await page_frame(user, "New message"),
-        people=people,
+        candidates=people,
         chosen=chosen,
         error=error,
         most=current_app.config["DIRECT_MAX_MEMBERS"],
