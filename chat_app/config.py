@@ -13,6 +13,9 @@ DEFAULTS: dict[str, Any] = {
     "BROKER_CHANNEL": "parley",
     "ALLOWED_ORIGINS": "",
     "DEFAULT_ROOM": "general",
+    # Who may create rooms from the sidebar: "everyone" or "admins" (workspace admins).
+    "ROOM_CREATION": "everyone",
+    "DIRECT_MAX_MEMBERS": 8,  # people in one direct conversation, its starter included
     "MESSAGE_MAX_CHARS": 4000,
     "REACTIONS_PER_MESSAGE": 20,
     "MESSAGES_PER_SECOND": 5.0,
@@ -106,6 +109,8 @@ def load(
         raise ValueError(f"CHAT_INVITATION_DAYS must be 1 to {MAX_INVITATION_DAYS}.")
     if not 1 <= settings["INVITATION_USES"] <= MAX_INVITATION_USES:
         raise ValueError(f"CHAT_INVITATION_USES must be 1 to {MAX_INVITATION_USES}.")
+    if settings["ROOM_CREATION"] not in ("everyone", "admins"):
+        raise ValueError("CHAT_ROOM_CREATION must be 'everyone' or 'admins'.")
     return settings
 
 

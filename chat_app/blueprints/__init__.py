@@ -4,10 +4,24 @@ from __future__ import annotations
 
 from quart import Quart
 
-from chat_app.blueprints import admin, api, auth, edits, health, live, messages, reactions, rooms
+from chat_app.blueprints import (
+    admin,
+    api,
+    auth,
+    directory,
+    directs,
+    edits,
+    health,
+    live,
+    messages,
+    reactions,
+    room_settings,
+    rooms,
+)
 
 
 def register_blueprints(app: Quart) -> None:
     """Attach every surface to ``app``."""
-    for module in (auth, rooms, messages, edits, reactions, live, api, health, admin):
+    surfaces = (auth, directory, room_settings, directs, rooms, messages, edits, reactions, live)
+    for module in (*surfaces, api, health, admin):
         app.register_blueprint(module.blueprint)

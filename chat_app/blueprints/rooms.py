@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from chat_app.actions.changes import is_moderator
 from chat_app.auth import room_or_404, rooms_or_404, viewer_user
+from chat_app.blueprints.frame import frame
 from chat_app.models import Message, User
 from chat_app.models.changes import newest_change
 from chat_app.models.messages import Quote, excerpt, latest, new_client_id, page, page_before
@@ -35,15 +36,9 @@ def cursor_arg(name: str, minimum: int = 1) -> int | None:
 
 async def shell(user: User, slug: str) -> dict[str, Any]:
     """What every room page's shell shows: the room (404 for outsiders), the viewer, their
-    rooms and the room's people. Two queries."""
+    rooms and conversations, and the room's people. Two queries (three with conversations)."""
     room, rooms = await rooms_or_404(user, slug)
-    return {
-        "room": room,
-        "viewer": user,
-        "viewer_id": user.id,
-        "rooms": rooms,
-        "people": await room_presence(room.id),
-    }
+    return {**await frame(user, rooms, room), "people": await room_presence(room.id)}
 
 
 async def message_list(messages: list[Message], viewer_id: int) -> Markup:

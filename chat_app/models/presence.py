@@ -108,3 +108,37 @@ async def presence_visible_to(user_id: int) -> list[MemberPresence]:
     return await _presence_of(
         User.filter(memberships__room_id__in=rooms, is_active=True).distinct().order_by("username")
     )
+
+
+async def direct_partners(
+    viewer_id: int, room_ids: Collection[int]
+) -> dict[int, list[MemberPresence]]:
+    """For each direct conversation in ``room_ids``, its other members with their presence, by
+    name (what names the conversation for ``viewer_id``, and its dots): one query."""
+    if not room_ids:
+        return {}
+    rows = (
+        await Membership.filter(room_id__in=list(room_ids))
+        .exclude(user_id=viewer_id)
+        .order_by("user__username")
+        .values(
+            "room_id",
+            "user_id",
+            "user__username",
+            "user__presence__is_online",
+            "user__presence__status",
+            "user__presence__last_seen",
+        )
+    )
+    partners: dict[int, list[MemberPresence]] = {room_id: [] for room_id in room_ids}
+    for row in rows:
+        partners[row["room_id"]].append(
+            MemberPresence(
+                user_id=row["user_id"],
+                username=row["user__username"],
+                online=bool(row["user__presence__is_online"]),
+                status=row["user__presence__status"] or "online",
+                last_seen=row["user__presence__last_seen"],
+            )
+        )
+    return partners

@@ -50,7 +50,23 @@ class TypingStopped:
     user_id: int
 
 
-Event = RoomChanged | SessionsRevoked | PresenceChanged | TypingStarted | TypingStopped
+@dataclass(frozen=True, slots=True)
+class MembershipEnded:
+    """A user left ``room_id`` or was removed from it: their sockets to it close at once."""
+
+    room_id: int
+    user_id: int
+    removed: bool = False  # by someone else (the page says so), not by leaving
+
+
+Event = (
+    RoomChanged
+    | SessionsRevoked
+    | PresenceChanged
+    | TypingStarted
+    | TypingStopped
+    | MembershipEnded
+)
 
 _KINDS: dict[str, type[Event]] = {
     "room_changed": RoomChanged,
@@ -58,6 +74,7 @@ _KINDS: dict[str, type[Event]] = {
     "presence_changed": PresenceChanged,
     "typing_started": TypingStarted,
     "typing_stopped": TypingStopped,
+    "membership_ended": MembershipEnded,
 }
 _NAMES = {cls: name for name, cls in _KINDS.items()}
 

@@ -26,6 +26,7 @@ from chat_app.realtime.connection import (
 )
 from chat_app.realtime.events import (
     Event,
+    MembershipEnded,
     PresenceChanged,
     RoomChanged,
     SessionsRevoked,
@@ -34,9 +35,13 @@ from chat_app.realtime.events import (
 )
 from chat_app.realtime.fanout import ChangeFanout
 from chat_app.realtime.presence import PeopleList
+from chat_app.realtime.streams import render_notice
 from chat_app.realtime.typists import Typists
 
 log = logging.getLogger(__name__)
+
+REMOVED_REASON = "You were removed from this room."
+LEFT_REASON = "You left this room."
 
 _NO_SOCKETS: frozenset[Connection] = frozenset()
 
@@ -45,6 +50,7 @@ class Hub:
     """Connections by room, and the delivery of events to them."""
 
     def __init__(self, app: Quart) -> None:
+        self._app = app
         self.node_id = uuid.uuid4().hex[:16]
         self._rooms: defaultdict[int, set[Connection]] = defaultdict(set)
         # Sockets per user, kept as they come and go: the handshake checks the per-user limit,
@@ -122,10 +128,27 @@ class Hub:
                     for c in self.connections()
                     if c.user_id == user_id and token in (None, c.session_token)
                 )
+            case MembershipEnded(room_id=room_id, user_id=user_id, removed=removed):
+                await self._membership_ended(room_id, user_id, removed)
             case TypingStarted(room_id=room_id, user_id=user_id):
                 await self._typists.started(room_id, user_id)
             case TypingStopped(room_id=room_id, user_id=user_id):
                 await self._typists.stopped(room_id, user_id)
+
+    async def _membership_ended(self, room_id: int, user_id: int, removed: bool) -> None:
+        """Close ``user_id``'s sockets to ``room_id`` (their other rooms stay) with 1008, which
+        the ws extension does not reconnect after; the tab is told why first."""
+        leaving = [c for c in self.sockets_in(room_id) if c.user_id == user_id]
+        if not leaving:
+            return
+        reason = REMOVED_REASON if removed else LEFT_REASON
+        async with self._app.app_context():  # events arrive outside any request
+            notice = await render_notice(reason + " Your other rooms are in the sidebar.")
+        for connection in leaving:
+            connection.offer(None, notice)
+            connection.close(POLICY_VIOLATION, reason)
+        if self.is_typing(room_id, user_id):
+            await self._typists.stopped(room_id, user_id)
 
     def is_typing(self, room_id: int, user_id: int) -> bool:
         """Whether ``user_id`` shows as typing in ``room_id``."""
