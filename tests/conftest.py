@@ -36,6 +36,7 @@ from chat_app.models import (
     LiveSocket,
     Membership,
     Message,
+    PushSubscription,
     Reaction,
     Room,
     User,
@@ -122,6 +123,7 @@ async def clean_database(app: Quart) -> AsyncIterator[None]:
     """Every test starts with empty tables and fresh rate limits."""
     yield
     for model in (
+        PushSubscription,
         LiveSocket,
         UserPresence,
         Reaction,

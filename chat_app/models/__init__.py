@@ -2,6 +2,7 @@
 
 from chat_app.models.changes import Change, ChangeKind
 from chat_app.models.messages import Message
+from chat_app.models.notifications import PushSubscription
 from chat_app.models.presence import LiveSocket, UserPresence
 from chat_app.models.reactions import Reaction
 from chat_app.models.rooms import Membership, Room
@@ -14,6 +15,7 @@ __all__ = [
     "LiveSocket",
     "Membership",
     "Message",
+    "PushSubscription",
     "Reaction",
     "Room",
     "User",

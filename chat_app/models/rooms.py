@@ -9,6 +9,17 @@ from chat_app.models.users import User
 
 SLUG_MAX = 64
 
+# How much of a room reaches a member who is not looking: every message, only those that
+# mention them (or everyone), or nothing.
+NOTIFY_ALL, NOTIFY_MENTIONS, NOTIFY_NONE = "all", "mentions", "none"
+NOTIFY_LEVELS = (NOTIFY_ALL, NOTIFY_MENTIONS, NOTIFY_NONE)
+
+
+def default_notify_level(is_direct: bool) -> str:
+    """A new membership's level: a direct message is written to you, so you hear all of it;
+    in a room, only what mentions you."""
+    return NOTIFY_ALL if is_direct else NOTIFY_MENTIONS
+
 
 class Room(Model):
     """A place where members chat, addressed by its slug."""
@@ -39,6 +50,8 @@ class Membership(Model):
     # "admin": may moderate the room (delete anyone's messages); its creator is one.
     role = fields.CharField(max_length=16, default="member", db_default="member")
     joined_at = fields.DatetimeField(auto_now_add=True)
+    # One of NOTIFY_LEVELS; memberships of direct rooms are made with default_notify_level(True).
+    notify = fields.CharField(max_length=8, default=NOTIFY_MENTIONS, db_default=NOTIFY_MENTIONS)
 
     class Meta:
         table = "memberships"
