@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Collection
+
 from tortoise import fields
+from tortoise.expressions import Q
 from tortoise.models import Model
 
-from chat_app.models.users import User
+from chat_app.models.presence import LiveSocket
+from chat_app.models.rooms import NOTIFY_ALL, NOTIFY_MENTIONS, Membership
+from chat_app.models.users import IN_LIST_BATCH, User
 
 # Push services hand out endpoints of 100 to 300 characters; anything much longer is not one.
 ENDPOINT_MAX = 1024
@@ -39,3 +45,39 @@ class PushSubscription(Model):
     def info(self) -> dict[str, object]:
         """The subscription as the browser's PushSubscription.toJSON() gives it."""
         return {"endpoint": self.endpoint, "keys": {"p256dh": self.p256dh, "auth": self.auth}}
+
+
+def level_allows(level: str, mentioned: bool, everyone: bool) -> bool:
+    """Whether a member at ``level`` hears of a message (``mentioned``: it names them;
+    ``everyone``: it names the whole room). static/js/notify.js applies the same rule."""
+    if level == NOTIFY_ALL:
+        return True
+    return level == NOTIFY_MENTIONS and (mentioned or everyone)
+
+
+async def push_targets(
+    room_id: int, author_id: int, mentioned: Collection[int], everyone: bool
+) -> list[PushSubscription]:
+    """The subscriptions a message of ``author_id`` in ``room_id`` is pushed to: of the room's
+    active members (never anyone else: the membership is the authorization) other than the
+    author, whose level lets it through, and who have no live socket anywhere (an open tab
+    hears of it itself)."""
+    heard = Q(notify=NOTIFY_ALL)
+    if everyone:
+        heard |= Q(notify=NOTIFY_MENTIONS)
+    elif mentioned:
+        heard |= Q(notify=NOTIFY_MENTIONS, user_id__in=sorted(mentioned))
+    members = await (
+        Membership.filter(heard, room_id=room_id, user__is_active=True)
+        .exclude(user_id=author_id)
+        .values_list("user_id", flat=True)
+    )
+    targets: list[PushSubscription] = []
+    for batch in itertools.batched(sorted(set(members)), IN_LIST_BATCH, strict=False):
+        live = set(
+            await LiveSocket.filter(user_id__in=batch).distinct().values_list("user_id", flat=True)
+        )
+        away = [user_id for user_id in batch if user_id not in live]
+        if away:
+            targets += await PushSubscription.filter(user_id__in=away).order_by("id")
+    return targets
