@@ -33,6 +33,10 @@ class NotificationError(ValueError):
     """Nothing changed; ``str()`` says why (422 over HTTP)."""
 
 
+class TooSoon(NotificationError):
+    """Asked again too soon (429 over HTTP)."""
+
+
 class PushOff(NotificationError):
     """This server has no VAPID keys, so it cannot push (409 over HTTP)."""
 
@@ -213,7 +217,7 @@ async def send_test(user: User) -> Delivery:
         raise PushOff("Push notifications are not set up on this server.")
     limiter = app_limiter("push_test", TEST_PUSHES_PER_SECOND, TEST_PUSHES_BURST)
     if limiter.take(user.id):
-        raise NotificationError("A test was sent a moment ago; wait a few seconds.")
+        raise TooSoon("A test was sent a moment ago; wait a few seconds.")
     subscriptions = await PushSubscription.filter(user_id=user.id).order_by("id")
     if not subscriptions:
         raise NotificationError("No browser of yours has push notifications turned on.")

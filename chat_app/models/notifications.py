@@ -47,6 +47,19 @@ class PushSubscription(Model):
         return {"endpoint": self.endpoint, "keys": {"p256dh": self.p256dh, "auth": self.auth}}
 
 
+async def notify_level(user_id: int, room_id: int) -> str | None:
+    """``user_id``'s level in ``room_id``, or None when they are not a member."""
+    levels = await Membership.filter(user_id=user_id, room_id=room_id).values_list(
+        "notify", flat=True
+    )
+    return str(levels[0]) if levels else None
+
+
+async def levels_of(user_id: int) -> list[Membership]:
+    """``user_id``'s memberships with their rooms, by room name (the settings page)."""
+    return await Membership.filter(user_id=user_id).select_related("room").order_by("room__name")
+
+
 def level_allows(level: str, mentioned: bool, everyone: bool) -> bool:
     """Whether a member at ``level`` hears of a message (``mentioned``: it names them;
     ``everyone``: it names the whole room). static/js/notify.js applies the same rule."""
