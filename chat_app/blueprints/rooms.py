@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from markupsafe import Markup
@@ -13,6 +14,7 @@ from chat_app.auth import room_or_404, rooms_or_404, viewer_user
 from chat_app.models import Message, User
 from chat_app.models.changes import newest_change
 from chat_app.models.messages import Quote, excerpt, latest, new_client_id, page, page_before
+from chat_app.models.notifications import notify_level
 from chat_app.models.presence import room_presence
 from chat_app.models.rooms import room_for_member
 from chat_app.realtime.hub import Hub
@@ -81,7 +83,10 @@ async def render_room(
     room_id = shell["room"].id
     # The cursor is read before the messages: a change committed in between is replayed to
     # the page (applying it twice is harmless), never skipped.
-    cursor = await newest_change(room_id)
+    # The viewer's notification level (for static/js/notify.js) beside it, not after it.
+    cursor, notify = await asyncio.gather(
+        newest_change(room_id), notify_level(shell["viewer_id"], room_id)
+    )
     messages = await latest(room_id, current_app.config["HISTORY_PAGE_SIZE"])
     html = await render_template(
         "rooms/show.html",
@@ -93,6 +98,7 @@ async def render_room(
         content=content,
         error=error,
         reply_to=await replying_to(room_id, reply_to),
+        notify=notify,
     )
     return html, status
 
