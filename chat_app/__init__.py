@@ -20,6 +20,7 @@ from chat_app.auth import make_auth
 from chat_app.db import DatabaseNotReady, close_database, open_database, require_current_schema
 from chat_app.errors import init_errors
 from chat_app.housekeeping import housekeep_forever
+from chat_app.push import init_push
 from chat_app.realtime.broker import Broker, broker_from_url
 from chat_app.realtime.hub import Hub
 from chat_app.realtime.streams import dom_id
@@ -65,6 +66,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     app.extensions["hub"] = hub
     app.extensions["socket_ledger"] = SocketLedger()
     app.extensions["broker"] = broker
+    init_push(app)
 
     @app.before_serving
     async def start() -> None:

@@ -43,6 +43,7 @@ from chat_app.db import (
 from chat_app.logs import configure_logging
 from chat_app.models import Room, User
 from chat_app.models.stats import counts
+from chat_app.push import generate_vapid_keys
 from chat_app.realtime.broker import Broker
 from chat_app.realtime.hub import Hub
 from chat_app.serve import run
@@ -352,6 +353,27 @@ async def stats(as_json: bool) -> None:
             click.echo(f"{name:>15}: {value:,}")
 
 
+@click.command("vapid-keys")
+@click.option(
+    "--subject",
+    default="mailto:admin@example.com",
+    show_default=True,
+    help="How push services reach you: a mailto: or https: URL.",
+)
+def vapid_keys(subject: str) -> None:
+    """Make a VAPID key pair for Web Push and print the settings to put in the environment.
+
+    Changing the keys later invalidates every browser's subscription (each must subscribe
+    again), so make them once per installation and keep the private key secret.
+    """
+    if not subject.startswith(("mailto:", "https://")):
+        raise click.BadParameter("must start with mailto: or https://", param_hint="--subject")
+    private, public = generate_vapid_keys()
+    click.echo(f"CHAT_VAPID_PRIVATE_KEY={private}")
+    click.echo(f"CHAT_VAPID_PUBLIC_KEY={public}")
+    click.echo(f"CHAT_VAPID_SUBJECT={subject}")
+
+
 @click.command("migrate")
 @click.pass_obj
 def migrate(info: ScriptInfo) -> None:
@@ -387,6 +409,7 @@ COMMANDS = (
     archive_messages,
     purge,
     stats,
+    vapid_keys,
     migrate,
     serve,
 )

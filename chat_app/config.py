@@ -68,6 +68,17 @@ DEFAULTS: dict[str, Any] = {
     # /metrics wants this bearer token; when empty, only direct loopback clients may read it.
     "METRICS_TOKEN": "",
     "READY_TIMEOUT_SECONDS": 2.0,
+    # Web Push (VAPID, RFC 8292): `python -m chat_app vapid-keys` prints the three; without
+    # them push is off. The subject is how a push service reaches the operator (mailto:/https:).
+    "VAPID_PRIVATE_KEY": "",
+    "VAPID_PUBLIC_KEY": "",
+    "VAPID_SUBJECT": "",
+    "PUSH_CONCURRENCY": 8,  # requests to push services in flight at once, per process
+    "PUSH_TIMEOUT_SECONDS": 10.0,
+    "PUSH_TTL_SECONDS": 86400,  # how long a push service keeps one for a device that is off
+    "PUSH_MAX_PENDING": 1000,  # messages waiting to be pushed; past it new ones are not pushed
+    "PUSH_SUBSCRIPTIONS_PER_USER": 10,
+    "PUSH_ALLOW_HTTP": False,  # plain-http endpoints: only for the tests' local push service
 }
 
 ENV_PREFIX = "CHAT_"

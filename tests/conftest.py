@@ -38,6 +38,7 @@ from chat_app.models import (
     LiveSocket,
     Membership,
     Message,
+    PushSubscription,
     Reaction,
     Room,
     User,
@@ -124,6 +125,7 @@ async def clean_database(app: Quart) -> AsyncIterator[None]:
     """Every test starts with empty tables and fresh rate limits."""
     yield
     for model in (
+        PushSubscription,
         LiveSocket,
         UserPresence,
         Reaction,

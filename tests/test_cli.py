@@ -19,6 +19,7 @@ from chat_app.actions import authenticate, start_session
 from chat_app.cli import COMMANDS
 from chat_app.housekeeping import housekeep
 from chat_app.models import AuthSession, LiveSocket, Message, Room, User, UserPresence
+from chat_app.push import vapid_keys
 from chat_app.realtime.hub import Hub
 from tests.conftest import ORIGIN, PASSWORD, fill_room
 
@@ -293,3 +294,20 @@ async def test_stats_counts_users_rooms_messages_and_connections(
     assert numbers["messages"] == 7
     assert numbers["connections"] == 1
     assert "messages: 7" in (await run(app, "stats")).output
+
+
+async def test_vapid_keys_prints_settings_that_turn_push_on(app: Quart) -> None:
+    result = await run(app, "vapid-keys", "--subject", "mailto:ops@example.org")
+    assert result.exit_code == 0, result.output
+    settings = dict(line.split("=", 1) for line in result.output.splitlines())
+    assert set(settings) == {
+        "CHAT_VAPID_PRIVATE_KEY",
+        "CHAT_VAPID_PUBLIC_KEY",
+        "CHAT_VAPID_SUBJECT",
+    }
+    keys = vapid_keys({name.removeprefix("CHAT_"): value for name, value in settings.items()})
+    assert keys is not None
+    assert keys.subject == "mailto:ops@example.org"
+    bad = await run(app, "vapid-keys", "--subject", "ops@example.org")
+    assert bad.exit_code != 0
+    assert "mailto:" in bad.output

@@ -11,7 +11,7 @@ from tortoise.transactions import in_transaction
 
 from chat_app.actions.rooms import DIRECT_PREFIX, RoomError
 from chat_app.models import Membership, Room, User
-from chat_app.models.rooms import NAME_MAX, RoomKind
+from chat_app.models.rooms import NAME_MAX, RoomKind, default_notify_level
 
 USER_ID_DIGITS = 18
 
@@ -58,7 +58,10 @@ async def open_direct(user: User, raw_ids: Iterable[object]) -> Room:
                 direct_key=key,
                 created_by=user,
             )
-            await Membership.bulk_create([Membership(user=p, room=room) for p in members])
+            level = default_notify_level(is_direct=True)  # every message of a DM notifies
+            await Membership.bulk_create(
+                [Membership(user=p, room=room, notify=level) for p in members]
+            )
     except IntegrityError:
         raced = await Room.get_or_none(direct_key=key)  # the same people, started at once
         if raced is None:

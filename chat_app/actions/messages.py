@@ -17,6 +17,7 @@ from chat_app.actions.changes import (
     record,
     spend_write,
 )
+from chat_app.actions.notifications import notify_of
 from chat_app.db import finish_even_if_cancelled
 from chat_app.models import ChangeKind, Membership, Message, Room, User
 from chat_app.models.messages import CLIENT_ID_RE
@@ -109,4 +110,6 @@ async def _store(
         return raced
     metrics.MESSAGES_POSTED.inc()
     await announce(room.id, change)
+    # Mentions are not parsed yet: members at "all" hear of every message, others of none.
+    notify_of(message, mentioned_user_ids=set(), everyone=False)
     return message

@@ -14,6 +14,7 @@ from chat_app.blueprints import (
     health,
     live,
     messages,
+    notifications,
     reactions,
     room_settings,
     rooms,
@@ -23,5 +24,5 @@ from chat_app.blueprints import (
 def register_blueprints(app: Quart) -> None:
     """Attach every surface to ``app``."""
     surfaces = (auth, directory, room_settings, directs, rooms, messages, edits, reactions, live)
-    for module in (*surfaces, api, health, admin):
+    for module in (*surfaces, api, health, admin, notifications):
         app.register_blueprint(module.blueprint)

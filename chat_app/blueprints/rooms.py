@@ -9,7 +9,6 @@ from quart import Blueprint, abort, current_app, redirect, render_template, requ
 from quart_auth import login_required
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from chat_app.actions.changes import is_moderator
 from chat_app.auth import room_or_404, rooms_or_404, viewer_user
 from chat_app.blueprints.frame import frame
 from chat_app.models import Message, User
@@ -86,11 +85,12 @@ async def render_room(
         message_list=await message_list(messages, shell["viewer_id"]),
         cursor=cursor,
         # Workspace and room admins see Delete on everyone's messages (CSS keyed on #chat).
-        moderator=await is_moderator(shell["viewer"], shell["room"]),
+        moderator=shell["viewer"].is_admin or shell["room"].viewer_role == "admin",
         client_id=new_client_id(),
         content=content,
         error=error,
         reply_to=await replying_to(room_id, reply_to),
+        notify=shell["room"].viewer_notify,  # for static/js/notify.js
     )
     return html, status
 

@@ -3,6 +3,7 @@
 from chat_app.models.changes import Change, ChangeKind
 from chat_app.models.invitations import Invitation
 from chat_app.models.messages import Message
+from chat_app.models.notifications import PushSubscription
 from chat_app.models.presence import LiveSocket, UserPresence
 from chat_app.models.reactions import Reaction
 from chat_app.models.rooms import Membership, Room
@@ -16,6 +17,7 @@ __all__ = [
     "LiveSocket",
     "Membership",
     "Message",
+    "PushSubscription",
     "Reaction",
     "Room",
     "User",

@@ -32,6 +32,18 @@ class RoomKind(StrEnum):
     DIRECT = "direct"
 
 
+# How much of a room reaches a member who is not looking: every message, only those that
+# mention them (or everyone), or nothing.
+NOTIFY_ALL, NOTIFY_MENTIONS, NOTIFY_NONE = "all", "mentions", "none"
+NOTIFY_LEVELS = (NOTIFY_ALL, NOTIFY_MENTIONS, NOTIFY_NONE)
+
+
+def default_notify_level(is_direct: bool) -> str:
+    """A new membership's level: a direct message is written to you, so you hear all of it;
+    in a room, only what mentions you."""
+    return NOTIFY_ALL if is_direct else NOTIFY_MENTIONS
+
+
 class Room(Model):
     """A place where members chat, addressed by its slug."""
 
@@ -54,6 +66,7 @@ class Room(Model):
 
     # Set by the membership queries below: the viewer's role in this room ("member"/"admin").
     viewer_role: str
+    viewer_notify: str  # with viewer_role: the viewer's membership, read with the room
     created_by_id: int | None
 
     def __str__(self) -> str:
@@ -78,6 +91,8 @@ class Membership(Model):
     # "admin": may moderate the room (delete anyone's messages); its creator is one.
     role = fields.CharField(max_length=16, default="member", db_default="member")
     joined_at = fields.DatetimeField(auto_now_add=True)
+    # One of NOTIFY_LEVELS; memberships of direct rooms are made with default_notify_level(True).
+    notify = fields.CharField(max_length=8, default=NOTIFY_MENTIONS, db_default=NOTIFY_MENTIONS)
 
     class Meta:
         table = "memberships"
@@ -95,6 +110,7 @@ def _with_roles(memberships: list[Membership]) -> list[Room]:
     rooms = []
     for membership in memberships:
         membership.room.viewer_role = membership.role
+        membership.room.viewer_notify = membership.notify
         rooms.append(membership.room)
     return rooms
 

@@ -134,15 +134,14 @@ async def test_history_pages_link_older_and_newer(
 async def test_room_pages_make_few_queries(
     alice_client: QuartClient, general: Room, alice: User
 ) -> None:
-    # Session and user; the viewer's rooms (membership, the room, the sidebar); the people
-    # with their presence; the page and its messages' reactions; the room page also reads
-    # its resume cursor and whether the viewer is a room admin (who sees Delete on everyone's
-    # messages). A cursor that is no message of the room costs one more query (is there a
-    # page on its other side?).
+    # Session and user; the viewer's rooms with their memberships (the room, the sidebar, the
+    # viewer's role and notification level); the people with their presence; the page and its
+    # messages' reactions; the room page also reads its resume cursor. A cursor that is no
+    # message of the room costs one more query (is there a page on its other side?).
     ids = await fill_room(general, alice, 120, prefix="q")
     elsewhere = await fill_room(await Room.create(slug="other", name="Other"), alice, 1, "o")
     for url, expected in [
-        ("/rooms/general", 7),
+        ("/rooms/general", 6),
         ("/rooms/general/history", 5),
         (f"/rooms/general/history?before={ids[100]}", 5),
         (f"/rooms/general/history?after={ids[10]}", 5),
