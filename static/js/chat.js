@@ -389,8 +389,8 @@
   function messageOf(el) { return el && el.closest ? el.closest("[data-message-id]") : null; }
 
   function authorOf(message) {
-    var header = message.querySelector(".chat-header");
-    return header && header.firstChild ? header.firstChild.textContent.trim() : "";
+    var author = message.querySelector("[data-role=author]");
+    return author ? author.textContent.trim() : "";
   }
   var EXCERPT_CHARS = 140; // as models.messages.excerpt on the server
   function excerptOf(message) {

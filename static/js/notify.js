@@ -19,11 +19,7 @@
     level === "all" || (level === "mentions" && (mentioned || everyone));
 
   const textOf = (node) => (node ? node.textContent.replace(/\s+/g, " ").trim() : "");
-  const authorOf = (message) => {
-    const header = message.querySelector(".chat-header");
-    const first = header && header.firstChild;
-    return textOf(first && first.nodeType === Node.TEXT_NODE ? first : null) || "Someone";
-  };
+  const authorOf = (message) => textOf(message.querySelector("[data-role=author]")) || "Someone";
 
   function consider(chat, message, newestAtLoad) {
     const id = Number(message.dataset.messageId);

@@ -435,7 +435,7 @@ async def test_actions_are_accessible_in_both_themes(browser: Browser, server: S
     # Keyboard: Tab into a message shows its actions with a visible focus ring.
     deploy = message(page, "Deploy is done")
     reply = deploy.get_by_role("link", name="Reply")
-    await deploy.locator(".chat-header a").focus()  # its permalink, then Tab on by keyboard
+    await deploy.locator('.chat-header a[href^="/messages/"]').focus()  # the permalink, then Tab on
     for _ in range(4):
         await page.keyboard.press("Tab")
         if await reply.evaluate("el => el === document.activeElement"):
