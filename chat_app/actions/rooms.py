@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime
 
 from chat_app.models import Membership, Room, User
+from chat_app.models.changes import newest_change
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 NAME_MAX = 100
@@ -16,9 +17,14 @@ class RoomError(ValueError):
 
 
 async def join_room(user: User, slug: str, name: str | None = None) -> Room:
-    """Make ``user`` a member of room ``slug``, creating the room if needed. Idempotent."""
+    """Make ``user`` a member of room ``slug``, creating the room if needed. Idempotent.
+
+    A new member has read what was there before: only what comes after is unread for them.
+    """
     room, _ = await Room.get_or_create(slug=slug, defaults={"name": name or slug.capitalize()})
-    await Membership.get_or_create(user=user, room=room)
+    if not await Membership.exists(user_id=user.id, room_id=room.id):
+        read = await newest_change(room.id)
+        await Membership.get_or_create(user=user, room=room, defaults={"last_read_change": read})
     return room
 
 

@@ -2,6 +2,7 @@
 
 from chat_app.models.changes import Change, ChangeKind
 from chat_app.models.invitations import Invitation
+from chat_app.models.mentions import Mention
 from chat_app.models.messages import Message
 from chat_app.models.presence import LiveSocket, UserPresence
 from chat_app.models.reactions import Reaction
@@ -15,6 +16,7 @@ __all__ = [
     "Invitation",
     "LiveSocket",
     "Membership",
+    "Mention",
     "Message",
     "Reaction",
     "Room",

@@ -39,6 +39,9 @@ class Membership(Model):
     # "admin": may moderate the room (delete anyone's messages); its creator is one.
     role = fields.CharField(max_length=16, default="member", db_default="member")
     joined_at = fields.DatetimeField(auto_now_add=True)
+    # The newest change of the room this member has seen (models/unread.py counts what is
+    # after it); it only moves forward (actions/reads.py).
+    last_read_change = fields.BigIntField(default=0, db_default=0)
 
     class Meta:
         table = "memberships"

@@ -50,7 +50,15 @@ class TypingStopped:
     user_id: int
 
 
-Event = RoomChanged | SessionsRevoked | PresenceChanged | TypingStarted | TypingStopped
+@dataclass(frozen=True, slots=True)
+class ReadMoved:
+    """``user_id`` has read ``room_id`` further: their tabs update its sidebar entry."""
+
+    user_id: int
+    room_id: int
+
+
+Event = RoomChanged | SessionsRevoked | PresenceChanged | TypingStarted | TypingStopped | ReadMoved
 
 _KINDS: dict[str, type[Event]] = {
     "room_changed": RoomChanged,
@@ -58,6 +66,7 @@ _KINDS: dict[str, type[Event]] = {
     "presence_changed": PresenceChanged,
     "typing_started": TypingStarted,
     "typing_stopped": TypingStopped,
+    "read_moved": ReadMoved,
 }
 _NAMES = {cls: name for name, cls in _KINDS.items()}
 
