@@ -20,8 +20,9 @@
   function sync() {
     var textarea = box();
     if (!textarea) return;
+    // A textbox (not a combobox: a multi-line composer) with aria-activedescendant; the
+    // status line under the list says how many there are.
     var shown = options();
-    textarea.setAttribute("aria-expanded", shown.length ? "true" : "false");
     var chosen = shown.filter(function (o) { return o.getAttribute("aria-selected") === "true"; })[0];
     if (chosen) textarea.setAttribute("aria-activedescendant", chosen.id);
     else textarea.removeAttribute("aria-activedescendant");
