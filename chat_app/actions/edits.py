@@ -15,6 +15,7 @@ from chat_app.actions.changes import (
     record,
     spend_write,
 )
+from chat_app.actions.mentions import Mentions, mentions_in, rewrite_mentions
 from chat_app.actions.messages import clean_content
 from chat_app.db import finish_even_if_cancelled
 from chat_app.models import ChangeKind, Message, User
@@ -23,7 +24,8 @@ from chat_app.models import ChangeKind, Message, User
 async def edit_message(editor: User, message_id: object, content: object) -> Message:
     """Replace the text of ``editor``'s own message; everyone sees it with "(edited)".
 
-    The same checks as posting apply to the text; an unchanged text changes nothing.
+    The same checks as posting apply to the text; an unchanged text changes nothing. Its
+    mentions are read again: a name added mentions that member from this edit on.
     """
     message = await changeable(editor, message_id)
     if message.author_id != editor.id:
@@ -31,13 +33,14 @@ async def edit_message(editor: User, message_id: object, content: object) -> Mes
     text = clean_content(content)
     if text == message.content:
         return message
+    mentions = await mentions_in(editor, message.room, text)
     spend_write(editor, message.room_id)
     message.content, message.edited_at = text, datetime.now(UTC)
-    await finish_even_if_cancelled(_save(message))
+    await finish_even_if_cancelled(_save(message, mentions))
     return message
 
 
-async def _save(message: Message) -> None:
+async def _save(message: Message, mentions: Mentions) -> None:
     async with in_transaction():
         updated = await Message.filter(id=message.id).update(
             content=message.content, edited_at=message.edited_at
@@ -45,7 +48,9 @@ async def _save(message: Message) -> None:
         if not updated:  # deleted since it was loaded
             raise MessageNotFound("This message was deleted meanwhile.")
         change = await record(message.room_id, message.id, ChangeKind.EDITED)
+        await rewrite_mentions(message.id, message.room_id, message.author_id, change, mentions)
     await announce(message.room_id, change)
+    # PUSH: the mentions this edit added are what rewrite_mentions returns (no call yet).
 
 
 async def delete_message(user: User, message_id: object) -> Message:

@@ -17,6 +17,7 @@ from chat_app.actions.changes import (
     record,
     spend_write,
 )
+from chat_app.actions.mentions import Mentions, mentions_in, write_mentions
 from chat_app.actions.notifications import notify_of
 from chat_app.db import finish_even_if_cancelled
 from chat_app.models import ChangeKind, Membership, Message, Room, User
@@ -70,8 +71,9 @@ async def post_message(
         return existing
     if not original_there:
         raise MessageRejected("The message you reply to is not in this room (any more).")
+    mentions = await mentions_in(author, room, text)
     spend_write(author, room.id)
-    return await finish_even_if_cancelled(_store(author, room, text, client_id, original))
+    return await finish_even_if_cancelled(_store(author, room, text, client_id, original, mentions))
 
 
 async def _in_room(message_id: int | None, room: Room) -> bool:
@@ -90,7 +92,12 @@ async def _check_open_to(author: User, room: Room) -> None:
 
 
 async def _store(
-    author: User, room: Room, text: str, client_id: str, reply_to: int | None
+    author: User,
+    room: Room,
+    text: str,
+    client_id: str,
+    reply_to: int | None,
+    mentions: Mentions,
 ) -> Message:
     try:
         async with in_transaction():
@@ -102,6 +109,7 @@ async def _store(
                 reply_to_id=reply_to,
             )
             change = await record(room.id, message.id, ChangeKind.POSTED)
+            await write_mentions(message.id, room.id, author.id, change, mentions)
     except IntegrityError:
         # The same client id raced us: the other insert won, and it announces.
         raced = await Message.get_or_none(author_id=author.id, client_id=client_id)
@@ -110,6 +118,5 @@ async def _store(
         return raced
     metrics.MESSAGES_POSTED.inc()
     await announce(room.id, change)
-    # Mentions are not parsed yet: members at "all" hear of every message, others of none.
-    notify_of(message, mentioned_user_ids=set(), everyone=False)
+    notify_of(message, mentioned_user_ids=mentions.user_ids, everyone=mentions.everyone)
     return message

@@ -17,6 +17,7 @@ from tortoise.transactions import in_transaction
 
 from chat_app.actions.changes import is_moderator
 from chat_app.models import Membership, Room, User
+from chat_app.models.changes import newest_change
 from chat_app.models.rooms import NAME_MAX, TOPIC_MAX, RoomKind, open_room
 from chat_app.realtime import publish
 from chat_app.realtime.events import MembershipEnded
@@ -44,10 +45,20 @@ async def join_room(user: User, slug: str, name: str | None = None) -> Room:
     """Make ``user`` a member of room ``slug``, creating it (open) if needed. Idempotent.
 
     For code that knows the room is meant for them (sign-up's default room, the CLI, seeds).
+
+    A new member has read what was there before: only what comes after is unread for them.
     """
     room, _ = await Room.get_or_create(slug=slug, defaults={"name": name or slug.capitalize()})
-    await Membership.get_or_create(user=user, room=room)
+    await _become_member(user, room)
     return room
+
+
+async def _become_member(user: User, room: Room) -> None:
+    """``user`` joins ``room`` having read what was there before: only what comes after is
+    unread for them. Idempotent."""
+    if not await Membership.exists(user_id=user.id, room_id=room.id):
+        read = await newest_change(room.id)
+        await Membership.get_or_create(user=user, room=room, defaults={"last_read_change": read})
 
 
 def _clean_name(name: object) -> str:
@@ -129,7 +140,7 @@ async def join_open_room(user: User, slug: str) -> Room:
     room = await open_room(slug)
     if room is None:
         raise RoomNotFound("There is no such open room.")
-    await Membership.get_or_create(user=user, room=room)
+    await _become_member(user, room)
     return room
 
 
@@ -182,7 +193,7 @@ async def add_member(user: User, room: Room, username: object) -> User:
     person = await User.get_or_none(username=name, is_active=True) if possible else None
     if person is None:
         raise RoomError("There is nobody with that username.")
-    await Membership.get_or_create(user=person, room=room)
+    await _become_member(person, room)
     return person
 
 

@@ -13,6 +13,7 @@ from chat_app.blueprints import (
     edits,
     health,
     live,
+    mentions,
     messages,
     notifications,
     reactions,
@@ -24,5 +25,5 @@ from chat_app.blueprints import (
 def register_blueprints(app: Quart) -> None:
     """Attach every surface to ``app``."""
     surfaces = (auth, directory, room_settings, directs, rooms, messages, edits, reactions, live)
-    for module in (*surfaces, api, health, admin, notifications):
+    for module in (*surfaces, api, health, admin, notifications, mentions):
         app.register_blueprint(module.blueprint)

@@ -23,6 +23,7 @@ from chat_app.actions import (
     toggle_reaction,
 )
 from chat_app.actions.presence import signal_typing, socket_closed, socket_opened, stop_typing
+from chat_app.actions.reads import mark_read
 from chat_app.auth import room_or_404, viewer_user
 from chat_app.db import database_unavailable
 from chat_app.logs import log_event, log_unavailable
@@ -192,6 +193,8 @@ async def _handle(
         pass  # hearing from the client is the point
     elif "typing" in data:
         await signal_typing(user.id, room.id)
+    elif "read" in data:
+        await _read(connection, data["read"])
     elif "op" in data:
         await _change(connection, user, data)
     elif "content" in data:
@@ -200,12 +203,24 @@ async def _handle(
         connection.offer(None, await streams.render_notice("Unknown request."))
 
 
+async def _read(connection: Connection, raw: object) -> None:
+    """The tab, visible, showed the room up to change ``raw``: no further than this socket
+    sent it (the clamp costs no query), and only forward."""
+    text = str(raw) if isinstance(raw, int | str) else ""
+    if not (text.isascii() and text.isdigit() and len(text) <= 18):
+        connection.offer(None, await streams.render_notice("That frame was not understood."))
+        return
+    change = min(int(text), connection.cursor)
+    if change > 0:
+        await mark_read(connection.user_id, connection.room_id, change)
+
+
 async def _not_done(data: dict[str, Any]) -> str | None:
     """What a frame's sender is told when the database failed it (None: nothing)."""
     if "content" in data and "op" not in data:
         return await streams.render_unsaved(data.get("client_id"))
-    if "typing" in data:
-        return None  # stale by the time it could be retried; the next keystroke sends another
+    if "typing" in data or "read" in data:
+        return None  # stale by the time it could be retried; the next one says as much
     return await streams.render_notice(NOT_DONE_NOTICE)
 
 

@@ -9,6 +9,7 @@ from quart import Blueprint, abort, current_app, redirect, render_template, requ
 from quart_auth import login_required
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from chat_app.actions.reads import mark_read
 from chat_app.auth import room_or_404, rooms_or_404, viewer_user
 from chat_app.blueprints.frame import frame
 from chat_app.models import Message, User
@@ -16,6 +17,7 @@ from chat_app.models.changes import newest_change
 from chat_app.models.messages import Quote, excerpt, latest, new_client_id, page, page_before
 from chat_app.models.presence import room_presence
 from chat_app.models.rooms import room_for_member
+from chat_app.models.unread import NOTHING_UNREAD, first_unread, mark_of, unread_of
 from chat_app.realtime.hub import Hub
 from chat_app.realtime.streams import dom_id
 from chat_app.security import csrf_token
@@ -35,20 +37,34 @@ def cursor_arg(name: str, minimum: int = 1) -> int | None:
 
 async def shell(user: User, slug: str) -> dict[str, Any]:
     """What every room page's shell shows: the room (404 for outsiders), the viewer, their
-    rooms and conversations, and the room's people. Two queries (three with conversations)."""
+    rooms and conversations with their unread marks, and the room's people. Three queries
+    (four with conversations)."""
     room, rooms = await rooms_or_404(user, slug)
-    return {**await frame(user, rooms, room), "people": await room_presence(room.id)}
+    unread = await unread_of(user.id)
+    return {
+        **await frame(user, rooms, room),
+        "unread": unread.get(room.id, NOTHING_UNREAD),
+        "marks": {r.id: mark_of(r, unread.get(r.id)) for r in rooms},
+        "people": await room_presence(room.id),
+    }
 
 
-async def message_list(messages: list[Message], viewer_id: int) -> Markup:
+async def message_list(
+    messages: list[Message], viewer_id: int, first_unread: int | None = None
+) -> Markup:
     """``messages`` rendered by their partial, as one piece of HTML for a page to place.
 
     Rendered apart from the page because Jinja's async mode passes every piece of output up
     through each enclosing template and block, six levels deep on a room page: rendering the
-    list on its own took a quarter off the history page's render time.
+    list on its own took a quarter off the history page's render time. The "New messages"
+    divider goes before message ``first_unread``.
     """
     html = await render_template(
-        "messages/_list.html", messages=messages, viewer_id=viewer_id, csrf=csrf_token()
+        "messages/_list.html",
+        messages=messages,
+        viewer_id=viewer_id,
+        csrf=csrf_token(),
+        first_unread=first_unread,
     )
     return Markup(html)  # noqa: S704 - rendered by our autoescaping templates
 
@@ -72,17 +88,24 @@ async def render_room(
     reply_to: object = None,
 ) -> tuple[str, int]:
     """The chat page; the composer keeps ``content`` (and what it replies to) and shows
-    ``error`` after a failed post."""
-    room_id = shell["room"].id
+    ``error`` after a failed post. Viewing it reads the room up to the change it shows; what
+    was unread before starts after a "New messages" divider."""
+    room_id, viewer_id = shell["room"].id, shell["viewer_id"]
     # The cursor is read before the messages: a change committed in between is replayed to
     # the page (applying it twice is harmless), never skipped.
     cursor = await newest_change(room_id)
     messages = await latest(room_id, current_app.config["HISTORY_PAGE_SIZE"])
+    unread = shell["unread"]
+    first = await first_unread(room_id, viewer_id, unread.last_read) if unread.messages else None
+    await mark_read(viewer_id, room_id, cursor)
     html = await render_template(
         "rooms/show.html",
         **shell,
         messages=messages,
-        message_list=await message_list(messages, shell["viewer_id"]),
+        message_list=await message_list(messages, viewer_id, first),
+        first_unread=first,
+        # Older than the page: the divider is not on it, a link leads there.
+        first_unread_above=first is not None and bool(messages) and first < messages[0].id,
         cursor=cursor,
         # Workspace and room admins see Delete on everyone's messages (CSS keyed on #chat).
         moderator=shell["viewer"].is_admin or shell["room"].viewer_role == "admin",

@@ -2,6 +2,7 @@
 
 from chat_app.models.changes import Change, ChangeKind
 from chat_app.models.invitations import Invitation
+from chat_app.models.mentions import Mention
 from chat_app.models.messages import Message
 from chat_app.models.notifications import PushSubscription
 from chat_app.models.presence import LiveSocket, UserPresence
@@ -16,6 +17,7 @@ __all__ = [
     "Invitation",
     "LiveSocket",
     "Membership",
+    "Mention",
     "Message",
     "PushSubscription",
     "Reaction",

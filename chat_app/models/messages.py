@@ -11,6 +11,7 @@ from datetime import datetime
 from tortoise import fields
 from tortoise.models import Model
 
+from chat_app.models.mentions import NOBODY, Mentioned, mentioned_in
 from chat_app.models.reactions import ReactionGroup, reaction_groups
 from chat_app.models.rooms import Room
 from chat_app.models.users import User
@@ -50,9 +51,11 @@ class Message(Model):
 
     room_id: int
     author_id: int
-    # Filled by ``shown`` for the partial: its reactions and, for a reply, the quoted original.
+    # Filled by ``shown`` for the partial: its reactions and, for a reply, the quoted original;
+    # whom it mentions.
     reaction_groups: list[ReactionGroup]
     quoted: Quote | None
+    mentioned: Mentioned
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +75,10 @@ def excerpt(text: str) -> str:
 
 async def shown(messages: list[Message]) -> list[Message]:
     """``messages`` (authors loaded) with what their partial shows besides: reactions, and the
-    originals that replies quote. One query for reactions, one more only if a reply is there."""
+    originals that replies quote, and whom they mention. One query for reactions, one for
+    mentions, one more only if a reply is there."""
     groups = await reaction_groups([m.id for m in messages])
+    mentions = await mentioned_in(m.id for m in messages if "@" in m.content)
     originals = {m.reply_to_id for m in messages if m.reply_to_id is not None}
     quoted: dict[int, Message] = {}
     if originals:
@@ -81,6 +86,7 @@ async def shown(messages: list[Message]) -> list[Message]:
         quoted = {row.id: row for row in rows}
     for message in messages:
         message.reaction_groups = groups.get(message.id, [])
+        message.mentioned = mentions.get(message.id, NOBODY)
         message.quoted = None
         if message.reply_to_id is not None:
             original = quoted.get(message.reply_to_id)

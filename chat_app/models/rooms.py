@@ -93,6 +93,9 @@ class Membership(Model):
     joined_at = fields.DatetimeField(auto_now_add=True)
     # One of NOTIFY_LEVELS; memberships of direct rooms are made with default_notify_level(True).
     notify = fields.CharField(max_length=8, default=NOTIFY_MENTIONS, db_default=NOTIFY_MENTIONS)
+    # The newest change of the room this member has seen (models/unread.py counts what is
+    # after it); it only moves forward (actions/reads.py).
+    last_read_change = fields.BigIntField(default=0, db_default=0)
 
     class Meta:
         table = "memberships"

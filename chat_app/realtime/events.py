@@ -59,6 +59,14 @@ class MembershipEnded:
     removed: bool = False  # by someone else (the page says so), not by leaving
 
 
+@dataclass(frozen=True, slots=True)
+class ReadMoved:
+    """``user_id`` has read ``room_id`` further: their tabs update its sidebar entry."""
+
+    user_id: int
+    room_id: int
+
+
 Event = (
     RoomChanged
     | SessionsRevoked
@@ -66,6 +74,7 @@ Event = (
     | TypingStarted
     | TypingStopped
     | MembershipEnded
+    | ReadMoved
 )
 
 _KINDS: dict[str, type[Event]] = {
@@ -75,6 +84,7 @@ _KINDS: dict[str, type[Event]] = {
     "typing_started": TypingStarted,
     "typing_stopped": TypingStopped,
     "membership_ended": MembershipEnded,
+    "read_moved": ReadMoved,
 }
 _NAMES = {cls: name for name, cls in _KINDS.items()}
 

@@ -10,8 +10,8 @@ import asyncio
 import logging
 import time
 import uuid
-from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Iterable, Sequence, Set
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterable, KeysView, Sequence, Set
 from datetime import datetime
 
 from quart import Quart
@@ -28,6 +28,7 @@ from chat_app.realtime.events import (
     Event,
     MembershipEnded,
     PresenceChanged,
+    ReadMoved,
     RoomChanged,
     SessionsRevoked,
     TypingStarted,
@@ -35,6 +36,7 @@ from chat_app.realtime.events import (
 )
 from chat_app.realtime.fanout import ChangeFanout
 from chat_app.realtime.presence import PeopleList
+from chat_app.realtime.sidebar import Sidebar
 from chat_app.realtime.streams import render_notice
 from chat_app.realtime.typists import Typists
 
@@ -53,10 +55,12 @@ class Hub:
         self._app = app
         self.node_id = uuid.uuid4().hex[:16]
         self._rooms: defaultdict[int, set[Connection]] = defaultdict(set)
-        # Sockets per user, kept as they come and go: the handshake checks the per-user limit,
-        # and counting by a scan of every connection made 10,000 handshakes quadratic.
-        self._per_user: Counter[int] = Counter()
+        # Sockets per user, kept as they come and go: the handshake checks the per-user limit
+        # (counting by a scan of every connection made 10,000 handshakes quadratic), and a
+        # user's own events (unread marks) reach every tab of theirs, whatever room it shows.
+        self._by_user: defaultdict[int, set[Connection]] = defaultdict(set)
         self._changes = ChangeFanout(app, self)
+        self._sidebar = Sidebar(app, self)
         self._people = PeopleList(app, self)
         self._typists = Typists(app, self)
         self.closing = False
@@ -66,7 +70,7 @@ class Hub:
     def attach(self, connection: Connection) -> None:
         """Subscribe a connection to its room's events (before any catch-up query)."""
         self._rooms[connection.room_id].add(connection)
-        self._per_user[connection.user_id] += 1
+        self._by_user[connection.user_id].add(connection)
         self.drained.clear()
         metrics.OPEN_CONNECTIONS.inc()
         if self.closing:  # opened while shutting down: it must not hold the shutdown up
@@ -80,16 +84,27 @@ class Hub:
             if not room:
                 del self._rooms[connection.room_id]
                 self._changes.forget(connection.room_id)
-            self._per_user[connection.user_id] -= 1
-            if not self._per_user[connection.user_id]:
-                del self._per_user[connection.user_id]
+            mine = self._by_user.get(connection.user_id)
+            if mine is not None:
+                mine.discard(connection)
+                if not mine:
+                    del self._by_user[connection.user_id]
         if not self._rooms:
             self.drained.set()
         metrics.OPEN_CONNECTIONS.dec()
 
     def sockets_of(self, user_id: int) -> int:
         """How many sockets ``user_id`` has open on this node."""
-        return self._per_user[user_id]
+        return len(self._by_user.get(user_id, _NO_SOCKETS))
+
+    def sockets_of_user(self, user_id: int) -> Set[Connection]:
+        """The open connections of ``user_id`` on this node, whatever rooms they show (live:
+        copy before awaiting)."""
+        return self._by_user.get(user_id, _NO_SOCKETS)
+
+    def users_here(self) -> KeysView[int]:
+        """The users with a socket open on this node."""
+        return self._by_user.keys()
 
     def sockets_in(self, room_id: int) -> Set[Connection]:
         """The open connections of ``room_id`` on this node (live: copy before awaiting)."""
@@ -114,6 +129,10 @@ class Hub:
         if changed_rooms:
             for room_id, author_id in await self._changes.fan_out(changed_rooms):
                 await self._typists.stopped(room_id, author_id)  # sending ends "is typing"
+            await self._sidebar.rooms_changed(changed_rooms)
+        reads = [event for event in events if isinstance(event, ReadMoved)]
+        if reads:
+            await self._sidebar.reads_moved(reads)
         changed = [event.user_id for event in events if isinstance(event, PresenceChanged)]
         if changed:
             await self._people.changed(changed)

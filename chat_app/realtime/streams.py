@@ -15,6 +15,8 @@ from chat_app.models import ChangeKind, Membership, Message
 from chat_app.models.changes import Logged
 from chat_app.models.messages import CLIENT_ID_RE, Quote, excerpt, new_client_id
 from chat_app.models.presence import MemberPresence, room_presence
+from chat_app.models.rooms import Room
+from chat_app.models.unread import Mark
 
 
 def dom_id(kind: str, record_id: int | str) -> str:
@@ -117,6 +119,11 @@ def net_effect(logged: Sequence[Logged]) -> list[Logged]:
         Logged(change.change, message_id, ChangeKind.POSTED) if message_id in posted else change
         for message_id, change in sorted(last.items())
     ]
+
+
+async def render_room_link(room: Room, mark: Mark) -> str:
+    """A room's sidebar entry as a tab that does not show it sees it (replaced by its id)."""
+    return await render_template("streams/room_link.html", r=room, here=False, mark=mark)
 
 
 async def render_people(people: Sequence[MemberPresence]) -> str:

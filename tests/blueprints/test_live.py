@@ -359,5 +359,5 @@ async def test_closed_sockets_are_freed_at_once_and_the_hub_returns_to_empty(
         gc.enable()
     assert len(connections) == 10
     assert alive == 0
-    assert (hub._rooms, hub._per_user) == ({}, {})
+    assert (hub._rooms, hub._by_user) == ({}, {})
     assert (ledger._opened, ledger._closed, ledger._waiting) == ([], [], [])

@@ -1,0 +1,40 @@
+"""Mentions highlighted in a message's text, after it is escaped.
+
+The text is escaped first and only then are mentions wrapped: a ``@`` run of username
+characters (no ``&``, ``<``, ``"`` or ``'``) can never reach into an entity or out of an
+attribute, and only names the message is known to mention (rows of the ``mentions`` table)
+are wrapped, so ``@<script>`` or ``@alice"onmouseover=`` stay inert text. One render serves
+every viewer: ``mention-me`` is added here for a page's own viewer, and by unread.js for
+pushed copies (keyed on ``data-user``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from markupsafe import Markup, escape
+
+from chat_app.models.mentions import EVERYONE, MENTION_RE, Mentioned
+
+
+def highlight_mentions(text: str, mentioned: object, viewer_id: int | None = None) -> Markup:
+    """``text`` escaped, with its known mentions in ``<span class="mention">``."""
+    escaped = escape(text)
+    if not isinstance(mentioned, Mentioned) or not (mentioned.users or mentioned.everyone):
+        return escaped
+
+    def wrap(match: re.Match[str]) -> str:
+        raw = match.group(1)
+        name, rest = raw, ""
+        while name.lower() not in mentioned.users and name[-1:] in (".", "-"):
+            name, rest = name[:-1], name[-1] + rest
+        key = name.lower()
+        if key == EVERYONE and mentioned.everyone:
+            return f'<span class="mention mention-me" data-user="everyone">@{name}</span>{rest}'
+        user_id = mentioned.users.get(key)
+        if user_id is None:
+            return match.group(0)
+        me = " mention-me" if user_id == viewer_id else ""
+        return f'<span class="mention{me}" data-user="{user_id}">@{name}</span>{rest}'
+
+    return Markup(MENTION_RE.sub(wrap, str(escaped)))  # noqa: S704 - escaped above, names checked
