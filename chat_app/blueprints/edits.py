@@ -30,6 +30,17 @@ def in_room(message: Message) -> str:
     return url_for("rooms.show", slug=message.room.slug, _anchor=dom_id("message", message.id))
 
 
+async def message_page(template: str, message: Message, viewer: User) -> str:
+    """A no-JS page about one message (delete, react), shown as it is now, with the way back."""
+    await shown([message])
+    return await render_template(
+        template,
+        message=message,
+        viewer_id=viewer.id,
+        back=back_to(in_room(message), request.args.get("next")),
+    )
+
+
 async def editable(user: User, message_id: int) -> Message:
     """The viewer's own message, or the refusal (404 / 403) that editing it would get."""
     message = await message_or_refuse(user, message_id)
@@ -99,13 +110,7 @@ async def delete_form(message_id: int) -> str:
     message = await message_or_refuse(user, message_id)
     if message.author_id != user.id and not await is_moderator(user, message.room):
         refuse(NotAllowed("You can only delete your own messages."))
-    await shown([message])
-    return await render_template(
-        "messages/delete.html",
-        message=message,
-        viewer_id=user.id,
-        back=back_to(in_room(message), request.args.get("next")),
-    )
+    return await message_page("messages/delete.html", message, user)
 
 
 @blueprint.post("/messages/<int:message_id>/delete")

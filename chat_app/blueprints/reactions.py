@@ -3,15 +3,14 @@ any emoji without JavaScript."""
 
 from __future__ import annotations
 
-from quart import Blueprint, render_template, request
+from quart import Blueprint, request
 from quart.typing import ResponseReturnValue
 from quart_auth import login_required
 
 from chat_app.actions import MessageRejected, toggle_reaction
 from chat_app.auth import viewer_user
-from chat_app.blueprints.edits import in_room
+from chat_app.blueprints.edits import in_room, message_page
 from chat_app.blueprints.forms import back_to, done, message_or_refuse, refuse
-from chat_app.models.messages import shown
 
 blueprint = Blueprint("reactions", __name__)
 
@@ -36,10 +35,4 @@ async def picker(message_id: int) -> str:
     """Pick any emoji for a reaction (the quick row covers the usual ones)."""
     user = await viewer_user()
     message = await message_or_refuse(user, message_id)
-    await shown([message])
-    return await render_template(
-        "messages/react.html",
-        message=message,
-        viewer_id=user.id,
-        back=back_to(in_room(message), request.args.get("next")),
-    )
+    return await message_page("messages/react.html", message, user)
