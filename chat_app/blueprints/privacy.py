@@ -19,6 +19,7 @@ from chat_app.security import client_address, rotate_csrf_token
 
 blueprint = Blueprint("privacy", __name__)
 
+EXPORT_ID_DIGITS = 9  # an INT column holds up to 2,147,483,647
 Page = str | tuple[str, int] | tuple[str, int, dict[str, str]]
 
 
@@ -71,13 +72,16 @@ async def export() -> str | WerkzeugResponse:
     return redirect("/settings/data#export", 303)
 
 
-@blueprint.get("/settings/data/exports/<int:export_id>")
+@blueprint.get("/settings/data/exports/<export_id>")
 @login_required
-async def download(export_id: int) -> QuartResponse:
+async def download(export_id: str) -> QuartResponse:
     """The finished ZIP, to its owner only and until it expires; anyone else's, or one
     expired, does not exist (404)."""
     user = await viewer_user()
-    job = await export_of(user.id, export_id)
+    # An id no row can have (letters, 20 digits: too big for the column) never reaches the
+    # database.
+    possible = export_id.isascii() and export_id.isdigit() and len(export_id) <= EXPORT_ID_DIGITS
+    job = await export_of(user.id, int(export_id)) if possible else None
     if job is None or not job.downloadable() or not export_path(job).is_file():
         abort(404, "There is no such export (it may have expired): start a new one.")
     stamp = job.created_at.strftime("%Y-%m-%d")

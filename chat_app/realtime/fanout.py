@@ -15,7 +15,7 @@ the catch-up, and every later one reaches the socket live.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import cast
 
 from quart import Quart
@@ -162,8 +162,20 @@ class ChangeFanout:
                 )
                 for c in logged
             ]
+        self._forget_quotes_of(c.message_id for c in logged if c.message_id in quoted)
         for c, r in zip(logged, rendered, strict=True):
             self._rendered[(c.change, c.kind)] = r
         while len(self._rendered) > RENDERED_KEPT:
             del self._rendered[next(iter(self._rendered))]  # the oldest kept
         return rendered
+
+    def _forget_quotes_of(self, message_ids: Iterable[int]) -> None:
+        """Drop kept envelopes that quote these messages (edited or deleted now): a catch-up
+        rendering them afresh shows the excerpt as it is, not as it was (a deleted account's
+        words must not come back from memory)."""
+        marks = tuple(f'class="quote-of-{m} ' for m in set(message_ids))
+        if not marks:
+            return
+        stale = [k for k, r in self._rendered.items() if any(m in r.for_others for m in marks)]
+        for key in stale:
+            del self._rendered[key]
