@@ -3,6 +3,8 @@ sees what they do and a catch-up that agrees."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import zipfile
 from datetime import UTC, datetime, timedelta
@@ -12,9 +14,11 @@ from quart import Quart
 from quart.testing import QuartClient
 
 from chat_app.actions import post_message, register_user
+from chat_app.actions.edits import delete_messages
+from chat_app.housekeeping import housekeep
 from chat_app.models import AuthSession, Change, ChangeKind, Message, Room, User
 from chat_app.models.users import DELETED_USERNAME
-from tests.conftest import PASSWORD, fill_room
+from tests.conftest import PASSWORD, broker_replaced_by, fill_room
 from tests.privacy_helpers import caught_up, live_tab, texts
 from tests.test_cli import live_socket, run, wait_for_sockets
 
@@ -92,3 +96,26 @@ async def test_prune_deletes_messages_past_retention_live_and_for_catch_up(
     assert texts(await caught_up(bob_client, away, general.id)) == live
     assert await Change.filter(room_id=general.id, kind=ChangeKind.DELETED).count() == 12
     assert list(await Message.all().order_by("id").values_list("id", flat=True)) == recent
+
+
+class Deaf:
+    """A broker that carries nothing: what a task in another process with memory:// is."""
+
+    async def publish(self, event: object) -> None:
+        del event
+
+
+async def test_changes_no_event_announced_reach_open_tabs_at_housekeeping(
+    app: Quart, bob_client: QuartClient, alice: User, general: Room
+) -> None:
+    ids = await fill_room(general, alice, 4, "old")
+    async with live_tab(bob_client) as bobs:
+        await bobs.settle(general.id)
+        async with broker_replaced_by(app, Deaf()):
+            assert await delete_messages(ids[:3]) == 3
+        with contextlib.suppress(TimeoutError):
+            await bobs.until(lambda: False, timeout=0.3)
+        assert set(bobs.shown()) == set(ids)  # no event: nothing yet
+        await housekeep(app)
+        await asyncio.wait_for(bobs.settle(general.id), 3)
+        assert set(bobs.shown()) == {ids[3]}

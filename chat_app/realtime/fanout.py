@@ -22,7 +22,7 @@ from quart import Quart
 
 from chat_app import metrics
 from chat_app.models import ChangeKind, Message
-from chat_app.models.changes import Logged, changes_after, newest_change
+from chat_app.models.changes import Logged, changes_after, newest_change, newest_changes
 from chat_app.models.messages import with_authors
 from chat_app.realtime import streams
 from chat_app.realtime.connection import Rooms, write_each
@@ -76,6 +76,20 @@ class ChangeFanout:
     def forget(self, room_id: int) -> None:
         """Stop following a room without sockets here (it is read afresh when one joins)."""
         self._feeds.pop(room_id, None)
+
+    async def missed(self) -> list[RoomChanged]:
+        """Events for the changes committed in rooms with sockets here that no event brought
+        (a task run in another process with the in-process broker, an event lost): one
+        read of each such room's newest change."""
+        watched = [room_id for room_id in self._feeds if self._rooms.sockets_in(room_id)]
+        if not watched:
+            return []
+        newest = await newest_changes(watched)
+        return [
+            RoomChanged(room_id=room_id, change=change)
+            for room_id, change in newest.items()
+            if (feed := self._feeds.get(room_id)) is not None and change > feed.delivered
+        ]
 
     async def fan_out(self, events: Sequence[RoomChanged]) -> list[tuple[int, int]]:
         """Deliver what these events announce, room by room, each change once; returns
