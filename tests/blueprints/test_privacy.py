@@ -323,3 +323,16 @@ async def test_deletion_hands_rooms_on_and_leaves_conversations_to_the_others(
     assert await Message.exists(room_id=direct.id, content="just between us")
     assert (await Invitation.get(selector="s" * 16)).revoked_at is not None
     assert not await PushSubscription.exists(endpoint="https://push.example/1")
+
+
+async def test_the_forms_need_a_session_and_their_token(
+    app: Quart, alice_client: QuartClient, alice: User
+) -> None:
+    stranger = app.test_client()
+    assert (await stranger.get("/settings/data")).status_code == 401
+    assert (await stranger.get("/settings/data/export")).status_code == 401
+    assert (await alice_client.post("/settings/data/export")).status_code == 403
+    assert not await DataExport.exists(user_id=alice.id)
+    page = await (await alice_client.get("/settings/data")).get_data(as_text=True)
+    assert 'autocomplete="current-password"' in page and 'for="delete-password"' in page
+    assert "Your messages are removed" in page  # the default mode, said before it happens
