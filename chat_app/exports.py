@@ -16,7 +16,7 @@ from typing import TextIO
 from quart import current_app
 
 from chat_app.actions.maintenance import Archive
-from chat_app.message_files import files_of
+from chat_app.message_files import StoredFile, files_of
 from chat_app.models import (
     AuthSession,
     Invitation,
@@ -195,7 +195,7 @@ async def user_archive(user: User, path: Path, batch_size: int = 1000) -> AsyncI
 
     Only their own data: their messages (a reply names the id of the message it answers, not
     its text or author), their reactions, their profile, and their files. One batch is in
-    memory at a time; each file is copied chunk by chunk.
+    memory at a time (and a handle per file); each file is copied chunk by chunk.
     """
     readme = ARCHIVE_README.format(
         workspace=current_app.config["WORKSPACE_NAME"],
@@ -205,18 +205,20 @@ async def user_archive(user: User, path: Path, batch_size: int = 1000) -> AsyncI
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("README.txt", readme)
         archive.writestr("profile.json", profile + "\n")
+        # A ZIP takes one entry at a time: the files (their handles, not their bytes) are
+        # listed with the messages and copied after them.
+        files: list[StoredFile] = []
         with archive.open("messages.jsonl", "w") as raw, io.TextIOWrapper(raw, "utf-8") as out:
             async for batch in in_batches(author_id=user.id, size=batch_size):
                 await _write_lines(out, [own_message_record(m) for m in batch])
+                files += await files_of([m.id for m in batch])
                 yield len(batch)
         with archive.open("reactions.jsonl", "w") as raw, io.TextIOWrapper(raw, "utf-8") as out:
             async for records in _reaction_batches(user.id, batch_size):
                 await _write_lines(out, records)
                 yield len(records)
-        # A second pass: a ZIP takes one entry at a time, so files follow the messages.
-        async for batch in in_batches(author_id=user.id, size=batch_size):
-            for stored in await files_of([m.id for m in batch]):
-                name = f"files/{stored.message_id}/{stored.name}"
-                with archive.open(name, "w", force_zip64=True) as entry:
-                    async for chunk in stored.chunks():
-                        await asyncio.to_thread(entry.write, chunk)
+        for stored in files:
+            name = f"files/{stored.message_id}/{stored.name}"
+            with archive.open(name, "w", force_zip64=True) as entry:
+                async for chunk in stored.chunks():
+                    await asyncio.to_thread(entry.write, chunk)
