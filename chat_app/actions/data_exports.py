@@ -71,7 +71,15 @@ async def build_export(job_id: int, batch_size: int = 1000) -> DataExport:
     job.state, job.file_name, job.size = ExportState.READY, name, (folder / name).stat().st_size
     job.total = max(job.total, job.done)
     job.expires_at = datetime.now(UTC) + timedelta(hours=current_app.config["EXPORT_HOURS"])
-    await job.save(update_fields=["state", "file_name", "size", "total", "expires_at"])
+    kept = await DataExport.filter(id=job.id).update(
+        state=job.state,
+        file_name=name,
+        size=job.size,
+        total=job.total,
+        expires_at=job.expires_at,
+    )
+    if not kept:  # the account was deleted meanwhile: its export goes too
+        (folder / name).unlink(missing_ok=True)
     return job
 
 

@@ -15,6 +15,7 @@ the catch-up, and every later one reaches the socket live.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import cast
 
@@ -29,6 +30,7 @@ from chat_app.realtime.connection import Rooms, write_each
 from chat_app.realtime.events import RoomChanged
 
 READ_PAGE = 500
+QUOTE_CLASS = re.compile(r'class="quote-of-(\d+) ')  # an excerpt of message N in an envelope
 RENDERED_KEPT = 4096  # ~2 KB each: the latest changes' envelopes, replayed by catch-ups
 
 
@@ -187,9 +189,14 @@ class ChangeFanout:
         """Drop kept envelopes that quote these messages (edited or deleted now): a catch-up
         rendering them afresh shows the excerpt as it is, not as it was (a deleted account's
         words must not come back from memory)."""
-        marks = tuple(f'class="quote-of-{m} ' for m in set(message_ids))
-        if not marks:
+        changed = set(message_ids)
+        if not changed:
             return
-        stale = [k for k, r in self._rendered.items() if any(m in r.for_others for m in marks)]
+        stale = [
+            key
+            for key, r in self._rendered.items()
+            if "quote-of-" in r.for_others
+            and not changed.isdisjoint(int(n) for n in QUOTE_CLASS.findall(r.for_others))
+        ]
         for key in stale:
             del self._rendered[key]
