@@ -13,8 +13,9 @@ from pathlib import Path
 from quart import Quart
 from quart.testing import QuartClient
 
-from chat_app.actions import post_message, register_user
+from chat_app.actions import AccountError, authenticate, post_message, register_user
 from chat_app.actions.edits import delete_messages
+from chat_app.actions.erasure import begin_deletion
 from chat_app.housekeeping import housekeep
 from chat_app.models import AuthSession, Change, ChangeKind, Message, Room, User
 from chat_app.models.users import DELETED_USERNAME
@@ -119,3 +120,27 @@ async def test_changes_no_event_announced_reach_open_tabs_at_housekeeping(
         await housekeep(app)
         await asyncio.wait_for(bobs.settle(general.id), 3)
         assert set(bobs.shown()) == {ids[3]}
+
+
+async def test_prune_finishes_a_deletion_a_stopped_server_left(
+    app: Quart, alice: User, bob: User, general: Room
+) -> None:
+    await fill_room(general, alice, 3, "alice")
+    async with app.app_context():
+        await begin_deletion(alice)  # and then the server stopped
+    assert not await signs_in_at_all(app, "alice")
+    result = await run(app, "prune")
+    assert result.exit_code == 0, result.output
+    assert f"Finished deleting account {alice.id} (3 messages)." in result.output
+    assert not await User.exists(id=alice.id)
+    assert not await Message.exists(author_id=alice.id)
+    assert await User.exists(id=bob.id, is_active=True)
+
+
+async def signs_in_at_all(app: Quart, username: str) -> bool:
+    async with app.app_context():
+        try:
+            await authenticate(username, PASSWORD)
+        except AccountError:
+            return False
+    return True
