@@ -17,7 +17,12 @@ from datetime import UTC, datetime
 from quart import current_app
 from tortoise.transactions import in_transaction
 
-from chat_app.actions.accounts import AccountError, authenticate, end_all_sessions
+from chat_app.actions.accounts import (
+    AccountError,
+    LoginThrottled,
+    authenticate,
+    end_all_sessions,
+)
 from chat_app.actions.changes import announce_newest, record_many
 from chat_app.actions.data_exports import discard_exports
 from chat_app.actions.edits import delete_messages
@@ -75,10 +80,10 @@ async def delete_own_account(user: User, password: object, address: str | None) 
         raise AccountError("Type your password to delete your account.")
     try:
         await authenticate(user.username, password, address)
-    except AccountError as error:
-        if "Wrong" in str(error):
-            raise AccountError("That is not your password; nothing was deleted.") from None
+    except LoginThrottled:
         raise
+    except AccountError:
+        raise AccountError("That is not your password; nothing was deleted.") from None
     await check_deletable(user)
     await begin_deletion(user)
     current_app.add_background_task(erase_user, user.id)
