@@ -27,8 +27,17 @@ from chat_app.actions.accounts import (
     prune_sessions,
     set_password,
 )
+from chat_app.actions.data_exports import prune_exports
+from chat_app.actions.erasure import (
+    MODES,
+    begin_deletion,
+    check_deletable,
+    erase_user,
+    pending_deletions,
+    to_erase,
+)
 from chat_app.actions.invitations import InvitationError, create_invitation, revoke_invitation
-from chat_app.actions.maintenance import purge_messages
+from chat_app.actions.maintenance import count_older_than, purge_messages, retention_cutoff
 from chat_app.actions.presence import prune_presence
 from chat_app.actions.rooms import RoomError, archive_room, create_room, rename_room
 from chat_app.actions.seed import seed_demo
@@ -278,13 +287,92 @@ async def seed(users: int, messages: int, room_slug: str, days: int, password: s
     help="Seconds without a heartbeat before a socket counts as dead "
     "[default: CHAT_PRESENCE_STALE_SECONDS].",
 )
+@click.option(
+    "--retention-days",
+    type=click.IntRange(0),
+    default=None,
+    help="Delete messages older than this many days (0: none) [default: CHAT_RETENTION_DAYS].",
+)
+@batch_option
 @task
-async def prune(presence_age: float | None) -> None:
-    """Delete dead sockets, mark users left without one offline, delete expired sessions."""
+async def prune(presence_age: float | None, retention_days: int | None, batch_size: int) -> None:
+    """Delete dead sockets, mark users left without one offline, delete expired sessions and
+    exports, finish account deletions a stopped server left, and delete messages past
+    retention (through the change log: open tabs see them go). Run it daily from cron."""
     age = presence_age or current_app.config["PRESENCE_STALE_SECONDS"]
     offline = await prune_presence(timedelta(seconds=age))
     sessions = await prune_sessions()
     click.echo(f"Marked {len(offline)} users offline; removed {sessions} expired sessions.")
+    click.echo(f"Removed {await prune_exports()} expired exports.")
+    for user_id in await pending_deletions():
+        erased = await erase_user(user_id)
+        click.echo(f"Finished deleting account {user_id} ({erased.messages} messages).")
+    days = current_app.config["RETENTION_DAYS"] if retention_days is None else retention_days
+    cutoff = retention_cutoff(days)
+    if cutoff is None:
+        click.echo("Retention is off (CHAT_RETENTION_DAYS=0): messages are kept.")
+        return
+    with click.progressbar(length=await count_older_than(cutoff), label="messages") as bar:
+        deleted = await purge_messages(cutoff, batch_size=batch_size, progress=bar.update)
+    click.echo(f"Deleted {deleted} messages older than {days} days.")
+
+
+@click.command("export-user")
+@click.argument("username")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    required=True,
+    help="New ZIP file to write (an existing one is never overwritten).",
+)
+@batch_option
+@task
+async def export_user(username: str, output: Path, batch_size: int) -> None:
+    """Write everything one person has here (profile, messages, reactions, files) as the ZIP
+    "Export my data" gives them."""
+    user = await _user(username)
+    try:
+        output.open("xb").close()
+    except FileExistsError:
+        raise click.ClickException(f"{output} exists; choose a new file.") from None
+    total = await exports.archive_rows(user.id)
+    with click.progressbar(length=total, label="rows", file=sys.stderr) as bar:
+        async for rows in exports.user_archive(user, output, batch_size):
+            bar.update(rows)
+    click.echo(f"Exported {username!r} to {output}.")
+
+
+@click.command("delete-user")
+@click.argument("username")
+@click.option(
+    "--mode",
+    type=click.Choice(MODES),
+    default=None,
+    help="Remove their messages, or keep them as by 'deleted user' "
+    "[default: CHAT_ACCOUNT_DELETION].",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 10_000),
+    default=500,
+    show_default=True,
+    help="Rows per transaction.",
+)
+@click.confirmation_option(prompt="Delete this account for good?")
+@task
+async def delete_user(username: str, mode: str | None, batch_size: int) -> None:
+    """Delete an account as "Delete my account" does: signed out and sockets closed at once,
+    reactions taken back, messages removed or anonymized, rooms left."""
+    user = await _user(username)
+    await check_deletable(user)
+    await begin_deletion(user)
+    with click.progressbar(length=await to_erase(user.id), label="rows") as bar:
+        erased = await erase_user(user.id, mode, batch_size, bar.update)
+    kept = "removed" if erased.mode == "remove" else "kept as 'deleted user'"
+    click.echo(
+        f"Deleted {username!r}: {erased.messages} messages {kept}, "
+        f"{erased.reactions} reactions taken back."
+    )
 
 
 @click.command("export-room")
@@ -406,6 +494,8 @@ COMMANDS = (
     seed,
     prune,
     export_room,
+    export_user,
+    delete_user,
     archive_messages,
     purge,
     stats,

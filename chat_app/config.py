@@ -79,11 +79,20 @@ DEFAULTS: dict[str, Any] = {
     "PUSH_MAX_PENDING": 1000,  # messages waiting to be pushed; past it new ones are not pushed
     "PUSH_SUBSCRIPTIONS_PER_USER": 10,
     "PUSH_ALLOW_HTTP": False,  # plain-http endpoints: only for the tests' local push service
+    # A deleted account's messages: "remove" them, or keep them shown as by "deleted user"
+    # ("anonymize"). docs/privacy.md says what each does.
+    "ACCOUNT_DELETION": "remove",
+    # Messages older than this many days are deleted by `prune` (0: kept for ever).
+    "RETENTION_DAYS": 0,
+    # Where "Export my data" builds its ZIP files, and how long a finished one can be fetched.
+    "EXPORT_DIR": "exports",
+    "EXPORT_HOURS": 24,
 }
 
 ENV_PREFIX = "CHAT_"
 MAX_SESSION_DAYS = 14
 REGISTRATION_MODES = ("open", "invite", "closed")
+ACCOUNT_DELETION_MODES = ("remove", "anonymize")
 MAX_INVITATION_DAYS = 365
 MAX_INVITATION_USES = 10_000
 
@@ -122,6 +131,12 @@ def load(
         raise ValueError(f"CHAT_INVITATION_USES must be 1 to {MAX_INVITATION_USES}.")
     if settings["ROOM_CREATION"] not in ("everyone", "admins"):
         raise ValueError("CHAT_ROOM_CREATION must be 'everyone' or 'admins'.")
+    if settings["ACCOUNT_DELETION"] not in ACCOUNT_DELETION_MODES:
+        raise ValueError("CHAT_ACCOUNT_DELETION must be 'remove' or 'anonymize'.")
+    if settings["RETENTION_DAYS"] < 0:
+        raise ValueError("CHAT_RETENTION_DAYS must be 0 (off) or a number of days.")
+    if not 1 <= settings["EXPORT_HOURS"] <= 24 * 30:
+        raise ValueError("CHAT_EXPORT_HOURS must be 1 to 720.")
     return settings
 
 

@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 
 async def housekeep(app: Quart) -> None:
     """One round of liveness work: close silent sockets and those of ended sessions,
-    refresh this node's socket rows, and sweep rows that a dead node left behind."""
+    refresh this node's socket rows, sweep rows that a dead node left behind, and deliver
+    changes no event announced here."""
     hub: Hub = app.extensions["hub"]
     config = app.config
     hub.close_silent(config["SOCKET_IDLE_SECONDS"])
@@ -30,6 +31,7 @@ async def housekeep(app: Quart) -> None:
         await refresh_sockets(hub.node_id)
         await prune_presence(timedelta(seconds=config["PRESENCE_STALE_SECONDS"]))
     await hub.close_signed_out()
+    await hub.deliver_missed()
 
 
 async def housekeep_forever(app: Quart) -> None:

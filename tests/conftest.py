@@ -34,6 +34,7 @@ from chat_app.models import (
     AuthSession,
     Change,
     ChangeKind,
+    DataExport,
     Invitation,
     LiveSocket,
     Membership,
@@ -126,6 +127,7 @@ async def clean_database(app: Quart) -> AsyncIterator[None]:
     """Every test starts with empty tables and fresh rate limits."""
     yield
     for model in (
+        DataExport,
         PushSubscription,
         LiveSocket,
         UserPresence,

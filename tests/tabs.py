@@ -124,7 +124,8 @@ class Page:
       no ``data-change``, which its change replaces) is counted in ``duplicates``;
     - a top-level ``<div id="message-N">`` replaces N (``orphans`` counts one for a message
       not shown: htmx finds no target and drops it); ``hx-swap-oob="delete"`` removes N;
-    - ``<div id="change-cursor" data-change="N">`` sets the resume cursor (the change log).
+    - ``<div id="change-cursor" data-change="N">`` sets the resume cursor (the change log);
+    - ``hx-swap-oob="outerHTML:.quote-of-N"`` replaces the excerpts of N in the replies shown.
     """
 
     def __init__(self) -> None:
@@ -154,6 +155,8 @@ class Page:
                         self._append(message_id, child, by_change)
             elif dom_id == "change-cursor":
                 self.change = int(element.attrs["data-change"])
+            elif swap.startswith("outerHTML:."):
+                self._replace_within(swap.removeprefix("outerHTML:."), element)
             elif (message_id := message_id_of(element)) is not None:
                 if swap == "delete":
                     self.messages.pop(message_id, None)
@@ -161,6 +164,16 @@ class Page:
                     self.messages[message_id] = element
                 else:
                     self.orphans.append(message_id)
+
+    def _replace_within(self, css_class: str, element: Element) -> None:
+        """``hx-swap-oob="outerHTML:.C"``: every element of class C in a message shown (the
+        excerpts of replies) becomes ``element``."""
+        for message_id, shown in self.messages.items():
+            target = shown.find(css_class)
+            if target is not None:
+                start, end = target.start - shown.start, target.end - shown.start
+                html = shown.html[:start] + element.html + shown.html[end:]
+                self.messages[message_id] = _FrameParser(html).top[0]
 
     def _append(self, message_id: int, element: Element, by_change: bool) -> None:
         """As chat.js does: a copy of a message already shown replaces it. The sender's own

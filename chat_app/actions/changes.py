@@ -4,6 +4,7 @@ the event published once it is committed."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from quart import current_app
 
@@ -12,6 +13,7 @@ from chat_app.actions.limits import app_limiter
 from chat_app.buckets import TokenBucket
 from chat_app.logs import log_event
 from chat_app.models import Change, ChangeKind, Membership, Message, Room, User
+from chat_app.models.changes import newest_change
 from chat_app.models.messages import message_for_member
 from chat_app.realtime import publish
 from chat_app.realtime.events import RoomChanged
@@ -83,3 +85,22 @@ async def record(room_id: int, message_id: int, kind: ChangeKind) -> int:
 async def announce(room_id: int, change: int) -> None:
     """Tell every node about a committed change (call after the commit)."""
     await publish(RoomChanged(room_id=room_id, change=change))
+
+
+async def record_many(kind: ChangeKind, changed: Iterable[tuple[int, int]]) -> set[int]:
+    """Log one ``kind`` change per (room, message) in ``changed``, inside the caller's
+    transaction (account deletion, retention: a batch at a time); the rooms touched.
+
+    Rows go in room order: on PostgreSQL each takes its room's lock, so two batches touching
+    the same rooms take the locks in the same order and never deadlock.
+    """
+    rows = sorted(set(changed))
+    await Change.bulk_create([Change(room_id=r, message_id=m, kind=kind) for r, m in rows])
+    return {room_id for room_id, _ in rows}
+
+
+async def announce_newest(room_ids: Iterable[int]) -> None:
+    """Announce each room's newest change (after a commit that logged several): a node reads
+    every change up to it, so one event per room covers the whole batch."""
+    for room_id in sorted(set(room_ids)):
+        await announce(room_id, await newest_change(room_id))

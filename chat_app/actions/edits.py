@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from tortoise.transactions import in_transaction
@@ -10,14 +11,17 @@ from chat_app.actions.changes import (
     MessageNotFound,
     NotAllowed,
     announce,
+    announce_newest,
     changeable,
     is_moderator,
     record,
+    record_many,
     spend_write,
 )
 from chat_app.actions.mentions import Mentions, mentions_in, rewrite_mentions
 from chat_app.actions.messages import clean_content
 from chat_app.db import finish_even_if_cancelled
+from chat_app.message_files import discard, files_of
 from chat_app.models import ChangeKind, Message, User
 
 
@@ -73,3 +77,19 @@ async def _remove(message: Message) -> None:
             raise MessageNotFound("This message was deleted already.")
         change = await record(message.room_id, message.id, ChangeKind.DELETED)
     await announce(message.room_id, change)
+
+
+async def delete_messages(message_ids: Sequence[int]) -> int:
+    """Delete these messages at once, as ``delete_message`` does one (account deletion,
+    retention): in one transaction, each with its "deleted" change, announced after the
+    commit; then their files. Those gone already are skipped. How many were deleted."""
+    files = await files_of(message_ids)
+    async with in_transaction():
+        present = await Message.filter(id__in=list(message_ids)).values_list("room_id", "id")
+        gone = [(int(room_id), int(message_id)) for room_id, message_id in present]
+        if gone:
+            await Message.filter(id__in=[m for _, m in gone]).delete()
+        rooms = await record_many(ChangeKind.DELETED, gone)
+    await announce_newest(rooms)
+    await discard(files)
+    return len(gone)

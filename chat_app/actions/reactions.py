@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import emoji as emoji_data
 from quart import current_app
 from tortoise.exceptions import IntegrityError
@@ -11,8 +13,10 @@ from chat_app.actions.changes import (
     MessageRejected,
     NotAllowed,
     announce,
+    announce_newest,
     changeable,
     record,
+    record_many,
     spend_write,
 )
 from chat_app.db import finish_even_if_cancelled
@@ -63,3 +67,27 @@ async def _toggle(user: User, room_id: int, message_id: int, chosen: str, most: 
         raise MessageRejected("That reaction could not be saved; try again.") from None
     await announce(room_id, change)
     return added
+
+
+async def take_back_all(
+    user_id: int, batch_size: int = 500, progress: Callable[[int], object] | None = None
+) -> int:
+    """Remove every reaction of ``user_id`` (their account is being deleted), a batch per
+    transaction, each message touched with its "reacted" change; how many went."""
+    removed = 0
+    while True:
+        async with in_transaction():
+            rows = (
+                await Reaction.filter(user_id=user_id)
+                .order_by("id")
+                .limit(batch_size)
+                .values_list("id", "message_id", "message__room_id")
+            )
+            if not rows:
+                return removed
+            await Reaction.filter(id__in=[r[0] for r in rows]).delete()
+            rooms = await record_many(ChangeKind.REACTED, {(int(r[2]), int(r[1])) for r in rows})
+        await announce_newest(rooms)
+        removed += len(rows)
+        if progress is not None:
+            progress(len(rows))

@@ -16,6 +16,7 @@ from chat_app.blueprints import (
     mentions,
     messages,
     notifications,
+    privacy,
     reactions,
     room_settings,
     rooms,
@@ -25,5 +26,5 @@ from chat_app.blueprints import (
 def register_blueprints(app: Quart) -> None:
     """Attach every surface to ``app``."""
     surfaces = (auth, directory, room_settings, directs, rooms, messages, edits, reactions, live)
-    for module in (*surfaces, api, health, admin, notifications, mentions):
+    for module in (*surfaces, api, health, admin, notifications, privacy, mentions):
         app.register_blueprint(module.blueprint)

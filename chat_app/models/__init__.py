@@ -1,6 +1,7 @@
 """Tortoise models and the read queries that go with them (no HTTP, no broker)."""
 
 from chat_app.models.changes import Change, ChangeKind
+from chat_app.models.data_exports import DataExport
 from chat_app.models.invitations import Invitation
 from chat_app.models.mentions import Mention
 from chat_app.models.messages import Message
@@ -14,6 +15,7 @@ __all__ = [
     "AuthSession",
     "Change",
     "ChangeKind",
+    "DataExport",
     "Invitation",
     "LiveSocket",
     "Membership",

@@ -9,13 +9,17 @@ whatever order the broker brings the events in.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
 
 from tortoise import fields
+from tortoise.functions import Max
 from tortoise.models import Model
 
 from chat_app.models.rooms import Room
+from chat_app.models.users import IN_LIST_BATCH
 
 
 class ChangeKind(StrEnum):
@@ -68,3 +72,18 @@ async def changes_after(room_id: int, after: int, limit: int) -> list[Logged]:
         .values_list("id", "message_id", "kind")
     )
     return [Logged(int(n), int(m), ChangeKind(k)) for n, m, k in rows]
+
+
+async def newest_changes(room_ids: Collection[int]) -> dict[int, int]:
+    """Each of these rooms' newest change (rooms without any are left out): a query per
+    IN_LIST_BATCH rooms, each answered from the (room_id, id) index."""
+    newest: dict[int, int] = {}
+    for batch in itertools.batched(sorted(room_ids), IN_LIST_BATCH, strict=False):
+        rows = (
+            await Change.filter(room_id__in=batch)
+            .group_by("room_id")
+            .annotate(newest=Max("id"))
+            .values_list("room_id", "newest")
+        )
+        newest.update({int(room): int(change) for room, change in rows})
+    return newest

@@ -47,7 +47,8 @@ class Message(Model):
     class Meta:
         table = "messages"
         unique_together = (("author", "client_id"),)
-        indexes = (("room_id", "id"), ("reply_to_id",))
+        # (author_id, id): one person's messages in order (their export, their deletion).
+        indexes = (("room_id", "id"), ("reply_to_id",), ("author_id", "id"))
 
     room_id: int
     author_id: int
@@ -149,9 +150,13 @@ async def with_authors(message_ids: list[int]) -> list[Message]:
 
 
 async def in_batches(
-    room_id: int | None = None, older_than: datetime | None = None, size: int = 1000
+    room_id: int | None = None,
+    older_than: datetime | None = None,
+    size: int = 1000,
+    author_id: int | None = None,
 ) -> AsyncIterator[list[Message]]:
-    """Messages oldest first, ``size`` at a time by keyset on id: any history in bounded memory.
+    """Messages oldest first (of one room, older than a time, by one author, as given),
+    ``size`` at a time by keyset on id: any history in bounded memory.
 
     Rows deleted between batches do not disturb it (the next batch starts after the last id).
     """
@@ -162,6 +167,8 @@ async def in_batches(
             query = query.filter(room_id=room_id)
         if older_than is not None:
             query = query.filter(created_at__lt=older_than)
+        if author_id is not None:
+            query = query.filter(author_id=author_id)
         batch = await query.order_by("id").limit(size).select_related("author", "room")
         if batch:
             yield batch

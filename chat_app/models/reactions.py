@@ -35,6 +35,7 @@ class Reaction(Model):
     class Meta:
         table = "reactions"
         unique_together = (("message", "user", "emoji"),)
+        indexes = (("user_id", "id"),)  # one person's reactions (their export, their deletion)
 
     message_id: int
     user_id: int

@@ -12,6 +12,13 @@ from tortoise.models import Model
 # the event loop, so housekeeping with 10,000 sockets would hold up every socket's frames.
 IN_LIST_BATCH = 500
 
+# The one account that messages kept after their author deleted theirs belong to
+# (CHAT_ACCOUNT_DELETION=anonymize). No one can sign up as it: a username has no spaces.
+DELETED_USERNAME = "deleted user"
+# The password hash of an account being deleted: no password matches it, and `prune` finishes
+# the deletion of any account left with it (a server stopped half-way through).
+DELETION_PENDING = "!deletion pending"
+
 
 class User(Model):
     """A person who can sign in."""
@@ -28,6 +35,11 @@ class User(Model):
 
     def __str__(self) -> str:
         return self.username
+
+    @property
+    def is_deleted_placeholder(self) -> bool:
+        """Whether this is the "deleted user" that anonymized messages are shown as by."""
+        return self.username == DELETED_USERNAME
 
 
 class AuthSession(Model):

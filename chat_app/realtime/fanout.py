@@ -15,20 +15,22 @@ the catch-up, and every later one reaches the socket live.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+import re
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import cast
 
 from quart import Quart
 
 from chat_app import metrics
 from chat_app.models import ChangeKind, Message
-from chat_app.models.changes import Logged, changes_after, newest_change
+from chat_app.models.changes import Logged, changes_after, newest_change, newest_changes
 from chat_app.models.messages import with_authors
 from chat_app.realtime import streams
 from chat_app.realtime.connection import Rooms, write_each
 from chat_app.realtime.events import RoomChanged
 
 READ_PAGE = 500
+QUOTE_CLASS = re.compile(r'class="quote-of-(\d+) ')  # an excerpt of message N in an envelope
 RENDERED_KEPT = 4096  # ~2 KB each: the latest changes' envelopes, replayed by catch-ups
 
 
@@ -76,6 +78,20 @@ class ChangeFanout:
     def forget(self, room_id: int) -> None:
         """Stop following a room without sockets here (it is read afresh when one joins)."""
         self._feeds.pop(room_id, None)
+
+    async def missed(self) -> list[RoomChanged]:
+        """Events for the changes committed in rooms with sockets here that no event brought
+        (a task run in another process with the in-process broker, an event lost): one
+        read of each such room's newest change."""
+        watched = [room_id for room_id in self._feeds if self._rooms.sockets_in(room_id)]
+        if not watched:
+            return []
+        newest = await newest_changes(watched)
+        return [
+            RoomChanged(room_id=room_id, change=change)
+            for room_id, change in newest.items()
+            if (feed := self._feeds.get(room_id)) is not None and change > feed.delivered
+        ]
 
     async def fan_out(self, events: Sequence[RoomChanged]) -> list[tuple[int, int]]:
         """Deliver what these events announce, room by room, each change once; returns
@@ -162,8 +178,25 @@ class ChangeFanout:
                 )
                 for c in logged
             ]
+        self._forget_quotes_of(c.message_id for c in logged if c.message_id in quoted)
         for c, r in zip(logged, rendered, strict=True):
             self._rendered[(c.change, c.kind)] = r
         while len(self._rendered) > RENDERED_KEPT:
             del self._rendered[next(iter(self._rendered))]  # the oldest kept
         return rendered
+
+    def _forget_quotes_of(self, message_ids: Iterable[int]) -> None:
+        """Drop kept envelopes that quote these messages (edited or deleted now): a catch-up
+        rendering them afresh shows the excerpt as it is, not as it was (a deleted account's
+        words must not come back from memory)."""
+        changed = set(message_ids)
+        if not changed:
+            return
+        stale = [
+            key
+            for key, r in self._rendered.items()
+            if "quote-of-" in r.for_others
+            and not changed.isdisjoint(int(n) for n in QUOTE_CLASS.findall(r.for_others))
+        ]
+        for key in stale:
+            del self._rendered[key]

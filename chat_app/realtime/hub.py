@@ -200,6 +200,14 @@ class Hub:
         ended = tokens - await valid_session_tokens(tokens)
         self._sign_out(c for c in self.connections() if c.session_token in ended)
 
+    async def deliver_missed(self) -> None:
+        """Deliver the changes no event told this node of (see ChangeFanout.missed): a task
+        in another process with ``memory://`` (retention, account deletion) reaches open
+        tabs within a housekeeping round."""
+        missed = await self._changes.missed()
+        if missed:
+            await self.deliver(missed)
+
     def _sign_out(self, connections: Iterable[Connection]) -> None:
         for connection in connections:
             connection.close(POLICY_VIOLATION, "signed out")
