@@ -29,6 +29,7 @@ from werkzeug.datastructures import Headers
 from wsproto.connection import ConnectionState
 
 from chat_app import metrics
+from chat_app.realtime.inbox import GatedBuffer
 
 TEXT_FIN = 0x81  # FIN bit and the text opcode
 DIRECT_FRAMES = metrics.FRAMES_SENT.labels("direct")
@@ -94,7 +95,12 @@ class PromptWebsocket(Websocket):
     looping on ``send`` cannot starve the others. Our frames are written by the hub, once per
     socket per batch of events, so that guard only cost a trip round the event loop per frame:
     a fan-out to 1,000 sockets took 1,000 of them instead of one pass.
+
+    Received frames wait in a ``GatedBuffer``: a flood is dropped as it arrives.
     """
+
+    buffer_class = GatedBuffer
+    buffer: GatedBuffer
 
     async def accept(
         self, headers: dict[str, str] | Headers | None = None, subprotocol: str | None = None
