@@ -116,6 +116,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             with_reference=not args.no_reference,
             profile=args.profile,
             sweep=args.sweep,
+            deflate=not args.no_deflate,
         )
         rows: list[Row] = []
         try:
@@ -129,7 +130,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "machine": machine(),
         "command": " ".join(["python -m bench", *sys.argv[1:]]),
         "database": args.database,
-        "client": "raw asyncio WebSocket clients, no permessage-deflate offer",
+        "client": "raw asyncio WebSocket clients, "
+        + ("no permessage-deflate offer" if args.no_deflate else "offering permessage-deflate"),
         "loadgen_processes": args.processes,
         "seconds": round(time.monotonic() - started, 1),
         "rows": [asdict(r) | {"ratio": r.ratio} for r in rows],
@@ -165,6 +167,11 @@ def main() -> int:
     )
     parser.add_argument(
         "--sweep", action="store_true", help="fan-out: go through every rate even after one fails"
+    )
+    parser.add_argument(
+        "--no-deflate",
+        action="store_true",
+        help="clients do not offer permessage-deflate (browsers do)",
     )
     parser.add_argument("--rates", help="fan-out rates to try, comma-separated (msg/s)")
     parser.add_argument("--json", type=Path, default=Path("bench/results/latest.json"))

@@ -2,10 +2,11 @@
 
 A client is a bare ``asyncio.Protocol`` that does the RFC 6455 handshake itself and parses
 server frames with a few lines of code, so thousands of receivers cost little CPU and the
-server, not the generator, is what gets measured. Clients do not offer permessage-deflate
-(so Hypercorn does not negotiate it; see docs/benchmarks.md). Every bench message carries
-``bench:<seq>:<monotonic send time in ns>`` in its text; ``CLOCK_MONOTONIC`` is shared by all
-processes on the machine, so a receiver computes send-to-delivery latency directly.
+server, not the generator, is what gets measured. Like browsers, clients offer
+permessage-deflate (``Target.deflate``) and inflate what a server that agreed to it
+compresses. Every bench message carries ``bench:<seq>:<monotonic send time in ns>`` in its
+text; ``CLOCK_MONOTONIC`` is shared by all processes on the machine, so a receiver computes
+send-to-delivery latency directly.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import re
 import resource
 import struct
 import time
+import zlib
 from array import array
 from collections import Counter
 from dataclasses import dataclass, field
@@ -32,6 +34,8 @@ HEARTBEAT = b'{"heartbeat": 1, "HEADERS": {"HX-Request": "true"}}'
 HEARTBEAT_SECONDS = 15  # the page sends one every 20 s; the server closes sockets silent for 45
 MAX_SEQ = 1 << 20  # seqs are per run and bounded; counts live in one bytearray per client
 CONNECT_CONCURRENCY = 64
+DEFLATE_OFFER = "permessage-deflate; client_max_window_bits"  # what Chromium sends
+DEFLATE_TAIL = b"\x00\x00\xff\xff"  # RFC 7692 7.2.2: stripped by the sender, added back
 
 
 def raise_open_files() -> None:
@@ -48,10 +52,11 @@ class Target:
     port: int
     path: str
     cookie: str = ""
+    deflate: bool = True  # offer permessage-deflate, as browsers do
 
 
 def handshake(target: Target, after: int | None, away: float = 0.0) -> bytes:
-    """The HTTP upgrade request a browser tab would send (without compression offers): on a
+    """The HTTP upgrade request a browser tab would send (with its compression offer): on a
     reconnect, the newest change it applied, and like the page, how many seconds it was away."""
     key = base64.b64encode(os.urandom(16)).decode()
     query = f"away={math.ceil(away)}" if after is None else f"after={after}&away={math.ceil(away)}"
@@ -68,6 +73,8 @@ def handshake(target: Target, after: int | None, away: float = 0.0) -> bytes:
     ]
     if target.cookie:
         lines.append(f"Cookie: {target.cookie}")
+    if target.deflate:
+        lines.append(f"Sec-WebSocket-Extensions: {DEFLATE_OFFER}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
@@ -104,6 +111,9 @@ class Client(asyncio.Protocol):
         self._buffer = bytearray()
         self._upgraded = False
         self._fragments = bytearray()
+        self._compressed = False  # the message being received has RSV1 set
+        self._inflate: Any = None  # zlib's inflater, when the server agreed to compress
+        self._fresh_context = False  # server_no_context_takeover: a new inflater per message
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -115,17 +125,28 @@ class Client(asyncio.Protocol):
             end = self._buffer.find(b"\r\n\r\n")
             if end < 0:
                 return
-            status = bytes(self._buffer[:end]).split(b"\r\n", 1)[0]
+            status, *headers = bytes(self._buffer[:end]).split(b"\r\n")
             del self._buffer[: end + 4]
             if b" 101 " not in status + b" ":
                 self._finish(-int(status.split()[1]) if len(status.split()) > 1 else -1)
                 return
+            self._agree(headers)
             self._upgraded = True
             if not self.opened.done():
                 self.opened.set_result(None)
         now = time.monotonic_ns()
         while self._frame(now):
             pass
+
+    def _agree(self, headers: list[bytes]) -> None:
+        """Take the extensions the server agreed to (only permessage-deflate is offered)."""
+        for line in headers:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"sec-websocket-extensions":
+                params = value.decode().lower()
+                if "permessage-deflate" in params:
+                    self._inflate = zlib.decompressobj(-zlib.MAX_WBITS)
+                    self._fresh_context = "server_no_context_takeover" in params
 
     def _frame(self, now: int) -> bool:
         """Consume one complete frame from the buffer; False when more bytes are needed."""
@@ -143,13 +164,16 @@ class Client(asyncio.Protocol):
             (length,), offset = struct.unpack_from("!Q", buf, 2), 10
         if len(buf) < offset + length:
             return False
-        fin, opcode = buf[0] & 0x80, buf[0] & 0x0F
+        buf_head = buf[0]
+        fin, opcode = buf_head & 0x80, buf_head & 0x0F
         payload = bytes(buf[offset : offset + length])
         del buf[: offset + length]
         if opcode in (0, 1):
+            if opcode == 1:
+                self._compressed = bool(buf_head & 0x40)
             self._fragments += payload
             if fin:
-                self._message(bytes(self._fragments), now)
+                self._message(self._inflated(bytes(self._fragments)), now)
                 self._fragments.clear()
         elif opcode == 8:
             code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
@@ -160,6 +184,14 @@ class Client(asyncio.Protocol):
         elif opcode == 9 and self.transport is not None:
             self.transport.write(masked_frame(10, payload))
         return True
+
+    def _inflated(self, payload: bytes) -> bytes:
+        if not self._compressed or self._inflate is None:
+            return payload
+        text: bytes = self._inflate.decompress(payload + DEFLATE_TAIL)
+        if self._fresh_context:
+            self._inflate = zlib.decompressobj(-zlib.MAX_WBITS)
+        return text
 
     def _message(self, text: bytes, now: int) -> None:
         sink = self.sink

@@ -113,7 +113,8 @@ class Live:
     async def connect(self, count: int) -> dict[str, Any]:
         """Connect ``count`` clients; fail loudly if any handshake is refused."""
         cookies = self.bench.population.client_cookies(count)
-        targets = [Target(HOST, self.server.port, self.server.live_path, c) for c in cookies]
+        path, deflate = self.server.live_path, self.bench.deflate
+        targets = [Target(HOST, self.server.port, path, c, deflate) for c in cookies]
         result = await self.bench.loadgen.connect(self.name, targets)
         if result["failed"]:
             # Reported, not fatal: the figures then cover the clients that got in.
@@ -174,6 +175,7 @@ class Bench:
     with_reference: bool = True
     profile: Path | None = None  # py-spy's collapsed stacks of our server during fan-out
     sweep: bool = False  # fan-out: try every rate, even after a failed one (CPU per delivery)
+    deflate: bool = True  # clients offer permessage-deflate, as browsers do
     details: dict[str, Any] = field(default_factory=dict)
     _seq: int = 0
 

@@ -9,7 +9,7 @@ resident memory is printed every minute; the figure is its growth after the firs
 (start-up, caches and the allocator's pools have settled by then).
 
 The clients are the ``websockets`` library (a few hundred sockets need no generator processes);
-like the page, they heartbeat and say how long they were away.
+like the page, they offer permessage-deflate, heartbeat and say how long they were away.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ class Tabs:
         headers = {"Origin": f"http://{HOST}:{self.server.port}", "Cookie": tab.cookie}
         try:
             tab.socket = await websockets.connect(
-                url, additional_headers=headers, compression=None, ping_interval=None, max_size=None
+                url, additional_headers=headers, ping_interval=None, max_size=None
             )
         except Exception as error:  # counted and retried at its next turn
             self.churn.failed += 1

@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -33,7 +34,7 @@ from chat_app.models.messages import shown
 from chat_app.realtime import streams
 from chat_app.realtime.connection import Connection
 from chat_app.realtime.hub import Hub
-from chat_app.realtime.inbox import Receive, gated
+from chat_app.realtime.inbox import dropped_notice, gated
 from chat_app.realtime.websocket import PromptWebsocket
 from chat_app.security import CSRF_FIELD, origin_allowed
 
@@ -43,6 +44,7 @@ blueprint = Blueprint("live", __name__)
 TOO_BIG = 1009
 CATCH_UP_PAGE = 200
 AWAY_MARGIN_SECONDS = 10
+Receive = Callable[[], Awaitable[str | bytes]]
 NOT_DONE_NOTICE = "The server cannot reach its database right now: that was not done. Try again."
 
 
@@ -69,11 +71,13 @@ async def live(slug: str) -> None:
     hub.attach(connection)  # subscribe first, so nothing committed from now on is missed
     log_event(log, "ws.connect", user=user.id, room=room.id)
     try:
-        await socket_opened(connection.socket_id, user.id, room.id, hub.node_id)
-        await _catch_up(hub, connection, _after_arg())
-        # Presence events may have been missed while this tab was away (a broker gap too).
-        connection.offer(None, await hub.presence_for_returning_tab(room.id, _seen_arg()))
-        await _stream(connection, user, room)
+        # The gate from the start: frames sent during the catch-up spend from the budget too.
+        with gated(connection, socket.buffer, await dropped_notice()):
+            await socket_opened(connection.socket_id, user.id, room.id, hub.node_id)
+            await _catch_up(hub, connection, _after_arg())
+            # Presence events may have been missed while this tab was away (a broker gap too).
+            connection.offer(None, await hub.presence_for_returning_tab(room.id, _seen_arg()))
+            await _stream(connection, user, room)
         if connection.close_code is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(
@@ -150,9 +154,8 @@ async def _catch_up(hub: Hub, connection: Connection, after: int | None) -> None
 
 
 async def _receive(connection: Connection, user: User, room: Room) -> None:
-    """Read frames promptly (a flood is dropped, not queued) and answer the admitted ones."""
-    async with gated(connection, websocket.receive) as next_frame:
-        await _answer(next_frame, connection, user, room)
+    """Answer the frames the gate admits (a flood is dropped as it arrives, not queued)."""
+    await _answer(websocket.receive, connection, user, room)
 
 
 async def _answer(next_frame: Receive, connection: Connection, user: User, room: Room) -> None:

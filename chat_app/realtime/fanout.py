@@ -31,7 +31,11 @@ from chat_app.realtime.events import RoomChanged
 
 READ_PAGE = 500
 QUOTE_CLASS = re.compile(r'class="quote-of-(\d+) ')  # an excerpt of message N in an envelope
-RENDERED_KEPT = 4096  # ~2 KB each: the latest changes' envelopes, replayed by catch-ups
+# The latest changes' envelopes (two texts of ~2 KB each: the author's and everyone else's),
+# replayed by the catch-ups of tabs back from a blip, whose cursors are seconds old: about a
+# minute at 20 changes a second. After a restart the cache is empty anyway. (4,096 took
+# minutes to fill: ~3 MB of the soak scenario's growth.)
+RENDERED_KEPT = 1024
 
 
 class _Feed:

@@ -1,28 +1,30 @@
-"""Reading a socket's frames promptly, so a flood cannot pile up in memory.
+"""Admitting a socket's frames as they arrive, so a flood cannot pile up in memory.
 
 Quart queues incoming frames without bound while a handler is busy (say, in a database
-write). The gate reads every frame as soon as it arrives and keeps at most ``burst`` of them
-waiting; frames over the rate or the backlog are dropped on arrival, with a notice, and a
-socket that keeps flooding is closed with 1008. Every kind of frame (messages, typing
-signals, anything else) spends from the same budget.
+write). Our websocket's buffer (``GatedBuffer``, Quart's ``buffer_class``) decides on each
+frame as it arrives: at most ``burst`` wait for the handler; frames over the rate or the
+backlog are dropped, with a notice, and a socket that keeps flooding is closed with 1008.
+Every kind of frame (messages, typing signals, anything else) spends from the same budget.
+
+Deciding in the buffer costs an idle socket nothing: an earlier gate read frames with a task
+of its own, and a task per frame waiting for the next one (~8 KB a socket, and a task and a
+``wait`` per heartbeat).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Callable, Iterator
 
 from quart import current_app
+from quart.wrappers.websocket import Buffer
 
 from chat_app.buckets import TokenBucket
 from chat_app.realtime import streams
 from chat_app.realtime.connection import POLICY_VIOLATION, Connection
 
-Frame = str | bytes | None
-Receive = Callable[[], Awaitable[Frame]]
-
 DROPPED_NOTICE = "You are sending too fast: some of what you sent was dropped. Slow down."
+UNGATED_BACKLOG = 64  # frames kept before the handler sets up its gate, which then judges them
 
 
 class FrameGate:
@@ -30,12 +32,11 @@ class FrameGate:
 
     Dropped frames call ``on_drop`` once per run of drops (so the notices cannot flood the
     outbound queue in turn); after ``tolerance`` drops, refilled at ``rate``, ``on_abuse``
-    is called and reading stops.
+    is called and every later frame is dropped.
     """
 
     def __init__(
         self,
-        receive: Receive,
         *,
         rate: float,
         burst: int,
@@ -43,68 +44,84 @@ class FrameGate:
         on_drop: Callable[[], None],
         on_abuse: Callable[[], None],
     ) -> None:
-        self._receive = receive
+        self._burst = burst
         self._frames = TokenBucket(rate, burst)
         self._strikes = TokenBucket(rate, tolerance)
-        self._backlog: asyncio.Queue[Frame] = asyncio.Queue(maxsize=burst)
         self._on_drop, self._on_abuse = on_drop, on_abuse
         self._in_a_run_of_drops = False
+        self.abused = False
         self.dropped = 0
 
+    def admit(self, queued: int) -> bool:
+        """Whether a frame that just arrived may wait for the handler, behind ``queued``."""
+        if not self.abused and queued < self._burst and not self._frames.take(None):
+            self._in_a_run_of_drops = False
+            return True
+        self.dropped += 1
+        if self.abused:
+            return False
+        if self._strikes.take(None):
+            self.abused = True
+            self._on_abuse()
+        elif not self._in_a_run_of_drops:
+            self._in_a_run_of_drops = True
+            self._on_drop()
+        return False
+
+
+class GatedBuffer(Buffer):
+    """Quart's buffer of received frames, with a ``FrameGate`` deciding on each arrival."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate: FrameGate | None = None
+
     def queued(self) -> int:
-        """Frames read and waiting for the handler (never more than ``burst``)."""
-        return self._backlog.qsize()
+        """Frames received and waiting for the handler."""
+        return self._queue.qsize()
 
-    async def pump(self) -> None:
-        """Read frames until the client leaves or abuses the socket."""
-        while True:
-            frame = await self._receive()
-            if not self._backlog.full() and not self._frames.take(None):
-                self._backlog.put_nowait(frame)
-                self._in_a_run_of_drops = False
-                continue
-            self.dropped += 1
-            if self._strikes.take(None):
-                self._on_abuse()
-                return
-            if not self._in_a_run_of_drops:
-                self._in_a_run_of_drops = True
-                self._on_drop()
+    def install(self, gate: FrameGate) -> None:
+        """Put ``gate`` in front; the frames that arrived before it are judged by it too."""
+        early = [self._queue.get_nowait() for _ in range(self.queued())]
+        self.gate = gate
+        for frame in early:
+            self._admit(frame)
 
-    async def next_frame(self, pump: asyncio.Task[None]) -> Frame:
-        """The next admitted frame; the pump's error (a disconnect) if it failed first."""
-        getter = asyncio.ensure_future(self._backlog.get())
-        try:
-            await asyncio.wait({getter, pump}, return_when=asyncio.FIRST_COMPLETED)
-            if not getter.done() and (error := pump.exception()) is not None:
-                raise error
-            return await getter
-        finally:
-            getter.cancel()  # no-op once done; else it would outlive a cancelled reader
-            # Re-raised here, the pump's error keeps this frame in its traceback: holding the
-            # task, the frame would make a cycle (task → error → frame → task), and every
-            # closed socket's objects would wait for a full garbage collection.
-            del pump
+    async def put(self, data: bytes | str) -> None:
+        self._admit(data)
+
+    def _admit(self, data: bytes | str) -> None:
+        queued = self.queued()
+        if queued < UNGATED_BACKLOG if self.gate is None else self.gate.admit(queued):
+            self._queue.put_nowait(data)  # unbounded: the gate is the bound
 
 
-@contextlib.asynccontextmanager
-async def gated(connection: Connection, receive: Receive) -> AsyncIterator[Receive]:
-    """``receive`` behind a FrameGate set up from the app's settings, for ``connection``."""
+@contextlib.contextmanager
+def gated(connection: Connection, buffer: GatedBuffer, notice: str) -> Iterator[FrameGate]:
+    """``buffer`` behind a FrameGate set up from the app's settings, for ``connection``;
+    ``notice`` is what a tab whose frames were dropped is sent."""
     cfg = current_app.config
-    notice = await streams.render_notice(DROPPED_NOTICE)
     gate = FrameGate(
-        receive,
         rate=cfg["WS_FRAMES_PER_SECOND"],
         burst=cfg["WS_FRAMES_BURST"],
         tolerance=cfg["WS_FRAMES_DROPPED_BEFORE_CLOSE"],
         on_drop=lambda: connection.offer(None, notice),
         on_abuse=lambda: connection.close(POLICY_VIOLATION, "too many frames"),
     )
-    pump = asyncio.create_task(gate.pump())
+    buffer.install(gate)
     try:
-        yield lambda: gate.next_frame(pump)
+        yield gate
     finally:
-        pump.cancel()
-        # Waited for, not awaited: awaiting would re-raise its error (a disconnect) here, and
-        # that error's traceback would hold this frame, which holds the task (a cycle).
-        await asyncio.wait({pump})
+        # The gate holds the connection, which holds the socket, which holds the buffer: let
+        # go, or every closed socket would wait for a full garbage collection.
+        buffer.gate = None
+
+
+async def dropped_notice() -> str:
+    """The notice for dropped frames, rendered once per app."""
+    rendered: str | None = current_app.extensions.get("dropped_notice")
+    if rendered is None:
+        rendered = current_app.extensions["dropped_notice"] = await streams.render_notice(
+            DROPPED_NOTICE
+        )
+    return rendered

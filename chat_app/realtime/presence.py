@@ -33,14 +33,13 @@ class PeopleList:
         self._pending: set[int] = set()
         self._rendered = -float("inf")
         self._timer: asyncio.Task[None] | None = None
-        # People-list updates for returning tabs, by (room, since, presence version): tabs
+        # People-list updates for returning tabs, by (room, since, render generation): tabs
         # that come back together (a restart, a network blip) share one render.
-        self._version = 0
+        self._generation = 0  # live renders started; changes after the last are pending
         self._returning: dict[tuple[int, int, int], str] = {}
 
     async def changed(self, users: Iterable[int]) -> None:
         """``users`` came online, went offline or changed status."""
-        self._version += 1
         self._pending.update(users)
         await self._render_due()
 
@@ -67,6 +66,7 @@ class PeopleList:
             self._timer = asyncio.create_task(self._render_later(wait))
             return
         users, self._pending = self._pending, set()
+        self._generation += 1
         self._rendered = time.monotonic()
         query = Membership.filter(user_id__in=users).distinct()
         rooms: list[int] = await query.values_list("room_id", flat=True)  # type: ignore[assignment]
@@ -89,12 +89,17 @@ class PeopleList:
 
     async def for_returning_tab(self, room_id: int, since: datetime | None) -> str:
         """The people-list update for a tab that opens a socket having last seen the list
-        ``since`` (None: unknown). Tabs back within a few seconds of each other share it;
-        any presence change since makes a new one."""
+        ``since`` (None: unknown). Tabs back within a few seconds of each other share it
+        until the next live render starts: a change since the last one is pending, and the
+        socket, attached before it asks, gets that render like every socket of the room.
+
+        In a connect storm every tab's user comes online, so a render per presence change
+        was a render per connect, each of the latest changes: a quarter of a connect's CPU,
+        growing with the crowd. Per live render, it is a few a second at most."""
         if since is None:
             return await streams.render_presence_update(room_id)
         bucket = int(since.timestamp()) // RETURNING_BUCKET_SECONDS * RETURNING_BUCKET_SECONDS
-        key = (room_id, bucket, self._version)
+        key = (room_id, bucket, self._generation)
         if key not in self._returning:
             widened = datetime.fromtimestamp(bucket, UTC)
             text = await streams.render_presence_update(room_id, since=widened)

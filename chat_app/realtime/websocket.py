@@ -6,6 +6,12 @@ Frames from server to client are not masked, so a text frame is just a header an
 text: under Hypercorn's HTTP/1.1 server, ``PromptWebsocket`` writes it straight to the
 connection's transport, which is what those layers end up doing. Anything else (another server,
 HTTP/2, a closing connection) takes Quart's own path.
+
+The server declines permessage-deflate, which browsers offer and Hypercorn would accept. Our
+frames go out uncompressed anyway (one frame's bytes are shared by every socket; compressing
+them would cost a deflate pass per socket and message), and accepting it still cost each
+connection zlib's inflate state, ~40 KB for a window of 2**15 bytes, once the browser sent its
+first compressed heartbeat: more than everything else a socket holds.
 """
 
 from __future__ import annotations
@@ -19,9 +25,11 @@ from hypercorn.asyncio.tcp_server import TCPServer
 from hypercorn.protocol.h11 import H11Protocol
 from hypercorn.protocol.ws_stream import ASGIWebsocketState, WSStream
 from quart.wrappers import Websocket
+from werkzeug.datastructures import Headers
 from wsproto.connection import ConnectionState
 
 from chat_app import metrics
+from chat_app.realtime.inbox import GatedBuffer
 
 TEXT_FIN = 0x81  # FIN bit and the text opcode
 DIRECT_FRAMES = metrics.FRAMES_SENT.labels("direct")
@@ -87,7 +95,20 @@ class PromptWebsocket(Websocket):
     looping on ``send`` cannot starve the others. Our frames are written by the hub, once per
     socket per batch of events, so that guard only cost a trip round the event loop per frame:
     a fan-out to 1,000 sockets took 1,000 of them instead of one pass.
+
+    Received frames wait in a ``GatedBuffer``: a flood is dropped as it arrives.
     """
+
+    buffer_class = GatedBuffer
+    buffer: GatedBuffer
+
+    async def accept(
+        self, headers: dict[str, str] | Headers | None = None, subprotocol: str | None = None
+    ) -> None:
+        direct = self.direct
+        if direct is not None and not direct.stream.handshake.accepted:
+            direct.stream.handshake.extensions = None  # declines permessage-deflate: see above
+        await super().accept(headers, subprotocol)
 
     @functools.cached_property
     def direct(self) -> DirectWrite | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -61,6 +62,34 @@ async def test_tabs_returning_together_share_one_people_render_until_presence_ch
         assert again is first
         await hub.deliver([PresenceChanged(user_id=alice.id)])
         assert await hub.presence_for_returning_tab(general.id, since) is not first
+
+
+async def test_tabs_returning_while_a_people_render_waits_share_one_and_get_the_waiting_one(  # type: ignore[no-untyped-def]
+    app, alice, bob, general
+) -> None:
+    """A connect storm: each tab's user comes online, but tabs share the returning render
+    until the next live one, which brings them the changes made meanwhile."""
+    hub = Hub(app)
+    throttle = app.config["PRESENCE_RENDER_SECONDS"]
+    app.config["PRESENCE_RENDER_SECONDS"] = 0.5
+    now = int(datetime.now(UTC).timestamp())
+    since = datetime.fromtimestamp(now - now % 5 - 30 + 1, UTC)
+    try:
+        async with app.app_context():
+            await hub.deliver([PresenceChanged(user_id=alice.id)])  # at once; a window opens
+            first = await hub.presence_for_returning_tab(general.id, since)
+            await hub.deliver([PresenceChanged(user_id=bob.id)])  # inside it: waits
+            tab = Connection(RecordingSocket(), user_id=alice.id, room_id=general.id, queue_size=4)
+            hub.attach(tab)
+            await hub.watch(general.id)
+            assert await hub.presence_for_returning_tab(general.id, since) is first
+            tab.go_live()
+            assert tab.socket.frames == []
+            await asyncio.sleep(1)
+            assert f'id="presence-{bob.id}"' in "".join(tab.socket.frames)
+            assert await hub.presence_for_returning_tab(general.id, since) is not first
+    finally:
+        app.config["PRESENCE_RENDER_SECONDS"] = throttle
 
 
 async def test_catch_ups_replay_the_live_renders_and_render_what_changed_since(  # type: ignore[no-untyped-def]

@@ -1,12 +1,13 @@
-"""The frame gate: a flood is read promptly and dropped, never queued without bound."""
+"""The frame gate: frames are admitted or dropped as they arrive, never queued without bound."""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
+from quart.wrappers.base import ClientDisconnectedError
 
-from chat_app.realtime.inbox import Frame, FrameGate
+from chat_app.realtime.inbox import UNGATED_BACKLOG, FrameGate, GatedBuffer
 
 
 class Recorder:
@@ -14,9 +15,8 @@ class Recorder:
         self.drops = 0
         self.abuses = 0
 
-    def gate(self, receive, *, rate: float, burst: int, tolerance: int) -> FrameGate:  # type: ignore[no-untyped-def]
+    def gate(self, *, rate: float, burst: int, tolerance: int) -> FrameGate:
         return FrameGate(
-            receive,
             rate=rate,
             burst=burst,
             tolerance=tolerance,
@@ -25,49 +25,52 @@ class Recorder:
         )
 
 
-async def settle(inbound: asyncio.Queue[Frame]) -> None:
-    """Let the pump read everything the test queued."""
-    while not inbound.empty():
-        await asyncio.sleep(0)
-
-
 async def test_a_flood_nobody_reads_keeps_at_most_a_burst_and_ends_in_abuse() -> None:
-    async def endless() -> Frame:
-        await asyncio.sleep(0)  # a real socket yields between frames
-        return '{"content": "flood"}'
-
-    seen = Recorder()
-    gate = seen.gate(endless, rate=0.001, burst=5, tolerance=50)
-    await asyncio.wait_for(gate.pump(), 10)  # returns only because of the abuse
-    assert gate.queued() == 5
-    assert gate.dropped == 51
-    assert (seen.drops, seen.abuses) == (1, 1)
+    seen, buffer = Recorder(), GatedBuffer()
+    buffer.gate = seen.gate(rate=0.001, burst=5, tolerance=50)
+    for n in range(1000):
+        await buffer.put(f'{{"content": "flood {n}"}}')
+    assert buffer.queued() == 5
+    assert buffer.gate.dropped == 995 and buffer.gate.abused
+    assert (seen.drops, seen.abuses) == (1, 1)  # and nothing after the abuse
 
 
 async def test_one_notice_per_run_of_drops() -> None:
-    inbound: asyncio.Queue[Frame] = asyncio.Queue()
-    seen = Recorder()
-    gate = seen.gate(inbound.get, rate=1e9, burst=1, tolerance=1000)  # only the backlog limits
-    pump = asyncio.create_task(gate.pump())
+    seen, buffer = Recorder(), GatedBuffer()
+    buffer.gate = seen.gate(rate=1e9, burst=1, tolerance=1000)  # only the backlog limits
     for frame in ("a", "b", "c"):
-        inbound.put_nowait(frame)
-    await settle(inbound)
-    assert (gate.dropped, seen.drops) == (2, 1)
-    assert await gate.next_frame(pump) == "a"
+        await buffer.put(frame)
+    assert (buffer.gate.dropped, seen.drops) == (2, 1)
+    assert await buffer.get() == "a"
     for frame in ("d", "e"):
-        inbound.put_nowait(frame)
-    await settle(inbound)
-    assert (gate.dropped, seen.drops) == (3, 2)
-    assert await gate.next_frame(pump) == "d"
+        await buffer.put(frame)
+    assert (buffer.gate.dropped, seen.drops) == (3, 2)
+    assert await buffer.get() == "d"
     assert seen.abuses == 0
-    pump.cancel()
 
 
-async def test_a_disconnect_reaches_the_reader() -> None:
-    async def gone() -> Frame:
-        raise ConnectionResetError("client left")
+async def test_before_the_gate_is_set_up_a_bounded_backlog_waits() -> None:
+    buffer = GatedBuffer()
+    for n in range(UNGATED_BACKLOG * 3):
+        await buffer.put(str(n))
+    assert buffer.queued() == UNGATED_BACKLOG
+    assert await buffer.get() == "0"
 
-    gate = Recorder().gate(gone, rate=10, burst=5, tolerance=10)
-    pump = asyncio.create_task(gate.pump())
-    with pytest.raises(ConnectionResetError):
-        await gate.next_frame(pump)
+
+async def test_a_disconnect_reaches_the_reader_waiting_for_a_frame() -> None:
+    buffer = GatedBuffer()
+    buffer.gate = Recorder().gate(rate=10, burst=5, tolerance=10)
+    reader = asyncio.create_task(buffer.get())
+    await asyncio.sleep(0)
+    buffer.disconnect()
+    with pytest.raises(ClientDisconnectedError):
+        await reader
+
+
+async def test_frames_that_arrived_before_the_gate_are_judged_by_it() -> None:
+    seen, buffer = Recorder(), GatedBuffer()
+    for n in range(40):
+        await buffer.put(str(n))
+    buffer.install(seen.gate(rate=0.001, burst=5, tolerance=100))
+    assert buffer.queued() == 5 and buffer.gate is not None and buffer.gate.dropped == 35
+    assert (seen.drops, await buffer.get()) == (1, "0")
