@@ -64,8 +64,10 @@ def highlight_matches(html: Markup, terms: object) -> Markup:
         text = unescape(parts[n])
         pieces, last = [], 0
         for match in pattern.finditer(text):
-            found = escape(match.group())
-            pieces += [escape(text[last : match.start()]), f"<mark>{found}</mark>"]
+            pieces += [
+                str(escape(text[last : match.start()])),
+                f"<mark>{escape(match.group())}</mark>",
+            ]
             last = match.end()
-        parts[n] = "".join(pieces) + escape(text[last:])
+        parts[n] = "".join([*pieces, str(escape(text[last:]))])
     return Markup("".join(parts))  # noqa: S704 - every text piece escaped above
