@@ -85,6 +85,8 @@ async def search(viewer_id: int, query: Query, before: int | None, limit: int) -
         limit=limit + 1,  # one more tells whether there is a next page
     )
     ids = await _dialect().matching_ids(criteria)
+    if not ids:
+        return Results([], None)
     found = {
         m.id: m for m in await Message.filter(id__in=ids[:limit]).select_related("author", "room")
     }
