@@ -23,7 +23,7 @@ from chat_app.search import postgres, sqlite
 from chat_app.search.criteria import Criteria
 from chat_app.search.query import Query, SearchError, parse
 
-__all__ = ["Query", "Results", "SearchError", "parse", "rebuild_index", "search"]
+__all__ = ["FILES_NOT_YET", "Query", "Results", "SearchError", "parse", "rebuild_index", "search"]
 
 FILES_NOT_YET = "Files cannot be searched yet: messages have no attachments in this version."
 
