@@ -13,102 +13,49 @@ from chat_app.search.criteria import LINK_MARKS, Criteria, like_pattern
 
 INDEX = "messages_content_trgm"
 PROGRESS_EVERY_SECONDS = 0.5
-# Messages walked newest first before the index is asked (see matching_ids).
-WINDOW = 2000
 
 
-class _Params:
-    """Positional parameters ($1, $2, …) collected as a statement is written."""
+def _sql(criteria: Criteria) -> tuple[str, list[Any]]:
+    params: list[Any] = []
 
-    def __init__(self) -> None:
-        self.values: list[Any] = []
+    def param(value: Any) -> str:
+        params.append(value)
+        return f"${len(params)}"
 
-    def __call__(self, value: Any) -> str:
-        self.values.append(value)
-        return f"${len(self.values)}"
-
-
-def _filters(criteria: Criteria, param: _Params) -> str:
-    """What a message must pass besides its text: the viewer's rooms now (read in the same
-    statement), the cursor, the room, the author, the days."""
+    # The viewer's rooms now, read in the same statement.
     viewer = param(criteria.viewer_id)
     where = [f"m.room_id IN (SELECT room_id FROM memberships WHERE user_id = {viewer})"]  # noqa: S608
-    if criteria.before is not None:
-        where.append(f"m.id < {param(criteria.before)}")
+    where += [f"m.content ILIKE {param(like_pattern(term))}" for term in criteria.indexed]
+    # Shorter terms give the trigram index nothing to look up (as an ILIKE it would read all
+    # of it): strpos only checks the rows the rest found.
+    where += [f"strpos(lower(m.content), lower({param(term)})) > 0" for term in criteria.short]
     if criteria.room_id is not None:
         where.append(f"m.room_id = {param(criteria.room_id)}")
     if criteria.author_id is not None:
         where.append(f"m.author_id = {param(criteria.author_id)}")
+    if criteria.before is not None:
+        where.append(f"m.id < {param(criteria.before)}")
     if criteria.since is not None:
         where.append(f"m.created_at >= {param(criteria.since)}")
     if criteria.until is not None:
         where.append(f"m.created_at < {param(criteria.until)}")
-    return " AND ".join(where)
-
-
-def _text(criteria: Criteria, column: str, param: _Params) -> str:
-    """What the text must contain: each term (ILIKE, which the trigram index serves), shorter
-    terms (strpos: as an ILIKE they would make the index read all of itself) and a link."""
-    where = [f"{column} ILIKE {param(like_pattern(term))}" for term in criteria.indexed]
-    where += [f"strpos(lower({column}), lower({param(term)})) > 0" for term in criteria.short]
     if criteria.has_link:
-        marks = " OR ".join(f"strpos({column}, {param(mark)}) > 0" for mark in LINK_MARKS)
+        marks = " OR ".join(f"strpos(m.content, {param(mark)}) > 0" for mark in LINK_MARKS)
         where.append(f"({marks})")
-    return " AND ".join(where) or "true"
-
-
-def _newest(criteria: Criteria) -> tuple[str, list[Any]]:
-    # The inner LIMIT keeps the primary key walk (no sort, no index on the text) and bounds
-    # it; the outer one stops it as soon as enough rows matched.
-    param = _Params()
+    limit = param(criteria.limit)
+    # Only placeholders and our own fragments are joined: every value is a parameter.
     sql = (
-        f"SELECT w.id FROM (SELECT m.id, m.content FROM messages AS m "  # noqa: S608
-        f"WHERE {_filters(criteria, param)} ORDER BY m.id DESC LIMIT {WINDOW}) AS w "
-        f"WHERE {_text(criteria, 'w.content', param)} "
-        f"ORDER BY w.id DESC LIMIT {param(criteria.limit)}"
+        f"SELECT m.id FROM messages AS m WHERE {' AND '.join(where)} "  # noqa: S608
+        f"ORDER BY m.id DESC LIMIT {limit}"
     )
-    return sql, param.values
-
-
-def _window_floor(criteria: Criteria) -> tuple[str, list[Any]]:
-    param = _Params()
-    sql = (
-        f"SELECT min(w.id) AS floor, count(*) AS rows FROM (SELECT m.id FROM messages AS m "  # noqa: S608
-        f"WHERE {_filters(criteria, param)} ORDER BY m.id DESC LIMIT {WINDOW}) AS w"
-    )
-    return sql, param.values
-
-
-def _indexed(criteria: Criteria, below: int, limit: int) -> tuple[str, list[Any]]:
-    param = _Params()
-    sql = (
-        f"SELECT m.id FROM messages AS m WHERE {_filters(criteria, param)} "  # noqa: S608
-        f"AND m.id < {param(below)} AND {_text(criteria, 'm.content', param)} "
-        f"ORDER BY m.id DESC LIMIT {param(limit)}"
-    )
-    return sql, param.values
+    return sql, params
 
 
 async def matching_ids(criteria: Criteria) -> list[int]:
-    """Ids of the messages ``criteria`` asks for, newest first.
-
-    Which plan is fast depends on how common the words are, and the planner cannot tell from
-    trigram statistics (on 1,000,000 messages it read a common word's whole bitmap: 185 ms).
-    So: first the viewer's newest WINDOW messages are walked newest first and checked, which
-    stops as soon as enough match (common words); only when they hold too few does the
-    trigram index look below them (rare words, whose bitmap is small).
-    """
-    conn = connections.get("default")
-    hits = [row["id"] for row in await conn.execute_query_dict(*_newest(criteria))]
-    if len(hits) >= criteria.limit:
-        return hits
-    [window] = await conn.execute_query_dict(*_window_floor(criteria))
-    if window["rows"] < WINDOW:  # that was all of the viewer's history
-        return hits
-    rest = await conn.execute_query_dict(
-        *_indexed(criteria, window["floor"], criteria.limit - len(hits))
-    )
-    return hits + [row["id"] for row in rest]
+    """Ids of the messages ``criteria`` asks for, newest first."""
+    sql, params = _sql(criteria)
+    rows = await connections.get("default").execute_query_dict(sql, params)
+    return [row["id"] for row in rows]
 
 
 async def rebuild(progress: Callable[[int, int], None]) -> int:

@@ -18,7 +18,6 @@ from chat_app.actions.search import rebuild_search_index
 from chat_app.models import Change, ChangeKind, Membership, Message, Room, User
 from chat_app.models.messages import new_client_id
 from chat_app.search import FILES_NOT_YET, Results, parse, search
-from chat_app.search import postgres as search_postgres
 from tests.conftest import PASSWORD
 from tests.test_cli import run
 
@@ -275,33 +274,3 @@ async def test_membership_is_read_at_search_time(alice: User, bob: User) -> None
     assert await found(alice, "roadmap") == [said]
     await Membership.filter(user_id=alice.id, room_id=room.id).delete()
     assert await found(alice, "roadmap") == []
-
-
-async def _walk(user: User, text: str, limit: int) -> list[int]:
-    seen: list[int] = []
-    before = None
-    while True:
-        page = await results(user, text, before=before, limit=limit)
-        seen += [m.id for m in page.messages]
-        if page.next_before is None:
-            return seen
-        before = page.next_before
-
-
-async def test_postgres_two_steps_find_what_one_would(
-    monkeypatch: pytest.MonkeyPatch, alice: User, bob: User, general: Room
-) -> None:
-    """PostgreSQL reads the newest messages first and asks the index only below them: with a
-    window of two messages every query takes both steps, and finds exactly the same pages."""
-    private = await create_room_by(bob, "Hidden", "", "private")
-    for n in range(12):
-        await say(general if n % 3 else private, alice if n % 2 else bob, f"common word {n}")
-        if n % 4 == 0:
-            await say(general, alice, f"rare thing https://x.example/{n}")
-    queries = ("common", "rare", "thing", "word 1", "co", "has:link", "from:@alice", "in:#general")
-    expected = {(q, limit): await _walk(alice, q, limit) for q in queries for limit in (1, 3, 20)}
-    monkeypatch.setattr(search_postgres, "WINDOW", 2)
-    for (query, limit), ids in expected.items():
-        assert await _walk(alice, query, limit) == ids, (query, limit)
-    assert expected[("common", 20)] == sorted(expected[("common", 20)], reverse=True)
-    assert len(expected[("common", 20)]) == 8  # the four in the private room stay hidden
