@@ -37,8 +37,13 @@ DROP TABLE message_search;
 POSTGRES_FORWARD = """
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 CREATE INDEX messages_content_trgm ON messages USING gin (content gin_trgm_ops);
+-- The planner estimates how many messages contain a word from a sample of the column's values:
+-- with the default 100 it took a word in 1 % of a million messages for one in 10,000 and read
+-- its whole bitmap (174 ms) instead of walking the newest messages (14 ms).
+ALTER TABLE messages ALTER COLUMN content SET STATISTICS 1000;
 """
 POSTGRES_BACKWARD = """
+ALTER TABLE messages ALTER COLUMN content SET STATISTICS -1;
 DROP INDEX messages_content_trgm;
 """
 
