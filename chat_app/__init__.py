@@ -19,7 +19,7 @@ from chat_app.actions.reactions import QUICK_REACTIONS
 from chat_app.auth import make_auth
 from chat_app.db import DatabaseNotReady, close_database, open_database, require_current_schema
 from chat_app.errors import init_errors
-from chat_app.highlight import highlight_mentions
+from chat_app.highlight import highlight_matches, highlight_mentions
 from chat_app.housekeeping import housekeep_forever
 from chat_app.push import init_push
 from chat_app.realtime.broker import Broker, broker_from_url
@@ -58,6 +58,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     app.jinja_env.globals["dom_id"] = dom_id
     app.jinja_env.globals["quick_reactions"] = QUICK_REACTIONS
     app.jinja_env.filters["mentions"] = highlight_mentions
+    app.jinja_env.filters["matches"] = highlight_matches
 
     hub = Hub(app)
     broker: Broker = broker_from_url(

@@ -11,6 +11,7 @@ pushed copies (keyed on ``data-user``).
 from __future__ import annotations
 
 import re
+from html import unescape
 
 from markupsafe import Markup, escape
 
@@ -38,3 +39,35 @@ def highlight_mentions(text: str, mentioned: object, viewer_id: int | None = Non
         return f'<span class="mention{me}" data-user="{user_id}">@{name}</span>{rest}'
 
     return Markup(MENTION_RE.sub(wrap, str(escaped)))  # noqa: S704 - escaped above, names checked
+
+
+# Our own tags in escaped text: escaping leaves no other "<" in it.
+TAG_RE = re.compile(r"(<[^>]*>)")
+
+
+def highlight_matches(html: Markup, terms: object) -> Markup:
+    """Escaped ``html`` (a message's text as the ``mentions`` filter made it) with every
+    case-insensitive occurrence of ``terms`` in ``<mark>``.
+
+    Only the text between tags is looked at, as the characters it stands for (``&amp;`` is
+    one ``&``), and each piece is escaped again: a term can neither match inside a tag or an
+    entity nor bring markup of its own.
+    """
+    words = [t for t in terms if isinstance(t, str) and t] if isinstance(terms, tuple) else []
+    if not words:
+        return html
+    pattern = re.compile(
+        "|".join(re.escape(word) for word in sorted(words, key=len, reverse=True)), re.IGNORECASE
+    )
+    parts = TAG_RE.split(str(html))
+    for n in range(0, len(parts), 2):  # even parts are text, odd ones our tags
+        text = unescape(parts[n])
+        pieces, last = [], 0
+        for match in pattern.finditer(text):
+            pieces += [
+                str(escape(text[last : match.start()])),
+                f"<mark>{escape(match.group())}</mark>",
+            ]
+            last = match.end()
+        parts[n] = "".join([*pieces, str(escape(text[last:]))])
+    return Markup("".join(parts))  # noqa: S704 - every text piece escaped above

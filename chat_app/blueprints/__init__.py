@@ -20,11 +20,12 @@ from chat_app.blueprints import (
     reactions,
     room_settings,
     rooms,
+    search,
 )
 
 
 def register_blueprints(app: Quart) -> None:
     """Attach every surface to ``app``."""
     surfaces = (auth, directory, room_settings, directs, rooms, messages, edits, reactions, live)
-    for module in (*surfaces, api, health, admin, notifications, privacy, mentions):
+    for module in (*surfaces, search, api, health, admin, notifications, privacy, mentions):
         app.register_blueprint(module.blueprint)

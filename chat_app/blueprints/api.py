@@ -13,6 +13,7 @@ from chat_app.blueprints.rooms import cursor_arg
 from chat_app.models import Message
 from chat_app.models.messages import page_before
 from chat_app.models.presence import MemberPresence, presence_visible_to
+from chat_app.search import SearchError, parse, search
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 
@@ -69,6 +70,15 @@ async def set_presence() -> dict[str, Any]:
     return {"users": [presence_json(m) for m in await presence_visible_to(user.id)]}
 
 
+def limit_arg() -> int:
+    """``limit`` from the query string (the history page size when absent); 400 unless it is
+    an integer from 1 to MAX_LIMIT."""
+    raw_limit = request.args.get("limit", str(current_app.config["HISTORY_PAGE_SIZE"]))
+    if not raw_limit.isascii() or not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+        abort(400, f"'limit' must be an integer from 1 to {MAX_LIMIT}.")
+    return int(raw_limit)
+
+
 @blueprint.get("/rooms/<slug>/messages")
 @login_required
 async def room_messages(slug: str) -> dict[str, Any]:
@@ -76,12 +86,30 @@ async def room_messages(slug: str) -> dict[str, Any]:
     user = await viewer_user()
     room = await room_or_404(user, slug)
     before = cursor_arg("before")
-    raw_limit = request.args.get("limit", str(current_app.config["HISTORY_PAGE_SIZE"]))
-    if not raw_limit.isascii() or not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
-        abort(400, f"'limit' must be an integer from 1 to {MAX_LIMIT}.")
-    limit = int(raw_limit)
+    limit = limit_arg()
     messages = await page_before(room.id, before, limit)
     return {
         "messages": [message_json(m) for m in messages],
         "next_before": messages[0].id if len(messages) == limit else None,
+    }
+
+
+@blueprint.get("/search")
+@login_required
+async def search_messages() -> dict[str, Any]:
+    """What ``GET /search`` finds for ``q``, newest first, each with its room's slug;
+    ``next_before`` continues below the last one; ``notice`` says why nothing was looked for."""
+    user = await viewer_user()
+    before, limit = cursor_arg("before"), limit_arg()
+    try:
+        query = parse(request.args.get("q", ""))
+    except SearchError as error:
+        abort(400, str(error))
+    if query.is_empty:
+        abort(400, "Give 'q': what to look for.")
+    results = await search(user.id, query, before, limit)
+    return {
+        "messages": [message_json(m) | {"room": m.room.slug} for m in results.messages],
+        "next_before": results.next_before,
+        "notice": results.notice,
     }
