@@ -1,5 +1,5 @@
 """Search on PostgreSQL: ``pg_trgm``'s GIN index on ``messages.content``, which ``ILIKE``
-uses (migration 0010_search; docs/search.md)."""
+uses (migration 0011_search; docs/search.md)."""
 
 from __future__ import annotations
 

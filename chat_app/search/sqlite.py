@@ -1,5 +1,5 @@
 """Search on SQLite: the FTS5 table ``message_search`` (trigram tokenizer) over the messages'
-text, kept by triggers (migration 0010_search; docs/search.md)."""
+text, kept by triggers (migration 0011_search; docs/search.md)."""
 
 from __future__ import annotations
 
