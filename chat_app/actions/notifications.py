@@ -18,8 +18,7 @@ from chat_app.actions.limits import app_limiter
 from chat_app.db import database_unavailable
 from chat_app.logs import log_event, log_unavailable
 from chat_app.models import Membership, Message, PushSubscription, Room, User
-from chat_app.models.messages import excerpt
-from chat_app.models.notifications import AUTH_MAX, P256DH_MAX, push_targets
+from chat_app.models.notifications import AUTH_MAX, P256DH_MAX, notice_of, push_targets
 from chat_app.models.rooms import NOTIFY_LEVELS
 from chat_app.push import GONE, Pusher, endpoint_problem, pusher_of
 
@@ -139,17 +138,6 @@ async def push_to(
     return Delivery(sent=sent, removed=len(gone), failed=len(statuses) - sent - len(gone))
 
 
-def message_payload(message: Message) -> dict[str, str]:
-    """What a push about ``message`` (room and author loaded) says: plain text, and its
-    permalink to open. The service worker shows it; nothing in it is HTML."""
-    return {
-        "title": f"{message.author.username} in #{message.room.name}",
-        "body": excerpt(message.content),
-        "url": f"/messages/{message.id}",
-        "tag": f"room-{message.room_id}",
-    }
-
-
 async def deliver(
     pusher: Pusher, message_id: int, mentioned_user_ids: Collection[int], everyone: bool
 ) -> Delivery:
@@ -161,7 +149,7 @@ async def deliver(
     targets = await push_targets(message.room_id, message.author_id, mentioned_user_ids, everyone)
     if not targets:
         return Delivery()
-    delivery = await push_to(pusher, targets, message_payload(message))
+    delivery = await push_to(pusher, targets, notice_of(message))
     log_event(
         log,
         "push.delivered",
