@@ -118,6 +118,28 @@ async def subscribe(user: User, raw: object) -> PushSubscription:
     raise NotificationError("This subscription changed meanwhile; try again.")
 
 
+async def renew(old_endpoint: object, raw: object) -> PushSubscription:
+    """The browser's push service replaced the subscription at ``old_endpoint`` by ``raw``
+    (the service worker's ``pushsubscriptionchange``): the same user keeps it.
+
+    Knowing the old endpoint is the authority (it is a secret between the browser, its push
+    service and us), so this needs no session: the worker may run with none.
+    """
+    if pusher_of(current_app) is None:
+        raise PushOff("Push notifications are not set up on this server.")
+    if not isinstance(old_endpoint, str) or endpoint_problem(old_endpoint, allow_http=True):
+        raise NotificationError("Say which subscription changed (its old endpoint).")
+    endpoint, p256dh, auth = parse_subscription(raw, current_app.config["PUSH_ALLOW_HTTP"])
+    old = await PushSubscription.get_or_none(endpoint=old_endpoint)
+    if old is None:
+        raise NotificationError("That subscription is not known here (any more).")
+    if endpoint != old_endpoint:
+        await PushSubscription.filter(endpoint=endpoint).delete()  # a stale copy of the new one
+    old.endpoint, old.p256dh, old.auth = endpoint, p256dh, auth
+    await old.save(update_fields=["endpoint", "p256dh", "auth"])
+    return old
+
+
 async def unsubscribe(user: User, endpoint: object) -> bool:
     """Forget ``user``'s subscription at ``endpoint``; False if they had none there."""
     if not isinstance(endpoint, str) or endpoint_problem(endpoint, allow_http=True):
