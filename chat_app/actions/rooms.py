@@ -58,7 +58,9 @@ ROLES = ("member", "admin")
 async def join_room(user: User, slug: str, name: str | None = None) -> Room:
     """Make ``user`` a member of room ``slug``, creating it (open) if needed. Idempotent.
 
-    For code that knows the room is meant for them (sign-up's default room, the CLI, seeds).
+    For code that knows the room is meant for them (sign-up's default room, the CLI, seeds):
+    it publishes nothing (it may run outside the app), so open tabs show the room on their
+    next load.
 
     A new member has read what was there before: only what comes after is unread for them.
     """
@@ -67,16 +69,22 @@ async def join_room(user: User, slug: str, name: str | None = None) -> Room:
     return room
 
 
-async def _become_member(user: User, room: Room) -> None:
+async def _become_member(user: User, room: Room) -> bool:
     """``user`` joins ``room`` having read what was there before: only what comes after is
-    unread for them. Idempotent; their open tabs get the room's sidebar entry when new."""
-    if not await Membership.exists(user_id=user.id, room_id=room.id):
-        read = await newest_change(room.id)
-        _, created = await Membership.get_or_create(
-            user=user, room=room, defaults={"last_read_change": read}
-        )
-        if created:
-            await publish(MembershipStarted(room_id=room.id, user_id=user.id))
+    unread for them. Idempotent: whether they joined now."""
+    if await Membership.exists(user_id=user.id, room_id=room.id):
+        return False
+    read = await newest_change(room.id)
+    _, created = await Membership.get_or_create(
+        user=user, room=room, defaults={"last_read_change": read}
+    )
+    return created
+
+
+async def _joined(user: User, room: Room) -> None:
+    """``user`` is in ``room`` (idempotent); if new, their open tabs get its sidebar entry."""
+    if await _become_member(user, room):
+        await publish(MembershipStarted(room_id=room.id, user_id=user.id))
 
 
 def _clean_name(name: object) -> str:
@@ -159,7 +167,7 @@ async def join_open_room(user: User, slug: str) -> Room:
     room = await open_room(slug)
     if room is None:
         raise RoomNotFound("There is no such open room.")
-    await _become_member(user, room)
+    await _joined(user, room)
     return room
 
 
@@ -240,7 +248,7 @@ async def add_member(user: User, room: Room, username: object) -> User:
     person = await User.get_or_none(username=name, is_active=True) if possible else None
     if person is None:
         raise RoomError("There is nobody with that username.")
-    await _become_member(person, room)
+    await _joined(person, room)
     return person
 
 

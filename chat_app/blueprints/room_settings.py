@@ -86,11 +86,11 @@ async def update(slug: str) -> Any:
     """Save name, topic and open/private; on error the form again with the reason."""
     user, room = await _room(slug)
     form = await request.form
-    fields = {key: form.get(key, "") for key in ("name", "topic", "kind", "everyone_mentions")}
+    fields = {key: form.get(key, "") for key in ("name", "topic", "kind")}
+    everyone = form.get("everyone_mentions")  # absent: unchanged
+    fields["everyone_mentions"] = everyone or room.everyone_mentions
     try:
-        await update_room(
-            user, room, fields["name"], fields["topic"], fields["kind"], fields["everyone_mentions"]
-        )
+        await update_room(user, room, fields["name"], fields["topic"], fields["kind"], everyone)
     except RoomError as error:
         if type(error) is not RoomError:
             refuse_room(error)
