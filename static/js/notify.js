@@ -15,7 +15,7 @@
 
 (() => {
   const SOUND_KEY = "parley.notify.sound";
-  const LOOKING_KEY = "parley.notify.looking"; // {room, at}: a visible tab shows that room
+  const LOOKING_PREFIX = "parley.notify.looking."; // + tab: {room, at} while that tab is visible
   const CLAIM_PREFIX = "parley.notify.claim.";
   const LOOKING_FRESH_MS = 4000;
   const SOUND_GAP_MS = 5000;
@@ -38,15 +38,25 @@
     }
   }
 
-  // A visible tab says which room it shows, every couple of seconds.
+  // A visible tab says which room it shows, every couple of seconds, under its own key.
+  const TAB = Math.random().toString(36).slice(2);
   function lookingAt(roomId) {
-    if (document.visibilityState === "visible" && roomId) {
-      store((s) => s.setItem(LOOKING_KEY, JSON.stringify({ room: roomId, at: Date.now() })));
+    if (!document.hidden && roomId) {
+      store((s) => s.setItem(LOOKING_PREFIX + TAB, JSON.stringify({ room: roomId, at: Date.now() })));
+    } else {
+      store((s) => s.removeItem(LOOKING_PREFIX + TAB));
     }
   }
   function someoneLooksAt(roomId) {
-    const seen = store((s) => JSON.parse(s.getItem(LOOKING_KEY) || "null"));
-    return !!seen && String(seen.room) === String(roomId) && Date.now() - seen.at < LOOKING_FRESH_MS;
+    return store((s) => {
+      for (let i = 0; i < s.length; i++) {
+        const key = s.key(i);
+        if (!key || !key.startsWith(LOOKING_PREFIX) || key === LOOKING_PREFIX + TAB) continue;
+        const seen = JSON.parse(s.getItem(key) || "null");
+        if (seen && String(seen.room) === String(roomId) && Date.now() - seen.at < LOOKING_FRESH_MS) return true;
+      }
+      return false;
+    }) === true;
   }
   // The first tab to claim a message shows it; old claims are swept now and then.
   function claim(messageId) {
@@ -62,7 +72,9 @@
       const old = Date.now() - 60000;
       for (let i = s.length - 1; i >= 0; i--) {
         const key = s.key(i);
-        if (key && key.startsWith(CLAIM_PREFIX) && Number(s.getItem(key)) < old) s.removeItem(key);
+        if (!key) continue;
+        if (key.startsWith(CLAIM_PREFIX) && Number(s.getItem(key)) < old) s.removeItem(key);
+        if (key.startsWith(LOOKING_PREFIX) && (JSON.parse(s.getItem(key) || "{}").at || 0) < old) s.removeItem(key);
       }
     });
   }
@@ -119,6 +131,7 @@
     lookingAt(chat.dataset.roomId);
     setInterval(() => lookingAt(chat.dataset.roomId), LOOKING_FRESH_MS / 2);
     document.addEventListener("visibilitychange", () => lookingAt(chat.dataset.roomId));
+    window.addEventListener("pagehide", () => store((s) => s.removeItem(LOOKING_PREFIX + TAB)));
     setInterval(sweepClaims, 30000);
     // Messages already on the page (and a catch-up's older ones) are not news.
     let newestAtLoad = 0;

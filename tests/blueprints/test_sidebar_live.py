@@ -135,7 +135,6 @@ async def test_a_room_joined_or_added_appears_on_every_tab_and_leaves_when_left(
             await add_member(alice, ops, "bob")
         for tab in (one, two):
             frame = await receive_until(tab, 'hx-swap-oob="beforeend:#room-list"')
-            assert f'<li id="room-link-{ops.id}" hx-swap-oob="delete"></li>' in frame
             assert "Ops" in entry(frame.split("beforeend:#room-list", 1)[1], ops)
         async with app.app_context():
             await add_member(alice, ops, "bob")  # already in: nothing new
