@@ -108,7 +108,7 @@ async def test_a_conversations_entry_is_rendered_once_per_member_not_per_socket(
         async with app.app_context():
             await post_message(alice, dm, "hello both", "client-dm-live-3")
         async with asyncio.timeout(5):
-            while not all(socket.frames for _, socket, _ in sockets):
+            while not all('unread-count">1<' in "".join(s.frames) for _, s, _ in sockets):
                 await asyncio.sleep(0.02)
         assert sorted(renders) == sorted([(alice.id, carol.id), (alice.id, bob.id)])
         for user, socket, _ in sockets:
