@@ -145,6 +145,7 @@ class Hub:
         changed = [event.user_id for event in events if isinstance(event, PresenceChanged)]
         if changed:
             await self._people.changed(changed)
+            await self._sidebar.presence_changed(changed)
         for event in events:
             await self._apply(event)
 

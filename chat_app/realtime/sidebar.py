@@ -14,6 +14,7 @@ Queries per batch of events: none when every user here is looking at the rooms t
 the batch, one for the rooms, and per room one for its members here, one for the counts of
 those singled out (or whose unread message or mention an edit or deletion may have taken
 back), one for the presence of a conversation's people, and one for the messages to notify of.
+A batch of presence changes costs one query when none of those people is in a conversation.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from quart import Quart
 from chat_app.models import Membership, Message, Room
 from chat_app.models.notifications import level_allows, notice_of
 from chat_app.models.presence import MemberPresence, room_presence
+from chat_app.models.rooms import RoomKind
 from chat_app.models.unread import (
     Mark,
     MentionMade,
@@ -122,6 +124,31 @@ class Sidebar:
             await self._remove(room_id, set(members))
         except Exception:
             log.exception("sidebar update failed")
+
+    async def presence_changed(self, user_ids: Sequence[int]) -> None:
+        """People came online or went away: the conversations they are in show their dots
+        anew on the other members' tabs here (the tabs showing one get the people list)."""
+        try:
+            await self._presence_changed(user_ids)
+        except Exception:
+            log.exception("sidebar update failed")
+
+    async def _presence_changed(self, user_ids: Sequence[int]) -> None:
+        if not self._users.users_here():
+            return
+        directs = await Membership.filter(
+            user_id__in=sorted(set(user_ids)), room__kind=RoomKind.DIRECT
+        ).values_list("room_id", flat=True)
+        if not directs:
+            return
+        rows = await Membership.filter(room_id__in=sorted(set(directs))).values_list(
+            "room_id", "user_id"
+        )
+        by_room: defaultdict[int, set[int]] = defaultdict(set)
+        for room_id, user_id in rows:
+            if self._users.sockets_of_user(int(user_id)):
+                by_room[int(room_id)].add(int(user_id))
+        await self._offer_current(by_room, added=False)
 
     async def _rooms_changed(self, events: Sequence[RoomChanged]) -> None:
         elsewhere = {e.room_id: self._elsewhere(e.room_id) for e in events}

@@ -271,3 +271,17 @@ async def test_a_dm_notice_is_titled_by_its_author(
             await post_message(alice, dm, "psst", "client-notice-5")
         [notice] = notices(await receive_until(bobs, "data-notice"))
     assert (notice["title"], notice["body"]) == ("alice", "psst")  # DMs default to "all"
+
+
+async def test_a_conversations_dots_follow_its_peoples_presence(
+    app: Quart, alice: User, bob: User, general: Room
+) -> None:
+    async with app.app_context():
+        dm = await open_direct(alice, [bob.id])
+    bob_tab, alice_tab = await log_in(app, "bob"), await log_in(app, "alice")
+    async with bob_tab.websocket(GENERAL_LIVE, headers={"Origin": ORIGIN}) as bobs:
+        await drain(bobs)
+        async with alice_tab.websocket(GENERAL_LIVE, headers={"Origin": ORIGIN}) as alices:
+            await drain(alices)
+            online = await receive_until(bobs, "alice: online")
+            assert 'title="alice: online"' in last_entry(online, dm)
