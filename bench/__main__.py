@@ -79,6 +79,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         sizes = replace(sizes, soak_minutes=args.soak_minutes)
     if args.soak_rate is not None:
         sizes = replace(sizes, soak_rate=args.soak_rate)
+    for option in ("sockets", "rooms", "members", "posts"):
+        value = getattr(args, f"sidebar_{option}")
+        if value is not None:
+            sizes = replace(sizes, **{f"sidebar_{option}": value})
     chosen = args.scenarios.split(",")
     unknown = set(chosen) - set(SCENARIOS)
     if unknown:
@@ -92,6 +96,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     users = -(-sockets // SOCKETS_PER_USER)
     if "soak" in chosen:
         users = max(users, sizes.soak_users)
+    if "sidebar" in chosen:
+        users = max(users, sizes.sidebar_users)
+        sockets = max(sockets, sizes.sidebar_sockets)
     started = time.monotonic()
     async with database(args.database) as url:
         print(
@@ -158,6 +165,14 @@ def main() -> int:
     parser.add_argument(
         "--soak-rate", type=float, help="soak: messages per second meanwhile (default 20, 0: none)"
     )
+    parser.add_argument(
+        "--sidebar-sockets", type=int, help="sidebar: sockets in all (default 10000, 2 per user)"
+    )
+    parser.add_argument("--sidebar-rooms", type=int, help="sidebar: rooms (default 200)")
+    parser.add_argument(
+        "--sidebar-members", type=int, help="sidebar: members of the big room (default 1000)"
+    )
+    parser.add_argument("--sidebar-posts", type=int, help="sidebar: posts measured (default 20)")
     parser.add_argument("--processes", type=int, default=3, help="load generator processes")
     parser.add_argument("--no-reference", action="store_true", help="skip the reference server")
     parser.add_argument(

@@ -95,6 +95,9 @@ class Sink:
     firsts: int = 0  # (client, seq) pairs in lo..hi-1 received so far, each counted once
     expected: int = -1  # ... and how many make the phase complete (-1: nobody waits)
     complete: asyncio.Event = field(default_factory=asyncio.Event)
+    # Watching for a fragment that carries no bench token (a sidebar entry): each client
+    # notes when it first got a frame holding ``needle`` after ``watch`` (bench/sidebar.py).
+    needle: bytes = b""
 
 
 class Client(asyncio.Protocol):
@@ -104,6 +107,7 @@ class Client(asyncio.Protocol):
         self.sink = sink
         self.counts = bytearray() if counts is None else counts
         self.cursor: int | None = None  # the newest change applied, as the page keeps it
+        self.seen_at = 0  # monotonic ns of the first frame with the sink's needle (0: none yet)
         self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.closed: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self.transport: asyncio.Transport | None = None
@@ -195,6 +199,8 @@ class Client(asyncio.Protocol):
 
     def _message(self, text: bytes, now: int) -> None:
         sink = self.sink
+        if sink.needle and not self.seen_at and sink.needle in text:
+            self.seen_at = now
         for seq_raw, sent_raw in TOKEN_RE.findall(text):
             seq = int(seq_raw)
             if seq >= len(self.counts):
@@ -257,6 +263,7 @@ class Group:
         self._dropped: list[tuple[Target, int | None, bytearray]] = []
         self._dropped_at = 0.0
         self._heartbeat: asyncio.Task[None] | None = None
+        self._watchers: set[str] = set()  # cookies of the clients ``watch`` follows
 
     async def _beat(self) -> None:
         # Like the page's hidden ws-send element: the server closes sockets it never hears from.
@@ -336,6 +343,26 @@ class Group:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(sink.complete.wait(), seconds)
         return {"seconds": time.monotonic() - started}
+
+    def watch(self, needle: bytes, cookies: list[str] | None = None) -> dict[str, Any]:
+        """From now on, note when each client first gets a frame holding ``needle``; the
+        clients signed in with ``cookies`` (kept from the last call when None) are watched."""
+        self.sink.needle = needle
+        if cookies is not None:
+            self._watchers = set(cookies)
+        for client in self.clients:
+            client.seen_at = 0
+        return {}
+
+    def watched(self) -> dict[str, Any]:
+        """When each watched client got the needle (monotonic ns; 0: not yet)."""
+        return {
+            "seen_at": [
+                c.seen_at
+                for c in self.clients
+                if c.target is not None and c.target.cookie in self._watchers
+            ]
+        }
 
     async def drop(self) -> dict[str, Any]:
         """Cut every connection as a network failure would (no closing handshake)."""

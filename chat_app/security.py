@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from hmac import compare_digest
+from typing import Any
 from urllib.parse import urlsplit
 
 from quart import Quart, Response, abort, current_app, request, session
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_FIELD = "csrf_token"
+CSRF_EXEMPT_MARK = "_csrf_exempt"
 CSRF_HEADER = "X-CSRF-Token"
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -74,6 +77,13 @@ def rotate_csrf_token() -> None:
     session[CSRF_FIELD] = secrets.token_urlsafe(32)
 
 
+def csrf_exempt[View: Callable[..., Any]](view: View) -> View:
+    """Mark a view that acts on no cookie's authority (so a forged request gains nothing):
+    the CSRF check asks it for no token."""
+    setattr(view, CSRF_EXEMPT_MARK, True)
+    return view
+
+
 async def check_csrf() -> None:
     """Refuse a state-changing request that is cross-site or lacks this browser's token."""
     if request.method not in UNSAFE_METHODS:
@@ -84,6 +94,9 @@ async def check_csrf() -> None:
     origin = request.headers.get("Origin")
     if origin is not None and not origin_allowed(origin, request.scheme, request.host):
         abort(403, "Cross-site request refused.")
+    view = current_app.view_functions.get(request.endpoint or "")
+    if getattr(view, CSRF_EXEMPT_MARK, False):
+        return  # same-site still required above; no token, since no cookie counts here
     sent = request.headers.get(CSRF_HEADER)
     if sent is None and request.mimetype in {
         "application/x-www-form-urlencoded",

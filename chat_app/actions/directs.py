@@ -12,6 +12,8 @@ from tortoise.transactions import in_transaction
 from chat_app.actions.rooms import DIRECT_PREFIX, RoomError
 from chat_app.models import Membership, Room, User
 from chat_app.models.rooms import NAME_MAX, RoomKind, default_notify_level
+from chat_app.realtime import publish
+from chat_app.realtime.events import MembershipStarted
 
 USER_ID_DIGITS = 18
 
@@ -67,4 +69,6 @@ async def open_direct(user: User, raw_ids: Iterable[object]) -> Room:
         if raced is None:
             raise
         return raced
+    for person in members:  # the conversation appears in each one's sidebar, on every tab
+        await publish(MembershipStarted(room_id=room.id, user_id=person.id))
     return room

@@ -1,7 +1,8 @@
 """Mentions: which room members a message names, written with the message, re-read on edits.
 
 ``@everyone`` mentions the whole room when its author may do that (a room or workspace admin,
-``may_mention_everyone``); anyone else's ``@everyone`` stays plain text: the message goes
+or any member where the room's ``everyone_mentions`` setting says so: ``may_mention_everyone``);
+anyone else's ``@everyone`` stays plain text: the message goes
 out, nobody is notified, and the composer never suggests it to them.
 """
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from chat_app.actions.changes import is_moderator
 from chat_app.models import Membership, Room, User
 from chat_app.models.mentions import EVERYONE, Mention, mentioned_names
+from chat_app.models.rooms import EVERYONE_BY_MEMBERS
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,10 +31,11 @@ NONE = Mentions(frozenset(), False)
 
 
 async def may_mention_everyone(user: User, room: Room) -> bool:
-    """Whether ``user``'s ``@everyone`` notifies ``room``: its admins and workspace admins.
-
-    HOOK: a room setting ("anyone may mention everyone") belongs here once rooms have settings.
-    """
+    """Whether ``user`` (a member: the room came through their membership) may notify the
+    whole ``room`` with ``@everyone``: its admins and workspace admins, or every member when
+    the room's setting allows it."""
+    if room.everyone_mentions == EVERYONE_BY_MEMBERS:
+        return True
     return await is_moderator(user, room)
 
 

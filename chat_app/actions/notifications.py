@@ -18,8 +18,7 @@ from chat_app.actions.limits import app_limiter
 from chat_app.db import database_unavailable
 from chat_app.logs import log_event, log_unavailable
 from chat_app.models import Membership, Message, PushSubscription, Room, User
-from chat_app.models.messages import excerpt
-from chat_app.models.notifications import AUTH_MAX, P256DH_MAX, push_targets
+from chat_app.models.notifications import AUTH_MAX, P256DH_MAX, notice_of, push_targets
 from chat_app.models.rooms import NOTIFY_LEVELS
 from chat_app.push import GONE, Pusher, endpoint_problem, pusher_of
 
@@ -119,6 +118,28 @@ async def subscribe(user: User, raw: object) -> PushSubscription:
     raise NotificationError("This subscription changed meanwhile; try again.")
 
 
+async def renew(old_endpoint: object, raw: object) -> PushSubscription:
+    """The browser's push service replaced the subscription at ``old_endpoint`` by ``raw``
+    (the service worker's ``pushsubscriptionchange``): the same user keeps it.
+
+    Knowing the old endpoint is the authority (it is a secret between the browser, its push
+    service and us), so this needs no session: the worker may run with none.
+    """
+    if pusher_of(current_app) is None:
+        raise PushOff("Push notifications are not set up on this server.")
+    if not isinstance(old_endpoint, str) or endpoint_problem(old_endpoint, allow_http=True):
+        raise NotificationError("Say which subscription changed (its old endpoint).")
+    endpoint, p256dh, auth = parse_subscription(raw, current_app.config["PUSH_ALLOW_HTTP"])
+    old = await PushSubscription.get_or_none(endpoint=old_endpoint)
+    if old is None:
+        raise NotificationError("That subscription is not known here (any more).")
+    if endpoint != old_endpoint:
+        await PushSubscription.filter(endpoint=endpoint).delete()  # a stale copy of the new one
+    old.endpoint, old.p256dh, old.auth = endpoint, p256dh, auth
+    await old.save(update_fields=["endpoint", "p256dh", "auth"])
+    return old
+
+
 async def unsubscribe(user: User, endpoint: object) -> bool:
     """Forget ``user``'s subscription at ``endpoint``; False if they had none there."""
     if not isinstance(endpoint, str) or endpoint_problem(endpoint, allow_http=True):
@@ -139,17 +160,6 @@ async def push_to(
     return Delivery(sent=sent, removed=len(gone), failed=len(statuses) - sent - len(gone))
 
 
-def message_payload(message: Message) -> dict[str, str]:
-    """What a push about ``message`` (room and author loaded) says: plain text, and its
-    permalink to open. The service worker shows it; nothing in it is HTML."""
-    return {
-        "title": f"{message.author.username} in #{message.room.name}",
-        "body": excerpt(message.content),
-        "url": f"/messages/{message.id}",
-        "tag": f"room-{message.room_id}",
-    }
-
-
 async def deliver(
     pusher: Pusher, message_id: int, mentioned_user_ids: Collection[int], everyone: bool
 ) -> Delivery:
@@ -161,7 +171,7 @@ async def deliver(
     targets = await push_targets(message.room_id, message.author_id, mentioned_user_ids, everyone)
     if not targets:
         return Delivery()
-    delivery = await push_to(pusher, targets, message_payload(message))
+    delivery = await push_to(pusher, targets, notice_of(message))
     log_event(
         log,
         "push.delivered",

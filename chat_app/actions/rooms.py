@@ -18,9 +18,15 @@ from tortoise.transactions import in_transaction
 from chat_app.actions.changes import is_moderator
 from chat_app.models import Membership, Room, User
 from chat_app.models.changes import newest_change
-from chat_app.models.rooms import NAME_MAX, TOPIC_MAX, RoomKind, open_room
+from chat_app.models.rooms import (
+    EVERYONE_SETTINGS,
+    NAME_MAX,
+    TOPIC_MAX,
+    RoomKind,
+    open_room,
+)
 from chat_app.realtime import publish
-from chat_app.realtime.events import MembershipEnded
+from chat_app.realtime.events import MembershipEnded, MembershipStarted, RoomArchived
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 # Paths beside /rooms/<slug>, and the prefix of direct conversations' slugs.
@@ -41,10 +47,20 @@ class RoomNotAllowed(RoomError):
     """The room is there, but this user may not do that to it (403)."""
 
 
+class LastAdmin(RoomNotAllowed):
+    """The room would be left without an admin while it still has members (409): another
+    member must be made an admin first."""
+
+
+ROLES = ("member", "admin")
+
+
 async def join_room(user: User, slug: str, name: str | None = None) -> Room:
     """Make ``user`` a member of room ``slug``, creating it (open) if needed. Idempotent.
 
-    For code that knows the room is meant for them (sign-up's default room, the CLI, seeds).
+    For code that knows the room is meant for them (sign-up's default room, the CLI, seeds):
+    it publishes nothing (it may run outside the app), so open tabs show the room on their
+    next load.
 
     A new member has read what was there before: only what comes after is unread for them.
     """
@@ -53,12 +69,22 @@ async def join_room(user: User, slug: str, name: str | None = None) -> Room:
     return room
 
 
-async def _become_member(user: User, room: Room) -> None:
+async def _become_member(user: User, room: Room) -> bool:
     """``user`` joins ``room`` having read what was there before: only what comes after is
-    unread for them. Idempotent."""
-    if not await Membership.exists(user_id=user.id, room_id=room.id):
-        read = await newest_change(room.id)
-        await Membership.get_or_create(user=user, room=room, defaults={"last_read_change": read})
+    unread for them. Idempotent: whether they joined now."""
+    if await Membership.exists(user_id=user.id, room_id=room.id):
+        return False
+    read = await newest_change(room.id)
+    _, created = await Membership.get_or_create(
+        user=user, room=room, defaults={"last_read_change": read}
+    )
+    return created
+
+
+async def _joined(user: User, room: Room) -> None:
+    """``user`` is in ``room`` (idempotent); if new, their open tabs get its sidebar entry."""
+    if await _become_member(user, room):
+        await publish(MembershipStarted(room_id=room.id, user_id=user.id))
 
 
 def _clean_name(name: object) -> str:
@@ -120,6 +146,7 @@ async def create_room_by(user: User, name: object, topic: object, kind: object) 
             f"A room with the address #{slug} already exists (it may be private): "
             "choose another name."
         ) from None
+    await publish(MembershipStarted(room_id=room.id, user_id=user.id))
     return room
 
 
@@ -140,7 +167,7 @@ async def join_open_room(user: User, slug: str) -> Room:
     room = await open_room(slug)
     if room is None:
         raise RoomNotFound("There is no such open room.")
-    await _become_member(user, room)
+    await _joined(user, room)
     return room
 
 
@@ -154,9 +181,24 @@ async def leave_room(user: User, room: Room) -> None:
         raise RoomNotAllowed("A conversation keeps its people; it cannot be left.")
     if _is_default(room):
         raise RoomNotAllowed(f"Everyone stays in #{room.slug}: it cannot be left.")
-    deleted = await Membership.filter(user_id=user.id, room_id=room.id).delete()
+    async with in_transaction():
+        await _check_not_last_admin(room, user.id, "leave")
+        deleted = await Membership.filter(user_id=user.id, room_id=room.id).delete()
     if deleted:
         await publish(MembershipEnded(room_id=room.id, user_id=user.id))
+
+
+async def _check_not_last_admin(room: Room, user_id: int, doing: str) -> None:
+    """Refuse when ``user_id`` is the only admin of ``room`` and others remain (inside the
+    change's transaction; the room's admins are few, so this reads their rows only)."""
+    admins = await Membership.filter(room_id=room.id, role="admin").values_list("user_id")
+    if [int(row[0]) for row in admins] != [user_id]:
+        return
+    if await Membership.filter(room_id=room.id).exclude(user_id=user_id).exists():
+        raise LastAdmin(
+            f"You are the only admin of #{room.name}: make another member an admin "
+            f"(on the room's settings page) before you {doing}."
+        )
 
 
 async def may_manage(user: User, room: Room) -> bool:
@@ -170,14 +212,27 @@ async def _check_manager(user: User, room: Room) -> None:
         raise RoomNotAllowed("Only this room's admins can change that.")
 
 
-async def update_room(user: User, room: Room, name: object, topic: object, kind: object) -> None:
-    """Rename ``room``, set its topic and whether it is open or private (its admins)."""
+def _clean_everyone(everyone: object, current: str) -> str:
+    if everyone is None:
+        return current
+    if everyone not in EVERYONE_SETTINGS:
+        raise RoomError("@everyone is either for the room's admins or for every member.")
+    return str(everyone)
+
+
+async def update_room(
+    user: User, room: Room, name: object, topic: object, kind: object, everyone: object = None
+) -> None:
+    """Rename ``room``, set its topic, whether it is open or private, and whose
+    ``@everyone`` notifies it (``EVERYONE_SETTINGS``; None keeps it) — its admins."""
     await _check_manager(user, room)
     clean_name, clean_topic, clean_kind = _clean_name(name), _clean_topic(topic), _clean_kind(kind)
+    clean_everyone = _clean_everyone(everyone, room.everyone_mentions)
     if _is_default(room) and clean_kind != RoomKind.OPEN:
         raise RoomError(f"#{room.slug} is where everyone starts: it stays open.")
     room.name, room.topic, room.kind = clean_name, clean_topic, clean_kind
-    await room.save(update_fields=["name", "topic", "kind"])
+    room.everyone_mentions = clean_everyone
+    await room.save(update_fields=["name", "topic", "kind", "everyone_mentions"])
 
 
 async def add_member(user: User, room: Room, username: object) -> User:
@@ -193,7 +248,7 @@ async def add_member(user: User, room: Room, username: object) -> User:
     person = await User.get_or_none(username=name, is_active=True) if possible else None
     if person is None:
         raise RoomError("There is nobody with that username.")
-    await _become_member(person, room)
+    await _joined(person, room)
     return person
 
 
@@ -219,6 +274,20 @@ async def remove_member(user: User, room: Room, member_id: object) -> None:
     await publish(MembershipEnded(room_id=room.id, user_id=target, removed=True))
 
 
+async def set_role(user: User, room: Room, member_id: object, role: object) -> None:
+    """Make member ``member_id`` of ``room`` an admin or a plain member (its admins). The last
+    admin cannot step down while others remain: they make someone else an admin first."""
+    await _check_manager(user, room)
+    if role not in ROLES:
+        raise RoomError("A member is either an admin of the room or not.")
+    target = _user_id_from(member_id)
+    async with in_transaction():
+        if role == "member":
+            await _check_not_last_admin(room, target, "step down")
+        if not await Membership.filter(user_id=target, room_id=room.id).update(role=role):
+            raise RoomNotFound("There is no such member.")
+
+
 async def rename_room(room: Room, name: str) -> None:
     """Give ``room`` a new display name (its slug, and so its links, stay)."""
     room.name = _clean_name(name)
@@ -231,6 +300,7 @@ async def archive_room(room: Room) -> bool:
         return False
     room.archived_at = datetime.now(UTC)
     await room.save(update_fields=["archived_at"])
+    await publish(RoomArchived(room_id=room.id))  # it leaves its members' sidebars
     return True
 
 

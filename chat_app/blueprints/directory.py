@@ -1,4 +1,4 @@
-"""The room directory (open rooms), creating a room, joining and leaving one."""
+"""The room directory (open rooms), creating a room and joining one."""
 
 from __future__ import annotations
 
@@ -14,10 +14,9 @@ from chat_app.actions.rooms import (
     RoomNotFound,
     create_room_by,
     join_open_room,
-    leave_room,
     may_create_rooms,
 )
-from chat_app.auth import room_or_404, viewer_user
+from chat_app.auth import viewer_user
 from chat_app.blueprints.frame import frame
 from chat_app.models import User
 from chat_app.models.rooms import NAME_MAX, TOPIC_MAX, open_rooms, rooms_of
@@ -100,15 +99,3 @@ async def join(slug: str) -> WerkzeugResponse:
     except RoomError as error:
         refuse_room(error)
     return redirect(url_for("rooms.show", slug=room.slug), 303)
-
-
-@blueprint.post("/rooms/<slug>/leave")
-@login_required
-async def leave(slug: str) -> WerkzeugResponse:
-    """Leave a room (its sockets in other tabs close) and go to the directory."""
-    user = await viewer_user()
-    try:
-        await leave_room(user, await room_or_404(user, slug))
-    except RoomError as error:
-        refuse_room(error)
-    return redirect(url_for("directory.browse"), 303)

@@ -26,7 +26,11 @@ class Direct:
 
 async def frame(user: User, rooms: list[Room], current: Room | None = None) -> dict[str, Any]:
     """The sidebar's rooms and conversations (one query more when there are conversations)
-    and the current room's title for ``user``."""
+    and the current room's title for ``user``. Archived rooms leave the sidebar (as they do
+    live, realtime/sidebar.py) but for the one shown."""
+    rooms = [
+        r for r in rooms if r.archived_at is None or (current is not None and r.id == current.id)
+    ]
     plain = [room for room in rooms if not room.is_direct]
     conversations = [room for room in rooms if room.is_direct]
     partners = await direct_partners(user.id, [room.id for room in conversations])

@@ -15,6 +15,7 @@ from chat_app.actions.notifications import (
     NotificationError,
     PushOff,
     TooSoon,
+    renew,
     send_test,
     set_level,
     subscribe,
@@ -23,6 +24,7 @@ from chat_app.actions.notifications import (
 from chat_app.auth import room_or_404, viewer_user
 from chat_app.models.notifications import levels_of
 from chat_app.push import pusher_of
+from chat_app.security import csrf_exempt
 
 blueprint = Blueprint("notifications", __name__)
 
@@ -87,6 +89,20 @@ async def push_subscribe() -> tuple[dict[str, Any], int]:
     except NotificationError as error:
         return _refused(error)
     return {"subscribed": True}, 201
+
+
+@blueprint.post("/api/push/renew")
+@csrf_exempt  # no session is used: knowing the old endpoint is the authority (see renew)
+async def push_renew() -> tuple[dict[str, Any], int]:
+    """The service worker reports a subscription its push service replaced
+    (``{"old_endpoint": ..., "subscription": PushSubscription.toJSON()}``)."""
+    body = await _json_body()
+    fields = body if isinstance(body, dict) else {}
+    try:
+        await renew(fields.get("old_endpoint"), fields.get("subscription"))
+    except NotificationError as error:
+        return _refused(error)
+    return {"renewed": True}, 200
 
 
 @blueprint.post("/api/push/unsubscribe")

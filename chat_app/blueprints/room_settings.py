@@ -1,5 +1,6 @@
 """A room's settings and members: its admins rename it, set its topic, make it open or
-private, remove members and archive it; any member sees the members, adds people, leaves."""
+private, say whose @everyone notifies it, make members admins, remove members and archive
+it; any member sees the members, adds people, leaves."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ from quart_auth import login_required
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from chat_app.actions.rooms import (
+    LastAdmin,
     RoomError,
     add_member,
     archive_room_by,
+    leave_room,
     remove_member,
+    set_role,
     update_room,
 )
 from chat_app.auth import room_or_404, rooms_or_404, viewer_user
@@ -27,12 +31,21 @@ blueprint = Blueprint("room_settings", __name__)
 
 
 async def _page(
-    user: User, slug: str, form: dict[str, str] | None = None, error: str | None = None
+    user: User,
+    slug: str,
+    form: dict[str, str] | None = None,
+    error: str | None = None,
+    status: int | None = None,
 ) -> tuple[str, int]:
     room, rooms = await rooms_or_404(user, slug)
     if room.is_direct:
         abort(404)  # a conversation has no settings: its people are its name
-    shown = form or {"name": room.name, "topic": room.topic, "kind": str(room.kind)}
+    shown = form or {
+        "name": room.name,
+        "topic": room.topic,
+        "kind": str(room.kind),
+        "everyone_mentions": room.everyone_mentions,
+    }
     html = await render_template(
         "room_settings/show.html",
         **await frame(user, rooms, room),
@@ -43,7 +56,12 @@ async def _page(
         name_max=NAME_MAX,
         topic_max=TOPIC_MAX,
     )
-    return html, 422 if error else 200
+    return html, (status or 422) if error else 200
+
+
+async def _refused(user: User, room: Room, error: LastAdmin) -> tuple[str, int]:
+    """The settings page with why that was refused, and the controls to transfer admin."""
+    return await _page(user, room.slug, error=str(error), status=409)
 
 
 async def _room(slug: str) -> tuple[User, Room]:
@@ -69,8 +87,10 @@ async def update(slug: str) -> Any:
     user, room = await _room(slug)
     form = await request.form
     fields = {key: form.get(key, "") for key in ("name", "topic", "kind")}
+    everyone = form.get("everyone_mentions")  # absent: unchanged
+    fields["everyone_mentions"] = everyone or room.everyone_mentions
     try:
-        await update_room(user, room, fields["name"], fields["topic"], fields["kind"])
+        await update_room(user, room, fields["name"], fields["topic"], fields["kind"], everyone)
     except RoomError as error:
         if type(error) is not RoomError:
             refuse_room(error)
@@ -105,6 +125,36 @@ async def remove(slug: str) -> WerkzeugResponse:
         refuse_room(error)
     if str(member_id) == str(user.id):
         return redirect(url_for("directory.browse"), 303)
+    return _back(room)
+
+
+@blueprint.post("/rooms/<slug>/leave")
+@login_required
+async def leave(slug: str) -> Any:
+    """Leave a room (its sockets in other tabs close) and go to the directory; its last admin
+    gets this page again with the reason, beside the controls to make someone else admin."""
+    user, room = await _room(slug)
+    try:
+        await leave_room(user, room)
+    except LastAdmin as error:
+        return await _refused(user, room, error)
+    except RoomError as error:
+        refuse_room(error)
+    return redirect(url_for("directory.browse"), 303)
+
+
+@blueprint.post("/rooms/<slug>/members/role")
+@login_required
+async def role(slug: str) -> Any:
+    """Make a member an admin of the room, or a plain member again (its admins)."""
+    user, room = await _room(slug)
+    form = await request.form
+    try:
+        await set_role(user, room, form.get("user_id"), form.get("role"))
+    except LastAdmin as error:
+        return await _refused(user, room, error)
+    except RoomError as error:
+        refuse_room(error)
     return _back(room)
 
 

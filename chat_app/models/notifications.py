@@ -9,6 +9,7 @@ from tortoise import fields
 from tortoise.expressions import Q
 from tortoise.models import Model
 
+from chat_app.models.messages import Message, excerpt
 from chat_app.models.presence import LiveSocket
 from chat_app.models.rooms import NOTIFY_ALL, NOTIFY_MENTIONS, Membership
 from chat_app.models.users import IN_LIST_BATCH, User
@@ -58,6 +59,18 @@ def level_allows(level: str, mentioned: bool, everyone: bool) -> bool:
     if level == NOTIFY_ALL:
         return True
     return level == NOTIFY_MENTIONS and (mentioned or everyone)
+
+
+def notice_of(message: Message) -> dict[str, str]:
+    """What a notification about ``message`` (room and author loaded) says, pushed or shown
+    by an open tab: plain text, and its permalink to open. Nothing in it is HTML."""
+    author, room = message.author.username, message.room
+    return {
+        "title": author if room.is_direct else f"{author} in #{room.name}",
+        "body": excerpt(message.content),
+        "url": f"/messages/{message.id}",
+        "tag": f"room-{message.room_id}",
+    }
 
 
 async def push_targets(

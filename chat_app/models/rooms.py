@@ -37,6 +37,10 @@ class RoomKind(StrEnum):
 NOTIFY_ALL, NOTIFY_MENTIONS, NOTIFY_NONE = "all", "mentions", "none"
 NOTIFY_LEVELS = (NOTIFY_ALL, NOTIFY_MENTIONS, NOTIFY_NONE)
 
+# Whose ``@everyone`` notifies the whole room: its admins (and workspace admins), or any member.
+EVERYONE_BY_ADMINS, EVERYONE_BY_MEMBERS = "admins", "members"
+EVERYONE_SETTINGS = (EVERYONE_BY_ADMINS, EVERYONE_BY_MEMBERS)
+
 
 def default_notify_level(is_direct: bool) -> str:
     """A new membership's level: a direct message is written to you, so you hear all of it;
@@ -59,6 +63,10 @@ class Room(Model):
     # of people, kept so by this unique key (NULL, and so never equal, for other rooms).
     direct_key = fields.CharField(max_length=DIRECT_KEY_MAX, null=True, unique=True)
     archived_at = fields.DatetimeField(null=True)
+    # One of EVERYONE_SETTINGS (see actions/mentions.py: may_mention_everyone).
+    everyone_mentions = fields.CharField(
+        max_length=8, default=EVERYONE_BY_ADMINS, db_default=EVERYONE_BY_ADMINS
+    )
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

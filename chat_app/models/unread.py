@@ -33,9 +33,10 @@ FROM memberships mb
 WHERE {where}
 """
 
-_POSTED = """
-SELECT c.room_id, c.id, m.author_id FROM changes c JOIN messages m ON m.id = c.message_id
- WHERE c.kind = 'posted' AND c.id IN ({marks})
+_TOUCHED = """
+SELECT c.room_id, c.id, c.kind, c.message_id, m.author_id
+  FROM changes c LEFT JOIN messages m ON m.id = c.message_id
+ WHERE c.kind IN ('posted', 'edited', 'deleted') AND c.id IN ({marks})
 """
 
 _FIRST_UNREAD = """
@@ -118,33 +119,51 @@ def badge_count(room: Room, unread: Unread) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Posted:
-    """A message posted as change ``change`` of a room, by ``author_id``."""
+    """Message ``message_id``, posted as change ``change`` of a room by ``author_id``."""
 
     room_id: int
     change: int
+    message_id: int
     author_id: int
 
 
-async def posted_among(changes: Collection[int]) -> list[Posted]:
-    """Those of ``changes`` that posted a message still there, with its author (one query)."""
+@dataclass(frozen=True, slots=True)
+class Touched:
+    """What a batch of changes did to what members have to read: the messages posted (and
+    still there), and per room the newest edit or deletion (which may take an unread message
+    or a mention back)."""
+
+    posted: list[Posted]
+    retracted: dict[int, int]  # room id -> newest edit or deletion among the changes
+
+
+async def touched_among(changes: Collection[int]) -> Touched:
+    """What ``changes`` did (see Touched); reactions do nothing here. One query."""
     if not changes:
-        return []
+        return Touched([], {})
     ids = sorted(changes)
     marks = ", ".join("?" for _ in ids)  # placeholders only: the values are parameters
-    sql = _POSTED.format(marks=marks)
-    return [
-        Posted(int(str(r["room_id"])), int(str(r["id"])), int(str(r["author_id"])))
-        for r in await _rows(sql, list(ids))
-    ]
+    posted: list[Posted] = []
+    retracted: dict[int, int] = {}
+    for r in await _rows(_TOUCHED.format(marks=marks), list(ids)):
+        room_id, change = int(str(r["room_id"])), int(str(r["id"]))
+        if r["kind"] != "posted":
+            retracted[room_id] = max(retracted.get(room_id, 0), change)
+        elif r["author_id"] is not None:  # posted, and not deleted since
+            posted.append(
+                Posted(room_id, change, int(str(r["message_id"])), int(str(r["author_id"])))
+            )
+    return Touched(posted, retracted)
 
 
 @dataclass(frozen=True, slots=True)
 class MentionMade:
-    """``user_id`` (None: everyone) was mentioned in a room by ``author_id``."""
+    """``user_id`` (None: everyone) was mentioned in a room by ``author_id``, in ``change``."""
 
     room_id: int
     user_id: int | None
     author_id: int
+    change: int
 
 
 async def mentions_among(changes: Collection[int]) -> list[MentionMade]:
@@ -152,9 +171,11 @@ async def mentions_among(changes: Collection[int]) -> list[MentionMade]:
     if not changes:
         return []
     rows = await Mention.filter(change__in=sorted(changes)).values_list(
-        "room_id", "user_id", "author_id"
+        "room_id", "user_id", "author_id", "change"
     )
-    return [MentionMade(int(r), None if u is None else int(u), int(a)) for r, u, a in rows]
+    return [
+        MentionMade(int(r), None if u is None else int(u), int(a), int(c)) for r, u, a, c in rows
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,6 +60,22 @@ class MembershipEnded:
 
 
 @dataclass(frozen=True, slots=True)
+class MembershipStarted:
+    """``user_id`` joined ``room_id``, was added to it, or is in a new conversation: their
+    open tabs get its sidebar entry."""
+
+    room_id: int
+    user_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class RoomArchived:
+    """``room_id`` was archived: it leaves its members' sidebars (it stays readable)."""
+
+    room_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class ReadMoved:
     """``user_id`` has read ``room_id`` further: their tabs update its sidebar entry."""
 
@@ -74,6 +90,8 @@ Event = (
     | TypingStarted
     | TypingStopped
     | MembershipEnded
+    | MembershipStarted
+    | RoomArchived
     | ReadMoved
 )
 
@@ -84,6 +102,8 @@ _KINDS: dict[str, type[Event]] = {
     "typing_started": TypingStarted,
     "typing_stopped": TypingStopped,
     "membership_ended": MembershipEnded,
+    "membership_started": MembershipStarted,
+    "room_archived": RoomArchived,
     "read_moved": ReadMoved,
 }
 _NAMES = {cls: name for name, cls in _KINDS.items()}

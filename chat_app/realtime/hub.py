@@ -27,8 +27,10 @@ from chat_app.realtime.connection import (
 from chat_app.realtime.events import (
     Event,
     MembershipEnded,
+    MembershipStarted,
     PresenceChanged,
     ReadMoved,
+    RoomArchived,
     RoomChanged,
     SessionsRevoked,
     TypingStarted,
@@ -44,6 +46,7 @@ log = logging.getLogger(__name__)
 
 REMOVED_REASON = "You were removed from this room."
 LEFT_REASON = "You left this room."
+ARCHIVED_NOTICE = "This room was archived: it can be read, not written to."
 
 _NO_SOCKETS: frozenset[Connection] = frozenset()
 
@@ -133,9 +136,16 @@ class Hub:
         reads = [event for event in events if isinstance(event, ReadMoved)]
         if reads:
             await self._sidebar.reads_moved(reads)
+        started = [event for event in events if isinstance(event, MembershipStarted)]
+        if started:
+            await self._sidebar.memberships_started(started)
+        ended = [event for event in events if isinstance(event, MembershipEnded)]
+        if ended:
+            await self._sidebar.memberships_ended(ended)
         changed = [event.user_id for event in events if isinstance(event, PresenceChanged)]
         if changed:
             await self._people.changed(changed)
+            await self._sidebar.presence_changed(changed)
         for event in events:
             await self._apply(event)
 
@@ -149,6 +159,8 @@ class Hub:
                 )
             case MembershipEnded(room_id=room_id, user_id=user_id, removed=removed):
                 await self._membership_ended(room_id, user_id, removed)
+            case RoomArchived(room_id=room_id):
+                await self._room_archived(room_id)
             case TypingStarted(room_id=room_id, user_id=user_id):
                 await self._typists.started(room_id, user_id)
             case TypingStopped(room_id=room_id, user_id=user_id):
@@ -168,6 +180,17 @@ class Hub:
             connection.close(POLICY_VIOLATION, reason)
         if self.is_typing(room_id, user_id):
             await self._typists.stopped(room_id, user_id)
+
+    async def _room_archived(self, room_id: int) -> None:
+        """Tabs showing the room say so (they stay: it is still readable); it leaves the
+        sidebar of its members' other tabs."""
+        inside = list(self.sockets_in(room_id))
+        if inside:
+            async with self._app.app_context():
+                notice = await render_notice(ARCHIVED_NOTICE)
+            for connection in inside:
+                connection.offer(None, notice)
+        await self._sidebar.room_archived(room_id)
 
     def is_typing(self, room_id: int, user_id: int) -> bool:
         """Whether ``user_id`` shows as typing in ``room_id``."""

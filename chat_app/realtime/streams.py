@@ -121,9 +121,32 @@ def net_effect(logged: Sequence[Logged]) -> list[Logged]:
     ]
 
 
-async def render_room_link(room: Room, mark: Mark) -> str:
-    """A room's sidebar entry as a tab that does not show it sees it (replaced by its id)."""
-    return await render_template("streams/room_link.html", r=room, here=False, mark=mark)
+async def render_room_link(
+    room: Room, mark: Mark, partners: Sequence[MemberPresence] = (), *, added: bool = False
+) -> str:
+    """A room's sidebar entry as a tab that does not show it sees it: replaced by its id, or
+    (``added``) put at the end of its list. ``partners``: a conversation's other people."""
+    return await render_template(
+        "streams/room_link.html",
+        r=room,
+        here=False,
+        mark=mark,
+        partners=list(partners),
+        added=added,
+        list_id="direct-list" if room.is_direct else "room-list",
+    )
+
+
+async def render_room_unlisted(room_id: int) -> str:
+    """Removes a room's sidebar entry (left, removed, archived)."""
+    return await render_template("streams/room_unlisted.html", room_id=room_id)
+
+
+async def render_desktop_notice(notice: dict[str, str], message_id: int) -> str:
+    """A desktop notification for notify.js to show (``notice``: see ``notice_of``)."""
+    return await render_template(
+        "streams/desktop_notice.html", notice=notice, message_id=message_id
+    )
 
 
 async def render_people(people: Sequence[MemberPresence]) -> str:

@@ -36,3 +36,26 @@ self.addEventListener("notificationclick", (event) => {
     }),
   );
 });
+
+// The push service replaced our subscription (expiry, key rotation on its side): subscribe
+// again if the browser has not, and tell the server, which knows us by the old endpoint.
+// Without an old subscription there is nothing to name; the settings page subscribes anew.
+self.addEventListener("pushsubscriptionchange", (event) => {
+  const old = event.oldSubscription;
+  const renew = async () => {
+    if (!old) return;
+    let fresh = event.newSubscription;
+    if (!fresh) {
+      const key = old.options && old.options.applicationServerKey;
+      if (!key) return;
+      fresh = await self.registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
+    }
+    await fetch("/api/push/renew", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ old_endpoint: old.endpoint, subscription: fresh.toJSON() }),
+    });
+  };
+  event.waitUntil(renew());
+});

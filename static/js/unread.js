@@ -75,6 +75,16 @@
     showTitle();
   });
 
+  // ---- A room added to the sidebar that the page had already: keep the first entry ----
+  function dropDuplicateEntries() {
+    var seen = {};
+    document.querySelectorAll("#room-list > li, #direct-list > li").forEach(function (li) {
+      if (seen[li.id]) li.remove();
+      seen[li.id] = true;
+    });
+  }
+  document.addEventListener("htmx:wsAfterMessage", dropDuplicateEntries);
+
   // ---- Mentions of this viewer, in copies rendered for everyone ------------------------
   function markMine(root) {
     var me = viewerId();

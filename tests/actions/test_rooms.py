@@ -34,7 +34,7 @@ async def test_removal_and_leaving_publish_membership_ended_after_the_write(
         await Membership.create(user=bob, room=room)
         await leave_room(bob, room)
         await leave_room(bob, room)  # not a member any more: nothing to say
-    assert recorder.events == [
+    assert [e for e in recorder.events if isinstance(e[0], MembershipEnded)] == [
         (MembershipEnded(room_id=room.id, user_id=bob.id, removed=True), True),
         (MembershipEnded(room_id=room.id, user_id=bob.id, removed=False), True),
     ]

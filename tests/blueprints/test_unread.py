@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from typing import Any
 
 import pytest
 from quart import Quart
@@ -138,9 +139,9 @@ async def test_the_sidebar_entry_is_rendered_once_per_audience_not_per_socket(
     renders: list[Mark] = []
     real = streams.render_room_link
 
-    async def counted(room: Room, mark: Mark) -> str:
+    async def counted(room: Room, mark: Mark, *args: Any, **kwargs: Any) -> str:
         renders.append(mark)
-        return await real(room, mark)
+        return await real(room, mark, *args, **kwargs)
 
     monkeypatch.setattr(streams, "render_room_link", counted)
     hub = app.extensions["hub"]
