@@ -5,7 +5,7 @@ from tortoise.migrations import operations as ops
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('chat', '0009_unread_and_mentions')]
+    dependencies = [('chat', '0011_search')]
 
     initial = False
 
