@@ -639,7 +639,7 @@
     if (!notice) return;
     notice.textContent = "";
     var alert = document.createElement("div");
-    alert.className = "alert alert-warning alert-soft m-2 py-2 text-sm";
+    alert.className = "alert alert-warning alert-soft text-base-content m-2 py-2 text-sm";
     alert.textContent = text;
     notice.append(alert);
   }
