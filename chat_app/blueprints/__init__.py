@@ -8,6 +8,7 @@ from chat_app.blueprints import (
     admin,
     api,
     auth,
+    client_errors,
     directory,
     directs,
     edits,
@@ -25,5 +26,5 @@ from chat_app.blueprints import (
 def register_blueprints(app: Quart) -> None:
     """Attach every surface to ``app``."""
     surfaces = (auth, directory, room_settings, directs, rooms, messages, edits, reactions, live)
-    for module in (*surfaces, api, health, admin, notifications, mentions):
+    for module in (*surfaces, api, health, admin, notifications, mentions, client_errors):
         app.register_blueprint(module.blueprint)
