@@ -12,17 +12,17 @@
   htmx.config.timeout = TIMEOUT_MS;
 
   // ---- What to say ---------------------------------------------------------------------
-  // The server's error page says why in its card; the kind of failure if there is none.
+  // A refusal (4xx) says why from the server's error page; the rest in a few words.
   function reasonOf(xhr, kind) {
     if (kind === "timeout") return "The server took too long to answer.";
     if (!xhr || kind === "network" || xhr.status === 0) return "The server could not be reached.";
+    if (xhr.status === 429) return "Too many requests: wait a moment.";
+    if (xhr.status >= 500) return "Something went wrong on the server (" + xhr.status + ").";
     try {
       var doc = new DOMParser().parseFromString(xhr.responseText, "text/html");
       var reason = doc.querySelector(".card-body p");
       if (reason && reason.textContent.trim()) return reason.textContent.trim();
     } catch (e) { /* not HTML */ }
-    if (xhr.status === 429) return "Too many requests: wait a moment.";
-    if (xhr.status >= 500) return "Something went wrong on the server (" + xhr.status + ").";
     return "That did not work (" + xhr.status + ").";
   }
   // No answer, too slow, busy or broken: the same request may work in a while.
