@@ -98,7 +98,8 @@
     var config = detail.requestConfig || {};
     var elt = config.elt || detail.elt;
     if (kind === "response" && xhr.status === 401) return loginAgain();
-    if (!elt || !elt.isConnected) elt = document.getElementById("notice"); // it went meanwhile
+    // Gone meanwhile, or asked on behalf of the page (htmx.ajax without a source): the page's line.
+    if (!elt || !elt.isConnected || elt === document.body) elt = document.getElementById("notice");
     if (!elt) return;
     if (elt.closest && elt.closest("dialog")) return; // chat.js says it in the dialog
     var reason = reasonOf(xhr, kind);
