@@ -106,10 +106,20 @@
     if (elt.id === "older-trigger") return retryOlder(elt, reason);
     var retry = null;
     if (worthRetrying(xhr, kind) && config.verb && elt.id !== "notice") {
-      retry = function () { htmx.ajax(config.verb.toUpperCase(), config.path, { source: elt }); };
+      // The same request again, with what it sent (a form's clicked button included).
+      var values = sentValues.get(elt);
+      retry = function () {
+        htmx.ajax(config.verb.toUpperCase(), config.path, { source: elt, values: values });
+      };
     }
     showNotice(elt, reason + (retry ? " Try again?" : ""), retry);
   }
+
+  var sentValues = new WeakMap(); // element → the fields its last request sent
+  document.addEventListener("htmx:configRequest", function (event) {
+    var formData = event.detail.formData;
+    if (event.detail.elt && formData) sentValues.set(event.detail.elt, Object.fromEntries(formData));
+  });
 
   document.addEventListener("htmx:responseError", function (event) { failed(event, "response"); });
   document.addEventListener("htmx:sendError", function (event) { failed(event, "network"); });

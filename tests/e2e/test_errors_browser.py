@@ -98,6 +98,20 @@ async def test_each_failure_kind_says_so_beside_what_failed(
     await editor.press("Escape")
     await own_message(page, "still working")
 
+    # A form's Retry sends what it sent: here the reaction button that was clicked.
+    message = page.locator(f"#message-{mid}")
+    await message.hover()
+    await message.get_by_role("link", name="React").click()
+    await page.get_by_role("button", name="React with 👍").click()
+    reaction = message.locator(".reaction")
+    await expect(reaction).to_have_text(["👍 1"])
+    arm(failing, f"/messages/{mid}/reactions", 502)
+    await reaction.click()
+    await expect(shown).to_contain_text("Something went wrong on the server (502)")
+    await retry.click()
+    await expect(reaction).to_have_count(0)  # taken back, as the click asked
+    await expect(shown).to_have_count(0)
+
 
 async def test_older_messages_retry_by_themselves(browser: Browser, failing: Server) -> None:
     alice = await signed_up(browser, failing.base, "alice")
