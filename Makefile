@@ -46,12 +46,15 @@ test: lint
 bench: $(VENV)/.installed
 	$(PY) -m bench $(BENCH_ARGS)
 
-# Rebuilds static/css/app.css from the templates (needs npm; the app itself never does).
+# Rebuilds static/css/app.css from the templates (needs npm; the app itself never does), and
+# re-vendors htmx, its ws extension and axe-core (a test asset: the browser tests' audits).
 css:
 	npm ci --no-audit --no-fund
 	./node_modules/.bin/tailwindcss -i static/css/input.css -o static/css/app.css --minify
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx-2.0.11.min.js
 	cp node_modules/htmx-ext-ws/dist/ws.min.js static/vendor/htmx-ext-ws-2.0.4.min.js
+	cp node_modules/axe-core/axe.min.js tests/e2e/assets/axe.min.js
+	cp node_modules/axe-core/LICENSE tests/e2e/assets/axe-LICENSE.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -23,6 +23,11 @@ DEFAULTS: dict[str, Any] = {
     "MESSAGES_PER_SECOND": 5.0,
     "MESSAGES_BURST": 10,
     "HISTORY_PAGE_SIZE": 50,
+    # A room page keeps at most this many messages in the DOM (static/js/window.js): older
+    # ones leave while you read the newest and come back from the server as you scroll up.
+    "DOM_WINDOW": 300,
+    # Swaps that failed in browsers, reported to /client-errors: per user, per minute.
+    "CLIENT_ERRORS_PER_MINUTE": 10,
     "WS_MAX_FRAME_BYTES": 64 * 1024,
     "WS_QUEUE_SIZE": 256,
     "WS_MAX_SOCKETS_PER_USER": 10,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 from quart import (
     Quart,
@@ -13,6 +14,7 @@ from quart import (
     has_websocket_context,
     render_template,
     request,
+    url_for,
     websocket,
 )
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, RequestTimeout
@@ -20,6 +22,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, RequestTim
 from chat_app import metrics
 from chat_app.db import UNAVAILABLE_ERRORS, database_unavailable
 from chat_app.logs import log_event, log_unavailable
+from chat_app.security import local_path
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +46,23 @@ async def handle_http_error(error: HTTPException) -> tuple[Any, int]:
         return description, code
     if request.path.startswith("/api/"):
         return {"error": description, "status": code}, code
-    page = await render_template("error.html", code=code, name=error.name, description=description)
+    page = await render_template(
+        "error.html",
+        code=code,
+        name=error.name,
+        description=description,
+        login_url=_login_url(),
+        retry_after=getattr(error, "retry_after", None),
+    )
     return page, code
+
+
+def _login_url() -> str:
+    """The login form, coming back to this page afterwards (a page one reads, not a form
+    post: that goes back to where it was sent from)."""
+    here = request.full_path.rstrip("?") if request.method == "GET" else request.referrer
+    back = local_path(here) or local_path(urlsplit(here or "").path)
+    return url_for("auth.login", next=back, expired=1) if back else url_for("auth.login")
 
 
 async def handle_database_unavailable(error: Exception) -> tuple[Any, int, dict[str, str]]:

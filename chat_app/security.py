@@ -48,6 +48,14 @@ def origin_allowed(origin: str | None, scheme: str, host: str) -> bool:
     return origin == own_origin(scheme, host) or origin in allowed
 
 
+def local_path(target: str | None) -> str | None:
+    """``target`` if it is a path on this site ("/rooms/x"), else None: never "//evil", "/\\evil"
+    or a URL elsewhere, so a link or a form cannot be made to send anyone off-site."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return None
+    return target if target.isprintable() and len(target) <= 2000 else None
+
+
 def client_address() -> str:
     """The client's IP address, for per-address limits.
 

@@ -272,7 +272,8 @@ def free_port() -> int:
 
 
 class Server:
-    """``python -m chat_app serve`` in a subprocess, as deployed; restartable on its port."""
+    """``python -m chat_app serve`` in a subprocess, as deployed; restartable on its port.
+    ``module`` serves another app the same way (a test's own, e.g. one that fails on purpose)."""
 
     def __init__(
         self,
@@ -280,6 +281,7 @@ class Server:
         log: Path,
         env: dict[str, str] | None = None,
         args: Sequence[str] = (),
+        module: str = "chat_app",
     ) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -294,12 +296,13 @@ class Server:
             | (env or {})
         )
         self.args = list(args)
+        self.module = module
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         """Start and wait until ``/healthz`` answers."""
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "chat_app", "serve", "--port", str(self.port), *self.args],
+            [sys.executable, "-m", self.module, "serve", "--port", str(self.port), *self.args],
             env=self.env,
             stdout=self.log.open("ab"),  # a file: a pipe nobody reads would block logging
             stderr=subprocess.STDOUT,
@@ -326,9 +329,11 @@ class Server:
 
 
 @contextmanager
-def serving(database_url: str, log: Path, env: dict[str, str] | None = None) -> Iterator[Server]:
+def serving(
+    database_url: str, log: Path, env: dict[str, str] | None = None, module: str = "chat_app"
+) -> Iterator[Server]:
     """A started server on ``database_url`` (with extra ``env``), killed afterwards."""
-    running = Server(database_url, log, env)
+    running = Server(database_url, log, env, module=module)
     try:
         running.start()
         yield running

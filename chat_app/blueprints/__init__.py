@@ -8,6 +8,7 @@ from chat_app.blueprints import (
     admin,
     api,
     auth,
+    client_errors,
     directory,
     directs,
     edits,
@@ -27,5 +28,6 @@ from chat_app.blueprints import (
 def register_blueprints(app: Quart) -> None:
     """Attach every surface to ``app``."""
     surfaces = (auth, directory, room_settings, directs, rooms, messages, edits, reactions, live)
-    for module in (*surfaces, search, api, health, admin, notifications, privacy, mentions):
+    others = (search, api, health, admin, notifications, privacy, mentions, client_errors)
+    for module in (*surfaces, *others):
         app.register_blueprint(module.blueprint)

@@ -19,17 +19,18 @@ from chat_app.actions import (
 from chat_app.actions.accounts import RegistrationClosed, registration_refused
 from chat_app.actions.invitations import usable_invitation
 from chat_app.auth import Viewer, current_viewer, viewer_user
-from chat_app.security import client_address, rotate_csrf_token
+from chat_app.security import client_address, local_path, rotate_csrf_token
 
 blueprint = Blueprint("auth", __name__)
 
 Page = str | tuple[str, int] | tuple[str, int, dict[str, str]] | WerkzeugResponse
 
 
-async def _sign_in(session_token: str) -> WerkzeugResponse:
+async def _sign_in(session_token: str, next_path: str | None = None) -> WerkzeugResponse:
     login_user(Viewer(session_token), remember=True)
     rotate_csrf_token()
-    return redirect(url_for("rooms.show", slug=current_app.config["DEFAULT_ROOM"]), 303)
+    default = url_for("rooms.show", slug=current_app.config["DEFAULT_ROOM"])
+    return redirect(local_path(next_path) or default, 303)
 
 
 @blueprint.get("/")
@@ -90,16 +91,22 @@ async def _bad_invitation(error: InvitationError) -> Page:
 
 @blueprint.route("/login", methods=["GET", "POST"])
 async def login() -> Page:
-    """The sign-in form."""
+    """The sign-in form. ``next`` (a path on this site, nothing else) is where it goes after
+    signing in: the page a session ended on; ``expired`` says that it did."""
     if request.method == "GET":
-        return await render_template("auth/login.html")
+        return await render_template(
+            "auth/login.html",
+            next=local_path(request.args.get("next")),
+            expired="expired" in request.args,
+        )
     form = await request.form
-    username = form.get("username", "")
+    username, next_path = form.get("username", ""), local_path(form.get("next"))
     try:
         user = await authenticate(username, form.get("password", ""), client_address())
     except AccountError as error:
-        return await _refused("auth/login.html", error, username, 401)
-    return await _sign_in(await start_session(user, current_app.config["SESSION_DAYS"]))
+        return await _refused("auth/login.html", error, username, 401, next=next_path)
+    session = await start_session(user, current_app.config["SESSION_DAYS"])
+    return await _sign_in(session, next_path)
 
 
 @blueprint.post("/logout")

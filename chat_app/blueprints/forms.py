@@ -11,20 +11,12 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from chat_app.actions import MessageNotFound, MessageRejected, NotAllowed
 from chat_app.actions.changes import changeable
 from chat_app.models import Message, User
-from chat_app.security import own_origin
+from chat_app.security import local_path, own_origin
 
 
 def from_htmx() -> bool:
     """Whether htmx sent this request (it then wants a fragment or nothing, not a page)."""
     return request.headers.get("HX-Request") == "true"
-
-
-def _local(target: str | None) -> str | None:
-    """``target`` if it is a path on this site ("/rooms/x"), else None: never "//evil" or a
-    URL elsewhere, so a form cannot be made to send anyone off-site."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
-        return None
-    return target if target.isprintable() and len(target) <= 2000 else None
 
 
 def back_to(default: str, sent: str | None = None) -> str:
@@ -33,7 +25,7 @@ def back_to(default: str, sent: str | None = None) -> str:
     referrer = request.headers.get("Referer", "")
     origin = own_origin(request.scheme, request.host)
     from_here = referrer[len(origin) :] if referrer.startswith(origin + "/") else None
-    return _local(sent) or _local(from_here) or default
+    return local_path(sent) or local_path(from_here) or default
 
 
 def done(target: str) -> Response | WerkzeugResponse:

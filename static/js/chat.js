@@ -613,36 +613,11 @@
       if (dialog) closeDialog(dialog);
       return;
     }
-    var reason = refusalText(xhr);
-    if (dialog) {
-      dialogError(dialog, reason);
-      var field = dialog.querySelector("input[type=text]");
-      if (field && elt.contains(field)) field.focus();
-    } else {
-      showNotice(reason);
-    }
+    if (!dialog) return; // errors.js says it beside what asked
+    dialogError(dialog, window.Parley.failureText(xhr, xhr.status ? "response" : "network"));
+    var field = dialog.querySelector("input[type=text]");
+    if (field && elt.contains(field)) field.focus();
   });
-
-  // The server's error page says why in its card; the request's status if there is none.
-  function refusalText(xhr) {
-    if (xhr.status === 0) return "The server could not be reached: try again.";
-    try {
-      var doc = new DOMParser().parseFromString(xhr.responseText, "text/html");
-      var reason = doc.querySelector(".card-body p");
-      if (reason && reason.textContent.trim()) return reason.textContent.trim();
-    } catch (e) { /* not HTML */ }
-    return "That did not work (" + xhr.status + "). Try again.";
-  }
-
-  function showNotice(text) {
-    var notice = document.getElementById("notice");
-    if (!notice) return;
-    notice.textContent = "";
-    var alert = document.createElement("div");
-    alert.className = "alert alert-warning alert-soft m-2 py-2 text-sm";
-    alert.textContent = text;
-    notice.append(alert);
-  }
 
   // ---- Replying: the composer says what it answers, and sends its id -----------------------
   function replyBox() { return document.getElementById("composer-reply"); }

@@ -51,7 +51,7 @@
     if (!divider) {
       divider = document.createElement("div");
       divider.id = "unread-divider";
-      divider.className = "divider divider-error text-error text-sm my-1";
+      divider.className = "divider divider-error text-sm my-1";
       divider.setAttribute("role", "separator");
       divider.setAttribute("aria-label", "New messages");
       divider.textContent = "New messages";

@@ -16,6 +16,7 @@ from tests.conftest import PASSWORD
 CHROMIUM = os.environ.get("CHAT_CHROMIUM", "/usr/bin/chromium")
 REQUIRE_BROWSER = os.environ.get("CHAT_REQUIRE_BROWSER") == "1"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+AXE = Path(__file__).with_name("assets") / "axe.min.js"  # vendored from npm by `make css`
 FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -82,3 +83,27 @@ async def send(page: Page, text: str) -> None:
     box = page.get_by_role("textbox", name="Message")
     await box.fill(text)
     await box.press("Enter")
+
+
+async def audit(page: Page) -> list[dict[str, object]]:
+    """axe-core's violations on ``page`` (WCAG 2 A/AA), each with its impact and the nodes it
+    found. The page's CSP keeps injected scripts out: audit in a context made with
+    ``bypass_csp=True``."""
+    # Colours mid-transition (a theme switched, a menu sliding in) are not the page's colours.
+    await page.evaluate(
+        """() => Promise.race([
+             new Promise(done => setTimeout(done, 2000)),
+             Promise.all(document.getAnimations()
+               .filter(a => a.effect && a.effect.getComputedTiming().iterations !== Infinity)
+               .map(a => a.finished.catch(() => null)))])"""
+    )
+    if not await page.evaluate("() => typeof axe !== 'undefined'"):
+        await page.add_script_tag(content=AXE.read_text())
+    result = await page.evaluate(
+        """() => axe.run(document, {runOnly: {type: 'tag', values:
+             ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}})"""
+    )
+    return [
+        {"id": v["id"], "impact": v["impact"], "nodes": [n["html"][:160] for n in v["nodes"]]}
+        for v in result["violations"]
+    ]

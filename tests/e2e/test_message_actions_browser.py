@@ -4,18 +4,15 @@ doing it sees, and what another person's tab sees live (or after being offline).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Locator, Page, WebSocketRoute, expect
 
 from chat_app.models import User
 from tests.conftest import PASSWORD, Server, sign_up
-from tests.e2e.conftest import ARTIFACTS, Watched, send, signed_up
+from tests.e2e.conftest import ARTIFACTS, Watched, audit, send, signed_up
 
 pytestmark = pytest.mark.browser
-
-AXE = Path(__file__).with_name("assets") / "axe.min.js"
 
 
 def message(page: Page, text: str) -> Locator:
@@ -398,19 +395,6 @@ async def test_message_actions_without_javascript(browser: Browser, server: Serv
     await expect(message(page, "second without JS")).to_have_count(0)
     await expect(message(live.page, "second without JS")).to_have_count(0)
     await context.close()
-
-
-async def audit(page: Page) -> list[dict[str, object]]:
-    """axe-core's violations on ``page`` (WCAG 2 A/AA), each with the nodes it found."""
-    await page.add_script_tag(content=AXE.read_text())
-    result = await page.evaluate(
-        """() => axe.run(document, {runOnly: {type: 'tag', values:
-             ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})"""
-    )
-    return [
-        {"id": v["id"], "nodes": [n["html"][:160] for n in v["nodes"]]}
-        for v in result["violations"]
-    ]
 
 
 async def test_actions_are_accessible_in_both_themes(browser: Browser, server: Server) -> None:
