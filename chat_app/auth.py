@@ -20,6 +20,13 @@ class Viewer(AuthUser):
         self._user: User | None = None
         self._loaded = False
 
+    @classmethod
+    def of(cls, user: User) -> Viewer:
+        """A viewer who is ``user`` already (a request signed in by token, not cookie)."""
+        viewer = cls(None)
+        viewer._user, viewer._loaded = user, True
+        return viewer
+
     async def user(self) -> User | None:
         """The active user of an unexpired session, or None."""
         if not self._loaded:

@@ -32,6 +32,12 @@ from chat_app.actions.maintenance import purge_messages
 from chat_app.actions.presence import prune_presence
 from chat_app.actions.rooms import RoomError, archive_room, create_room, rename_room
 from chat_app.actions.seed import seed_demo
+from chat_app.actions.tokens import (
+    TOKEN_DAYS_MAX,
+    TokenError,
+    create_token,
+    revoke_token,
+)
 from chat_app.config import MAX_INVITATION_DAYS, MAX_INVITATION_USES
 from chat_app.db import (
     DatabaseNotReady,
@@ -43,6 +49,7 @@ from chat_app.db import (
 from chat_app.logs import configure_logging
 from chat_app.models import Room, User
 from chat_app.models.stats import counts
+from chat_app.models.tokens import SCOPE_READ, SCOPES, tokens_of
 from chat_app.push import generate_vapid_keys
 from chat_app.realtime.broker import Broker
 from chat_app.realtime.hub import Hub
@@ -111,7 +118,13 @@ def run_in_app(app: Quart, work: Task) -> None:
             asyncio.run_coroutine_threadsafe(_in_app_context(app, work), loop).result()
         else:
             asyncio.run(_with_database(app, work))
-    except (actions.AccountError, InvitationError, RoomError, DatabaseNotReady) as error:
+    except (
+        actions.AccountError,
+        InvitationError,
+        RoomError,
+        TokenError,
+        DatabaseNotReady,
+    ) as error:
         raise click.ClickException(str(error)) from None
 
 
@@ -202,6 +215,49 @@ async def revoke_invitation_task(invitation_id: str) -> None:
         if changed
         else f"Invitation {invitation_id} was already revoked."
     )
+
+
+@click.command("create-token")
+@click.argument("username")
+@click.option("--name", required=True, help="What the token is for (shown in lists).")
+@click.option(
+    "--scope",
+    type=click.Choice(SCOPES),
+    default=SCOPE_READ,
+    show_default=True,
+    help="What it may do.",
+)
+@click.option(
+    "--days", type=click.IntRange(1, TOKEN_DAYS_MAX), help="Days it lasts (default: until revoked)."
+)
+@task
+async def create_token_task(username: str, name: str, scope: str, days: int | None) -> None:
+    """Make a personal access token for USERNAME and print it: it is shown only this once."""
+    token, secret = await create_token(await _user(username), name, scope, days)
+    until = token.expires_at.strftime("%Y-%m-%d %H:%M UTC") if token.expires_at else "revoked"
+    click.echo(f"Token {token.id} ({token.scope}) for {username!r}, until {until}:")
+    click.echo(secret)
+
+
+@click.command("tokens")
+@click.argument("username")
+@task
+async def list_tokens(username: str) -> None:
+    """List USERNAME's personal access tokens (never their secrets)."""
+    for token in await tokens_of((await _user(username)).id):
+        used = token.last_used_at.strftime("%Y-%m-%d %H:%M") if token.last_used_at else "never"
+        click.echo(f"{token.id}\t{token.hint}…\t{token.scope}\tlast used {used}\t{token.name}")
+
+
+@click.command("revoke-token")
+@click.argument("username")
+@click.argument("token_id")
+@task
+async def revoke_token_task(username: str, token_id: str) -> None:
+    """Revoke USERNAME's token TOKEN_ID (its number is in `tokens`)."""
+    if not await revoke_token(await _user(username), token_id):
+        raise click.ClickException(f"{username!r} has no token {token_id}.")
+    click.echo(f"Revoked token {token_id}.")
 
 
 @click.command("reset-password")
@@ -398,6 +454,9 @@ COMMANDS = (
     create_user,
     invite,
     revoke_invitation_task,
+    create_token_task,
+    list_tokens,
+    revoke_token_task,
     reset_password,
     deactivate,
     create_room_task,

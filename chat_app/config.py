@@ -35,6 +35,9 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_ACCOUNT_PER_MINUTE": 1.0,
     "LOGIN_ADDRESS_BURST": 20,
     "LOGIN_ADDRESS_PER_MINUTE": 10.0,
+    # Requests per personal access token (every /api/ request made with it).
+    "API_REQUESTS_PER_SECOND": 10.0,
+    "API_REQUESTS_BURST": 60,
     "TRUSTED_PROXIES": 0,  # proxies in front whose X-Forwarded-For we believe; 0 = none
     "SESSION_DAYS": 14,
     # Who may create an account on /register: anyone ("open"), only people with an invitation

@@ -25,6 +25,14 @@ class MessageRejected(ValueError):
     """Nothing was changed; ``str()`` tells the sender why (422 over HTTP)."""
 
 
+class TooFast(MessageRejected):
+    """The user's write budget is spent for now; ``retry_after`` in seconds (429 over HTTP)."""
+
+    def __init__(self, wait: float) -> None:
+        self.retry_after = wait
+        super().__init__(f"You are sending too fast; try again in {wait:.1f} s.")
+
+
 class MessageNotFound(MessageRejected):
     """No such message for this user: none, or in a room they are not in (404)."""
 
@@ -71,7 +79,7 @@ def spend_write(user: User, room_id: int) -> None:
     if wait:
         metrics.RATE_LIMITED.inc()
         log_event(log, "rate_limited", logging.WARNING, user=user.id, room=room_id)
-        raise MessageRejected(f"You are sending too fast; try again in {wait:.1f} s.")
+        raise TooFast(wait)
 
 
 async def record(room_id: int, message_id: int, kind: ChangeKind) -> int:

@@ -8,9 +8,11 @@ from chat_app.models.notifications import PushSubscription
 from chat_app.models.presence import LiveSocket, UserPresence
 from chat_app.models.reactions import Reaction
 from chat_app.models.rooms import Membership, Room
+from chat_app.models.tokens import ApiToken
 from chat_app.models.users import AuthSession, User
 
 __all__ = [
+    "ApiToken",
     "AuthSession",
     "Change",
     "ChangeKind",
