@@ -11,6 +11,7 @@ from quart import (
     current_app,
     got_request_exception,
     got_websocket_exception,
+    has_request_context,
     has_websocket_context,
     render_template,
     request,
@@ -126,6 +127,18 @@ async def handle_database_unavailable(error: Exception) -> tuple[Any, int, dict[
     return description, 503, retry
 
 
+async def handle_undecodable(error: UnicodeDecodeError) -> tuple[Any, int]:
+    """400 for a body that is not UTF-8 where text was expected (Quart decodes JSON bodies
+    itself and lets the error through: found by fuzzing the API)."""
+    description = "The request body is not valid UTF-8 text."
+    if has_request_context() and request.path.startswith("/api/"):
+        return error_json(400, description), 400
+    page = await render_template(
+        "error.html", code=400, name="Bad Request", description=description
+    )
+    return page, 400
+
+
 async def _count_crash(sender: Quart, exception: BaseException, **_: object) -> None:
     # Quart logs the traceback itself; this adds the counter and the structured line.
     surface = "websocket" if has_websocket_context() else "http"
@@ -136,6 +149,7 @@ async def _count_crash(sender: Quart, exception: BaseException, **_: object) -> 
 def init_errors(app: Quart) -> None:
     """Install the handlers on ``app``."""
     app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(UnicodeDecodeError, handle_undecodable)
     for kind in UNAVAILABLE_ERRORS:
         app.register_error_handler(kind, handle_database_unavailable)
     got_request_exception.connect(_count_crash, app)

@@ -41,6 +41,10 @@ class RoomNotAllowed(RoomError):
     """The room is there, but this user may not do that to it (403)."""
 
 
+class RoomTaken(RoomError):
+    """Another room has that address already (409 over the API)."""
+
+
 async def join_room(user: User, slug: str, name: str | None = None) -> Room:
     """Make ``user`` a member of room ``slug``, creating it (open) if needed. Idempotent.
 
@@ -116,7 +120,7 @@ async def create_room_by(user: User, name: object, topic: object, kind: object) 
             )
             await Membership.create(user=user, room=room, role="admin")
     except IntegrityError:
-        raise RoomError(
+        raise RoomTaken(
             f"A room with the address #{slug} already exists (it may be private): "
             "choose another name."
         ) from None

@@ -38,6 +38,7 @@ from chat_app.actions.rooms import (
     RoomError,
     RoomNotAllowed,
     RoomNotFound,
+    RoomTaken,
     create_room_by,
     join_open_room,
     leave_room,
@@ -75,11 +76,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def errors(*statuses: int) -> Callable[[F], F]:
-    """Document that an operation may answer these error statuses (besides 401 and 429,
-    which every operation may)."""
+    """Document that an operation may answer these error statuses (besides 400, 401, 403
+    (a read-only token) and 429, which every operation may)."""
 
     def decorate(handler: F) -> F:
-        for status in sorted({*statuses, 400, 401, 429}):
+        for status in sorted({*statuses, 400, 401, 403, 429}):
             handler = document_response(ErrorBody, status)(handler)
         return handler
 
@@ -95,6 +96,8 @@ def refused(error: ValueError) -> ApiError:
         return ApiError(404, "not_found", str(error))
     if isinstance(error, NotAllowed | RoomNotAllowed):
         return ApiError(403, "forbidden", str(error))
+    if isinstance(error, RoomTaken):
+        return ApiError(409, "conflict", str(error))
     return ApiError(422, "invalid", str(error))
 
 
@@ -137,7 +140,7 @@ async def rooms() -> RoomList:
 @tag(["rooms"])
 @validate_request(NewRoom)
 @validate_response(RoomOut, 201)
-@errors(403, 422)
+@errors(409, 422)
 @login_required
 async def create_room(data: NewRoom) -> tuple[RoomOut, int]:
     """Create an open or private room."""
@@ -194,12 +197,12 @@ async def leave(slug: str) -> Left:
 @tag(["messages"])
 @validate_querystring(HistoryQuery)
 @validate_response(History)
-@errors(404)
+@errors(404, 422)
 @login_required
 async def history(slug: str, query_args: HistoryQuery) -> History:
     """A page of a room's messages, oldest first: the newest, or before/after a message id."""
     if query_args.before is not None and query_args.after is not None:
-        raise ApiError(400, "bad_request", "Give 'before' or 'after', not both.")
+        raise ApiError(422, "invalid", "Give 'before' or 'after', not both.")
     room = await room_or_404(await viewer_user(), slug)
     found = await page(room.id, query_args.limit, before=query_args.before, after=query_args.after)
     return History(
