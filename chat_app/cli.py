@@ -27,6 +27,7 @@ from chat_app.actions.accounts import (
     prune_sessions,
     set_password,
 )
+from chat_app.actions.bots import BotError, bot_user, create_bot, create_webhook
 from chat_app.actions.invitations import InvitationError, create_invitation, revoke_invitation
 from chat_app.actions.maintenance import purge_messages
 from chat_app.actions.presence import prune_presence
@@ -120,6 +121,7 @@ def run_in_app(app: Quart, work: Task) -> None:
             asyncio.run(_with_database(app, work))
     except (
         actions.AccountError,
+        BotError,
         InvitationError,
         RoomError,
         TokenError,
@@ -258,6 +260,27 @@ async def revoke_token_task(username: str, token_id: str) -> None:
     if not await revoke_token(await _user(username), token_id):
         raise click.ClickException(f"{username!r} has no token {token_id}.")
     click.echo(f"Revoked token {token_id}.")
+
+
+@click.command("create-bot")
+@click.argument("name")
+@click.option("--room", "rooms", multiple=True, help="A room it joins (repeat for more).")
+@task
+async def create_bot_task(name: str, rooms: tuple[str, ...]) -> None:
+    """Make a bot account NAME, a member of each --room."""
+    bot = await create_bot(None, name, list(rooms))
+    click.echo(f"Created bot {bot.username!r} (id {bot.id}).")
+
+
+@click.command("create-webhook")
+@click.argument("bot_name")
+@click.argument("room_slug")
+@task
+async def create_webhook_task(bot_name: str, room_slug: str) -> None:
+    """Make an incoming webhook posting to ROOM_SLUG as BOT_NAME and print its URL (once)."""
+    bot = await bot_user(None, (await _user(bot_name)).id)
+    _, secret = await create_webhook(None, bot, room_slug)
+    click.echo(f"{current_app.config['PUBLIC_URL'].rstrip('/')}/api/hooks/{secret}")
 
 
 @click.command("reset-password")
@@ -457,6 +480,8 @@ COMMANDS = (
     create_token_task,
     list_tokens,
     revoke_token_task,
+    create_bot_task,
+    create_webhook_task,
     reset_password,
     deactivate,
     create_room_task,

@@ -38,6 +38,10 @@ DEFAULTS: dict[str, Any] = {
     # Requests per personal access token (every /api/ request made with it).
     "API_REQUESTS_PER_SECOND": 10.0,
     "API_REQUESTS_BURST": 60,
+    # Outgoing webhooks: seconds per attempt, attempts, and (tests only) local receivers.
+    "OUTGOING_TIMEOUT_SECONDS": 7.0,
+    "OUTGOING_ATTEMPTS": 3,
+    "OUTGOING_ALLOW_PRIVATE": False,
     "TRUSTED_PROXIES": 0,  # proxies in front whose X-Forwarded-For we believe; 0 = none
     "SESSION_DAYS": 14,
     # Who may create an account on /register: anyone ("open"), only people with an invitation

@@ -53,11 +53,11 @@ async def join_room(user: User, slug: str, name: str | None = None) -> Room:
     A new member has read what was there before: only what comes after is unread for them.
     """
     room, _ = await Room.get_or_create(slug=slug, defaults={"name": name or slug.capitalize()})
-    await _become_member(user, room)
+    await become_member(user, room)
     return room
 
 
-async def _become_member(user: User, room: Room) -> None:
+async def become_member(user: User, room: Room) -> None:
     """``user`` joins ``room`` having read what was there before: only what comes after is
     unread for them. Idempotent."""
     if not await Membership.exists(user_id=user.id, room_id=room.id):
@@ -144,7 +144,7 @@ async def join_open_room(user: User, slug: str) -> Room:
     room = await open_room(slug)
     if room is None:
         raise RoomNotFound("There is no such open room.")
-    await _become_member(user, room)
+    await become_member(user, room)
     return room
 
 
@@ -197,7 +197,7 @@ async def add_member(user: User, room: Room, username: object) -> User:
     person = await User.get_or_none(username=name, is_active=True) if possible else None
     if person is None:
         raise RoomError("There is nobody with that username.")
-    await _become_member(person, room)
+    await become_member(person, room)
     return person
 
 

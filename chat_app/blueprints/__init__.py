@@ -6,6 +6,7 @@ from quart import Quart
 
 from chat_app.blueprints import (
     admin,
+    admin_bots,
     api,
     api_v1,
     auth,
@@ -21,11 +22,13 @@ from chat_app.blueprints import (
     room_settings,
     rooms,
     tokens,
+    webhooks,
 )
 
 
 def register_blueprints(app: Quart) -> None:
     """Attach every surface to ``app``."""
     surfaces = (auth, directory, room_settings, directs, rooms, messages, edits, reactions, live)
-    for module in (*surfaces, api, api_v1, tokens, health, admin, notifications, mentions):
+    apis = (api, api_v1, webhooks, tokens)
+    for module in (*surfaces, *apis, health, admin, admin_bots, notifications, mentions):
         app.register_blueprint(module.blueprint)

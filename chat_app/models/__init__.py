@@ -1,5 +1,6 @@
 """Tortoise models and the read queries that go with them (no HTTP, no broker)."""
 
+from chat_app.models.bots import Bot, Webhook
 from chat_app.models.changes import Change, ChangeKind
 from chat_app.models.invitations import Invitation
 from chat_app.models.mentions import Mention
@@ -14,6 +15,7 @@ from chat_app.models.users import AuthSession, User
 __all__ = [
     "ApiToken",
     "AuthSession",
+    "Bot",
     "Change",
     "ChangeKind",
     "Invitation",
@@ -26,4 +28,5 @@ __all__ = [
     "Room",
     "User",
     "UserPresence",
+    "Webhook",
 ]
