@@ -330,3 +330,17 @@ async def test_tokens_are_made_listed_and_revoked_from_the_command_line(
     gone = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"})
     assert gone.status_code == 401
     assert (await run(app, "create-token", "alice", "--name", "")).exit_code != 0
+
+
+async def test_bots_and_webhooks_from_the_command_line(app: Quart, alice: User) -> None:
+    made = await run(app, "create-bot", "alerts", "--room", "general")
+    assert made.exit_code == 0, made.output
+    hook = await run(app, "create-webhook", "alerts", "general")
+    assert hook.exit_code == 0, hook.output
+    url = hook.output.strip().splitlines()[-1]
+    assert "/api/hooks/hook_" in url
+    client = app.test_client()
+    posted = await client.post("/api/hooks/" + url.rsplit("/", 1)[-1], json={"text": "disk 91%"})
+    assert posted.status_code == 200
+    assert (await run(app, "create-bot", "alerts")).exit_code != 0  # the name is taken
+    assert (await run(app, "create-webhook", "alerts", "nowhere")).exit_code != 0
