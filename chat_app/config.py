@@ -41,6 +41,7 @@ DEFAULTS: dict[str, Any] = {
     # Outgoing webhooks: seconds per attempt, attempts, and (tests only) local receivers.
     "OUTGOING_TIMEOUT_SECONDS": 7.0,
     "OUTGOING_ATTEMPTS": 3,
+    "OUTGOING_BACKOFF_SECONDS": 1.0,  # before the 2nd attempt; doubled before each next
     "OUTGOING_ALLOW_PRIVATE": False,
     "TRUSTED_PROXIES": 0,  # proxies in front whose X-Forwarded-For we believe; 0 = none
     "SESSION_DAYS": 14,
