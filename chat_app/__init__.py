@@ -24,6 +24,7 @@ from chat_app.highlight import highlight_mentions
 from chat_app.housekeeping import housekeep_forever
 from chat_app.openapi import init_openapi
 from chat_app.push import init_push
+from chat_app.ratelimits import limits_from
 from chat_app.realtime.broker import Broker, broker_from_url
 from chat_app.realtime.hub import Hub
 from chat_app.realtime.streams import dom_id
@@ -72,6 +73,13 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     app.extensions["hub"] = hub
     app.extensions["socket_ledger"] = SocketLedger()
     app.extensions["broker"] = broker
+    limits = limits_from(
+        settings["LIMITS_URL"],
+        settings["BROKER_URL"],
+        settings["DATABASE_URL"],
+        settings["BROKER_CHANNEL"],
+    )
+    app.extensions["limits"] = limits
     init_push(app)
 
     @app.before_serving
@@ -94,6 +102,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
         hub.close_all()
         app.extensions["housekeeping"].cancel()
         await broker.stop()
+        await limits.close()
         await close_database()
 
     from chat_app.blueprints import register_blueprints

@@ -15,7 +15,7 @@ from quart import Quart, current_app, g, request
 from quart_auth import QuartAuth
 
 from chat_app import metrics
-from chat_app.actions.limits import app_limiter
+from chat_app.actions.limits import shared_limiter
 from chat_app.actions.tokens import note_use
 from chat_app.auth import Viewer
 from chat_app.errors import ApiError
@@ -69,18 +69,20 @@ async def authenticate_bearer() -> None:
             "This token can only read; make a read-write token to change things.",
             {"WWW-Authenticate": f'{CHALLENGE}, error="insufficient_scope"'},
         )
-    _spend_request(token)
+    await _spend_request(token)
     g.api_token = token
     auth: QuartAuth = current_app.extensions["QUART_AUTH"][0]
     auth.login_user(Viewer.of(token.user))  # for this request only: no cookie is written
     await note_use(token)
 
 
-def _spend_request(token: ApiToken) -> None:
+async def _spend_request(token: ApiToken) -> None:
     """One of the token's requests per second, or 429 with Retry-After."""
     cfg = current_app.config
-    limiter = app_limiter("api_tokens", cfg["API_REQUESTS_PER_SECOND"], cfg["API_REQUESTS_BURST"])
-    wait = limiter.take(token.id)
+    limiter = shared_limiter(
+        "api_tokens", cfg["API_REQUESTS_PER_SECOND"], cfg["API_REQUESTS_BURST"]
+    )
+    wait = await limiter.take(token.id)
     if wait:
         metrics.RATE_LIMITED.inc()
         log_event(log, "rate_limited", logging.WARNING, token=token.id)

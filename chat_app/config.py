@@ -11,6 +11,9 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": "dev-only-insecure-secret-key-change-me",
     "BROKER_URL": "memory://",
     "BROKER_CHANNEL": "parley",
+    # Where limits shared by every worker live: empty means with the broker (Redis, or
+    # PostgreSQL for the postgres broker; memory for one process), or redis://… or postgres.
+    "LIMITS_URL": "",
     "ALLOWED_ORIGINS": "",
     "DEFAULT_ROOM": "general",
     # Who may create rooms from the sidebar: "everyone" or "admins" (workspace admins).

@@ -42,6 +42,17 @@ class Migration(migrations.Migration):
             bases=['Model'],
         ),
         ops.CreateModel(
+            name='RateBucket',
+            fields=[
+                ('key', fields.CharField(primary_key=True, unique=True, db_index=True, max_length=255)),
+                ('tokens', fields.FloatField()),
+                ('updated', fields.FloatField()),
+                ('full_at', fields.FloatField()),
+            ],
+            options={'table': 'rate_buckets', 'app': 'chat', 'indexes': [Index(fields=['full_at'])], 'pk_attr': 'key', 'table_description': 'One token bucket: what is left and when (database clock, seconds since the epoch).'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
             name='Webhook',
             fields=[
                 ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),

@@ -8,8 +8,7 @@ import logging
 from quart import current_app
 
 from chat_app import metrics
-from chat_app.actions.limits import app_limiter
-from chat_app.buckets import TokenBucket
+from chat_app.actions.limits import shared_limiter
 from chat_app.logs import log_event
 from chat_app.models import Change, ChangeKind, Membership, Message, Room, User
 from chat_app.models.messages import message_for_member
@@ -68,14 +67,12 @@ async def is_moderator(user: User, room: Room) -> bool:
     return await Membership.exists(user_id=user.id, room_id=room.id, role="admin")
 
 
-def spend_write(user: User, room_id: int) -> None:
+async def spend_write(user: User, room_id: int) -> None:
     """Take one of the user's write tokens (posts, edits, deletions and reactions share
     them), or MessageRejected saying when to try again."""
     cfg = current_app.config
-    limiter: TokenBucket = app_limiter(
-        "messages", cfg["MESSAGES_PER_SECOND"], cfg["MESSAGES_BURST"]
-    )
-    wait = limiter.take(user.id)
+    limiter = shared_limiter("messages", cfg["MESSAGES_PER_SECOND"], cfg["MESSAGES_BURST"])
+    wait = await limiter.take(user.id)
     if wait:
         metrics.RATE_LIMITED.inc()
         log_event(log, "rate_limited", logging.WARNING, user=user.id, room=room_id)

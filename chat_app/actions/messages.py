@@ -73,7 +73,7 @@ async def post_message(
     if not original_there:
         raise MessageRejected("The message you reply to is not in this room (any more).")
     mentions = await mentions_in(author, room, text)
-    spend_write(author, room.id)
+    await spend_write(author, room.id)
     return await finish_even_if_cancelled(_store(author, room, text, client_id, original, mentions))
 
 

@@ -3,6 +3,7 @@
 from chat_app.models.bots import Bot, Webhook
 from chat_app.models.changes import Change, ChangeKind
 from chat_app.models.invitations import Invitation
+from chat_app.models.limits import RateBucket
 from chat_app.models.mentions import Mention
 from chat_app.models.messages import Message
 from chat_app.models.notifications import PushSubscription
@@ -24,6 +25,7 @@ __all__ = [
     "Mention",
     "Message",
     "PushSubscription",
+    "RateBucket",
     "Reaction",
     "Room",
     "User",
