@@ -89,12 +89,13 @@ class PostgresLimits:
         self._takes += 1
         if self._takes % PRUNE_EVERY == 0:
             await db.execute_query(_PG_PRUNE)
-        _, rows = await db.execute_query(_PG_TAKE, [f"{name}:{key}", rate, float(burst)])
+        # execute_query would run an INSERT without fetching what it returns.
+        rows = await db.execute_query_dict(_PG_TAKE, [f"{name}:{key}", rate, float(burst)])
         return 0.0 if rows else await self.wait(name, key, rate, burst) or 1 / rate
 
     async def wait(self, name: str, key: str, rate: float, burst: int) -> float:
         """See ``LimitStore``."""
-        _, rows = await connections.get("default").execute_query(
+        rows = await connections.get("default").execute_query_dict(
             _PG_WAIT, [f"{name}:{key}", rate, float(burst)]
         )
         return float(rows[0]["wait"]) if rows else 0.0
