@@ -14,6 +14,7 @@ from flask.templating import _default_template_ctx_processor as flask_default_co
 from quart import Quart
 
 from chat_app import config
+from chat_app.actions.outgoing import cancel_calls
 from chat_app.actions.presence import SocketLedger
 from chat_app.actions.reactions import QUICK_REACTIONS
 from chat_app.auth import make_auth
@@ -101,6 +102,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     async def stop() -> None:
         hub.close_all()
         app.extensions["housekeeping"].cancel()
+        await cancel_calls(app)
         await broker.stop()
         await limits.close()
         await close_database()

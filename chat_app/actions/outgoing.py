@@ -71,6 +71,14 @@ async def drain(app: Quart) -> None:
         await asyncio.gather(*list(tasks), return_exceptions=True)
 
 
+async def cancel_calls(app: Quart) -> None:
+    """Stop the calls still under way (shutdown: a receiver must not hold it up)."""
+    tasks: set[asyncio.Task[None]] = app.extensions.get(TASKS, set())
+    for task in list(tasks):
+        task.cancel()
+    await asyncio.gather(*list(tasks), return_exceptions=True)
+
+
 async def _call_all(
     app: Quart, message: Message, author: User, room: Room, mentioned: Collection[int]
 ) -> None:

@@ -3,6 +3,7 @@ retried with backoff, the reply posted back as the bot, failures recorded; the S
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -16,7 +17,7 @@ from quart import Quart
 from chat_app.actions import post_message, register_user
 from chat_app.actions.bots import BotError, create_bot, set_outgoing
 from chat_app.actions.directs import open_direct
-from chat_app.actions.outgoing import SIGNATURE_HEADER, drain
+from chat_app.actions.outgoing import SIGNATURE_HEADER, TASKS, cancel_calls, drain
 from chat_app.models import Bot, Message, Room, User
 from chat_app.outbound import outgoing_url_problem
 from chat_app.push import PublicResolver
@@ -31,8 +32,12 @@ class Receiver:
     answers: list[tuple[int, object]] = field(default_factory=list)
     calls: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
 
+    hold: asyncio.Event | None = None  # set: answer nothing until it is set
+
     async def handle(self, request: web.Request) -> web.Response:
         self.calls.append((dict(request.headers), await request.read()))
+        if self.hold is not None:
+            await self.hold.wait()
         status, body = self.answers.pop(0) if self.answers else (200, None)
         return (
             web.json_response(body, status=status)
@@ -132,6 +137,20 @@ async def test_a_refusal_is_not_retried_and_a_success_after_a_failure_replies(
     receiver.answers.extend([(500, None), (200, {"text": "second time lucky"})])
     await _post(app, alice, general, "@helper two", "refuse-0002")
     assert await Message.filter(author_id=bot.id, content="second time lucky").exists()
+
+
+async def test_shutdown_cancels_calls_under_way(
+    app: Quart, alice: User, general: Room, bot: User, receiver: Receiver
+) -> None:
+    receiver.hold = asyncio.Event()  # a receiver that does not answer
+    async with app.app_context():
+        await post_message(alice, general, "@helper are you there?", "slow-00001")
+        async with asyncio.timeout(5):
+            while not receiver.calls:
+                await asyncio.sleep(0.01)
+            await cancel_calls(app)
+    assert not app.extensions[TASKS]
+    receiver.hold.set()
 
 
 @pytest.mark.parametrize(
