@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
+from hmac import compare_digest
 
 from tortoise import fields
 from tortoise.expressions import Q
@@ -53,13 +54,18 @@ class ApiToken(Model):
 
 
 async def token_by_secret(token: str) -> ApiToken | None:
-    """The unexpired token whose secret is ``token``, of an active user, with that user."""
-    return (
-        await ApiToken.filter(digest=token_digest(token), user__is_active=True)
+    """The unexpired token whose secret is ``token``, of an active user, with that user.
+
+    Found by its digest (what an attacker controls is hashed before any comparison), and the
+    digests compared once more in constant time."""
+    digest = token_digest(token)
+    found = (
+        await ApiToken.filter(digest=digest, user__is_active=True)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=datetime.now(UTC)))
         .select_related("user")
         .first()
     )
+    return found if found is not None and compare_digest(found.digest, digest) else None
 
 
 async def tokens_of(user_id: int) -> list[ApiToken]:
