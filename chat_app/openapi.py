@@ -7,6 +7,7 @@ from typing import Any
 
 from quart import Quart
 from quart_schema import OpenAPIProvider, QuartSchema
+from quart_schema.openapi import QUART_SCHEMA_OPERATION_ID_ATTRIBUTE
 from werkzeug.routing import Rule
 
 OPENAPI_PATH = "/api/v1/openapi.json"
@@ -20,6 +21,12 @@ class ApiV1Provider(OpenAPIProvider):
     def generate_rules(self) -> Iterable[Rule]:
         """The documented rules: those under /api/v1/ that are not hidden."""
         return (r for r in super().generate_rules() if r.rule.startswith(DOCUMENTED_PREFIX))
+
+    def operation_id(self, method: str, path: str, func: Any) -> str | None:
+        """The id each handler names with ``@operation_id`` (one method per handler), as is."""
+        return getattr(func, QUART_SCHEMA_OPERATION_ID_ATTRIBUTE, None) or super().operation_id(
+            method, path, func
+        )
 
     def build_request_body(
         self, *args: Any, **kwargs: Any

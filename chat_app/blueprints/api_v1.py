@@ -15,6 +15,7 @@ from quart_auth import login_required
 from quart_schema import (
     document_response,
     hide,
+    operation_id,
     security_scheme_blueprint,
     tag,
     validate_querystring,
@@ -116,6 +117,7 @@ async def _message_out(message_id: int) -> MessageOut:
 
 
 @blueprint.get("/me")
+@operation_id("getMe")
 @tag(["account"])
 @validate_response(Me)
 @errors()
@@ -126,6 +128,7 @@ async def me() -> Me:
 
 
 @blueprint.get("/rooms")
+@operation_id("listRooms")
 @tag(["rooms"])
 @validate_response(RoomList)
 @errors()
@@ -137,6 +140,7 @@ async def rooms() -> RoomList:
 
 
 @blueprint.post("/rooms")
+@operation_id("createRoom")
 @tag(["rooms"])
 @validate_request(NewRoom)
 @validate_response(RoomOut, 201)
@@ -153,6 +157,7 @@ async def create_room(data: NewRoom) -> tuple[RoomOut, int]:
 
 
 @blueprint.get("/rooms/<slug>")
+@operation_id("getRoom")
 @tag(["rooms"])
 @validate_response(RoomOut)
 @errors(404)
@@ -163,6 +168,7 @@ async def room(slug: str) -> RoomOut:
 
 
 @blueprint.post("/rooms/<slug>/join")
+@operation_id("joinRoom")
 @tag(["rooms"])
 @validate_response(RoomOut)
 @errors(404)
@@ -178,6 +184,7 @@ async def join(slug: str) -> RoomOut:
 
 
 @blueprint.post("/rooms/<slug>/leave")
+@operation_id("leaveRoom")
 @tag(["rooms"])
 @validate_response(Left)
 @errors(403, 404)
@@ -194,6 +201,7 @@ async def leave(slug: str) -> Left:
 
 
 @blueprint.get("/rooms/<slug>/messages")
+@operation_id("listMessages")
 @tag(["messages"])
 @validate_querystring(HistoryQuery)
 @validate_response(History)
@@ -211,6 +219,7 @@ async def history(slug: str, query_args: HistoryQuery) -> History:
 
 
 @blueprint.post("/rooms/<slug>/messages")
+@operation_id("postMessage")
 @tag(["messages"])
 @validate_request(NewMessage)
 @validate_response(MessageOut, 201)
@@ -229,6 +238,7 @@ async def post(slug: str, data: NewMessage) -> tuple[MessageOut, int]:
 
 
 @blueprint.patch("/messages/<int:message_id>")
+@operation_id("editMessage")
 @tag(["messages"])
 @validate_request(MessageEdit)
 @validate_response(MessageOut)
@@ -244,6 +254,7 @@ async def edit(message_id: int, data: MessageEdit) -> MessageOut:
 
 
 @blueprint.delete("/messages/<int:message_id>")
+@operation_id("deleteMessage")
 @tag(["messages"])
 @validate_response(Deleted)
 @errors(403, 404)
@@ -258,6 +269,7 @@ async def delete(message_id: int) -> Deleted:
 
 
 @blueprint.post("/messages/<int:message_id>/reactions")
+@operation_id("toggleReaction")
 @tag(["messages"])
 @validate_request(NewReaction)
 @validate_response(Reacted)
@@ -273,6 +285,7 @@ async def react(message_id: int, data: NewReaction) -> Reacted:
 
 
 @blueprint.get("/presence")
+@operation_id("getPresence")
 @tag(["presence"])
 @validate_response(PresenceList)
 @errors()
@@ -284,6 +297,7 @@ async def presence() -> PresenceList:
 
 
 @blueprint.post("/presence")
+@operation_id("setPresence")
 @tag(["presence"])
 @validate_request(NewStatus)
 @validate_response(PresenceList)
