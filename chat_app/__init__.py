@@ -14,14 +14,18 @@ from flask.templating import _default_template_ctx_processor as flask_default_co
 from quart import Quart
 
 from chat_app import config
+from chat_app.actions.outgoing import cancel_calls
 from chat_app.actions.presence import SocketLedger
 from chat_app.actions.reactions import QUICK_REACTIONS
 from chat_app.auth import make_auth
+from chat_app.bearer import init_bearer
 from chat_app.db import DatabaseNotReady, close_database, open_database, require_current_schema
 from chat_app.errors import init_errors
 from chat_app.highlight import highlight_matches, highlight_mentions
 from chat_app.housekeeping import housekeep_forever
+from chat_app.openapi import init_openapi
 from chat_app.push import init_push
+from chat_app.ratelimits import limits_from
 from chat_app.realtime.broker import Broker, broker_from_url
 from chat_app.realtime.hub import Hub
 from chat_app.realtime.streams import dom_id
@@ -53,8 +57,10 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
         SEND_FILE_MAX_AGE_DEFAULT=timedelta(hours=1),
     )
     make_auth(settings["COOKIE_SECURE"], settings["SESSION_DAYS"]).init_app(app)
+    init_bearer(app)  # before init_security: the CSRF check looks at the request's token
     init_security(app)
     init_errors(app)
+    init_openapi(app)
     app.jinja_env.globals["dom_id"] = dom_id
     app.jinja_env.globals["quick_reactions"] = QUICK_REACTIONS
     app.jinja_env.filters["mentions"] = highlight_mentions
@@ -69,6 +75,13 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     app.extensions["hub"] = hub
     app.extensions["socket_ledger"] = SocketLedger()
     app.extensions["broker"] = broker
+    limits = limits_from(
+        settings["LIMITS_URL"],
+        settings["BROKER_URL"],
+        settings["DATABASE_URL"],
+        settings["BROKER_CHANNEL"],
+    )
+    app.extensions["limits"] = limits
     init_push(app)
 
     @app.before_serving
@@ -90,7 +103,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     async def stop() -> None:
         hub.close_all()
         app.extensions["housekeeping"].cancel()
+        await cancel_calls(app)
         await broker.stop()
+        await limits.close()
         await close_database()
 
     from chat_app.blueprints import register_blueprints

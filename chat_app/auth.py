@@ -10,6 +10,7 @@ from quart_auth import Action, AuthUser, QuartAuth, current_user
 from chat_app.models import Room, User
 from chat_app.models.rooms import room_for_member, rooms_of
 from chat_app.models.users import session_user
+from chat_app.security import AUTH_COOKIE
 
 
 class Viewer(AuthUser):
@@ -19,6 +20,13 @@ class Viewer(AuthUser):
         super().__init__(auth_id, action)
         self._user: User | None = None
         self._loaded = False
+
+    @classmethod
+    def of(cls, user: User) -> Viewer:
+        """A viewer who is ``user`` already (a request signed in by token, not cookie)."""
+        viewer = cls(None)
+        viewer._user, viewer._loaded = user, True
+        return viewer
 
     async def user(self) -> User | None:
         """The active user of an unexpired session, or None."""
@@ -39,7 +47,7 @@ def make_auth(cookie_secure: bool, session_days: int) -> QuartAuth:
         cookie_secure=cookie_secure,
         cookie_samesite="Lax",
         duration=session_days * 24 * 3600,
-        cookie_name="parley_session",
+        cookie_name=AUTH_COOKIE,
         user_class=Viewer,
     )
 

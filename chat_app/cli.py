@@ -27,6 +27,7 @@ from chat_app.actions.accounts import (
     prune_sessions,
     set_password,
 )
+from chat_app.actions.bots import BotError, bot_user, create_bot, create_webhook
 from chat_app.actions.data_exports import prune_exports
 from chat_app.actions.erasure import (
     MODES,
@@ -42,6 +43,12 @@ from chat_app.actions.presence import prune_presence
 from chat_app.actions.rooms import RoomError, archive_room, create_room, rename_room
 from chat_app.actions.search import rebuild_search_index
 from chat_app.actions.seed import seed_demo
+from chat_app.actions.tokens import (
+    TOKEN_DAYS_MAX,
+    TokenError,
+    create_token,
+    revoke_token,
+)
 from chat_app.config import MAX_INVITATION_DAYS, MAX_INVITATION_USES
 from chat_app.db import (
     DatabaseNotReady,
@@ -53,6 +60,7 @@ from chat_app.db import (
 from chat_app.logs import configure_logging
 from chat_app.models import Room, User
 from chat_app.models.stats import counts
+from chat_app.models.tokens import SCOPE_READ, SCOPES, tokens_of
 from chat_app.push import generate_vapid_keys
 from chat_app.realtime.broker import Broker
 from chat_app.realtime.hub import Hub
@@ -121,7 +129,14 @@ def run_in_app(app: Quart, work: Task) -> None:
             asyncio.run_coroutine_threadsafe(_in_app_context(app, work), loop).result()
         else:
             asyncio.run(_with_database(app, work))
-    except (actions.AccountError, InvitationError, RoomError, DatabaseNotReady) as error:
+    except (
+        actions.AccountError,
+        BotError,
+        InvitationError,
+        RoomError,
+        TokenError,
+        DatabaseNotReady,
+    ) as error:
         raise click.ClickException(str(error)) from None
 
 
@@ -212,6 +227,70 @@ async def revoke_invitation_task(invitation_id: str) -> None:
         if changed
         else f"Invitation {invitation_id} was already revoked."
     )
+
+
+@click.command("create-token")
+@click.argument("username")
+@click.option("--name", required=True, help="What the token is for (shown in lists).")
+@click.option(
+    "--scope",
+    type=click.Choice(SCOPES),
+    default=SCOPE_READ,
+    show_default=True,
+    help="What it may do.",
+)
+@click.option(
+    "--days", type=click.IntRange(1, TOKEN_DAYS_MAX), help="Days it lasts (default: until revoked)."
+)
+@task
+async def create_token_task(username: str, name: str, scope: str, days: int | None) -> None:
+    """Make a personal access token for USERNAME and print it: it is shown only this once."""
+    token, secret = await create_token(await _user(username), name, scope, days)
+    until = token.expires_at.strftime("%Y-%m-%d %H:%M UTC") if token.expires_at else "revoked"
+    click.echo(f"Token {token.id} ({token.scope}) for {username!r}, until {until}:")
+    click.echo(secret)
+
+
+@click.command("tokens")
+@click.argument("username")
+@task
+async def list_tokens(username: str) -> None:
+    """List USERNAME's personal access tokens (never their secrets)."""
+    for token in await tokens_of((await _user(username)).id):
+        used = token.last_used_at.strftime("%Y-%m-%d %H:%M") if token.last_used_at else "never"
+        click.echo(f"{token.id}\t{token.hint}…\t{token.scope}\tlast used {used}\t{token.name}")
+
+
+@click.command("revoke-token")
+@click.argument("username")
+@click.argument("token_id")
+@task
+async def revoke_token_task(username: str, token_id: str) -> None:
+    """Revoke USERNAME's token TOKEN_ID (its number is in `tokens`)."""
+    if not await revoke_token(await _user(username), token_id):
+        raise click.ClickException(f"{username!r} has no token {token_id}.")
+    click.echo(f"Revoked token {token_id}.")
+
+
+@click.command("create-bot")
+@click.argument("name")
+@click.option("--room", "rooms", multiple=True, help="A room it joins (repeat for more).")
+@task
+async def create_bot_task(name: str, rooms: tuple[str, ...]) -> None:
+    """Make a bot account NAME, a member of each --room."""
+    bot = await create_bot(None, name, list(rooms))
+    click.echo(f"Created bot {bot.username!r} (id {bot.id}).")
+
+
+@click.command("create-webhook")
+@click.argument("bot_name")
+@click.argument("room_slug")
+@task
+async def create_webhook_task(bot_name: str, room_slug: str) -> None:
+    """Make an incoming webhook posting to ROOM_SLUG as BOT_NAME and print its URL (once)."""
+    bot = await bot_user(None, (await _user(bot_name)).id)
+    _, secret = await create_webhook(None, bot, room_slug)
+    click.echo(f"{current_app.config['PUBLIC_URL'].rstrip('/')}/api/hooks/{secret}")
 
 
 @click.command("reset-password")
@@ -502,6 +581,11 @@ COMMANDS = (
     create_user,
     invite,
     revoke_invitation_task,
+    create_token_task,
+    list_tokens,
+    revoke_token_task,
+    create_bot_task,
+    create_webhook_task,
     reset_password,
     deactivate,
     create_room_task,

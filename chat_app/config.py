@@ -13,6 +13,9 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": "dev-only-insecure-secret-key-change-me",
     "BROKER_URL": "memory://",
     "BROKER_CHANNEL": "parley",
+    # Where limits shared by every worker live: empty means with the broker (Redis, or
+    # PostgreSQL for the postgres broker; memory for one process), or redis://… or postgres.
+    "LIMITS_URL": "",
     "ALLOWED_ORIGINS": "",
     "DEFAULT_ROOM": "general",
     # Who may create rooms from the sidebar: "everyone" or "admins" (workspace admins).
@@ -42,6 +45,14 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_ACCOUNT_PER_MINUTE": 1.0,
     "LOGIN_ADDRESS_BURST": 20,
     "LOGIN_ADDRESS_PER_MINUTE": 10.0,
+    # Requests per personal access token (every /api/ request made with it).
+    "API_REQUESTS_PER_SECOND": 10.0,
+    "API_REQUESTS_BURST": 60,
+    # Outgoing webhooks: seconds per attempt, attempts, and (tests only) local receivers.
+    "OUTGOING_TIMEOUT_SECONDS": 7.0,
+    "OUTGOING_ATTEMPTS": 3,
+    "OUTGOING_BACKOFF_SECONDS": 1.0,  # before the 2nd attempt; doubled before each next
+    "OUTGOING_ALLOW_PRIVATE": False,
     "TRUSTED_PROXIES": 0,  # proxies in front whose X-Forwarded-For we believe; 0 = none
     "SESSION_DAYS": 14,
     # Who may create an account on /register: anyone ("open"), only people with an invitation

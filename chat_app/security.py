@@ -8,12 +8,13 @@ from hmac import compare_digest
 from typing import Any
 from urllib.parse import urlsplit
 
-from quart import Quart, Response, abort, current_app, request, session
+from quart import Quart, Response, abort, current_app, g, request, session
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_FIELD = "csrf_token"
 CSRF_EXEMPT_MARK = "_csrf_exempt"
 CSRF_HEADER = "X-CSRF-Token"
+AUTH_COOKIE = "parley_session"  # quart-auth's cookie (chat_app.auth)
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -94,8 +95,10 @@ def csrf_exempt[View: Callable[..., Any]](view: View) -> View:
 
 async def check_csrf() -> None:
     """Refuse a state-changing request that is cross-site or lacks this browser's token."""
-    if request.method not in UNSAFE_METHODS:
-        return
+    if request.method not in UNSAFE_METHODS or g.get("api_token") is not None:
+        return  # a bearer token is never sent by a browser on its own: nothing to forge
+    if request.path.startswith("/api/") and AUTH_COOKIE not in request.cookies:
+        return  # signed in by nothing: nothing to forge, and the API answers 401
     fetch_site = request.headers.get("Sec-Fetch-Site")
     if fetch_site is not None and fetch_site not in {"same-origin", "none"}:
         abort(403, "Cross-site request refused.")

@@ -31,6 +31,7 @@ from chat_app import create_app
 from chat_app.actions import register_user
 from chat_app.db import apply_migrations
 from chat_app.models import (
+    ApiToken,
     AuthSession,
     Change,
     ChangeKind,
@@ -137,6 +138,7 @@ async def clean_database(app: Quart) -> AsyncIterator[None]:
         Message,
         Membership,
         AuthSession,
+        ApiToken,
         Room,
         Invitation,
         User,

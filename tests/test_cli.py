@@ -311,3 +311,36 @@ async def test_vapid_keys_prints_settings_that_turn_push_on(app: Quart) -> None:
     bad = await run(app, "vapid-keys", "--subject", "ops@example.org")
     assert bad.exit_code != 0
     assert "mailto:" in bad.output
+
+
+async def test_tokens_are_made_listed_and_revoked_from_the_command_line(
+    app: Quart, alice: User
+) -> None:
+    made = await run(app, "create-token", "alice", "--name", "deploys", "--scope", "read-write")
+    assert made.exit_code == 0, made.output
+    secret = made.output.strip().splitlines()[-1]
+    client = app.test_client()
+    me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"})
+    assert (await me.get_json())["scope"] == "read-write"
+    listed = await run(app, "tokens", "alice")
+    assert "deploys" in listed.output and secret not in listed.output
+    token_id = listed.output.split("\t", 1)[0]
+    assert (await run(app, "revoke-token", "alice", token_id)).exit_code == 0
+    assert (await run(app, "revoke-token", "alice", token_id)).exit_code != 0
+    gone = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"})
+    assert gone.status_code == 401
+    assert (await run(app, "create-token", "alice", "--name", "")).exit_code != 0
+
+
+async def test_bots_and_webhooks_from_the_command_line(app: Quart, alice: User) -> None:
+    made = await run(app, "create-bot", "alerts", "--room", "general")
+    assert made.exit_code == 0, made.output
+    hook = await run(app, "create-webhook", "alerts", "general")
+    assert hook.exit_code == 0, hook.output
+    url = hook.output.strip().splitlines()[-1]
+    assert "/api/hooks/hook_" in url
+    client = app.test_client()
+    posted = await client.post("/api/hooks/" + url.rsplit("/", 1)[-1], json={"text": "disk 91%"})
+    assert posted.status_code == 200
+    assert (await run(app, "create-bot", "alerts")).exit_code != 0  # the name is taken
+    assert (await run(app, "create-webhook", "alerts", "nowhere")).exit_code != 0

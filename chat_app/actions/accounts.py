@@ -14,9 +14,8 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from chat_app.actions.invitations import spend_invitation
-from chat_app.actions.limits import app_limiter
+from chat_app.actions.limits import SharedLimit, shared_limiter
 from chat_app.actions.rooms import join_room
-from chat_app.buckets import TokenBucket
 from chat_app.db import finish_even_if_cancelled
 from chat_app.models import AuthSession, User
 from chat_app.realtime import publish
@@ -51,29 +50,29 @@ class LoginThrottled(AccountError):
         super().__init__(f"Too many sign-in attempts. Wait {self.retry_after} s, then try again.")
 
 
-def _login_limiters() -> tuple[TokenBucket, TokenBucket]:
+def _login_limiters() -> tuple[SharedLimit, SharedLimit]:
     """Failed logins per account name, and password hashes (any attempt) per client address."""
     cfg = current_app.config
-    per_account = app_limiter(
+    per_account = shared_limiter(
         "login_accounts", cfg["LOGIN_ACCOUNT_PER_MINUTE"] / 60, cfg["LOGIN_ACCOUNT_BURST"]
     )
-    per_address = app_limiter(
+    per_address = shared_limiter(
         "login_addresses", cfg["LOGIN_ADDRESS_PER_MINUTE"] / 60, cfg["LOGIN_ADDRESS_BURST"]
     )
     return per_account, per_address
 
 
-def _spend_attempt(address: str | None, account: str | None = None) -> None:
+async def _spend_attempt(address: str | None, account: str | None = None) -> None:
     """Raise LoginThrottled before any hashing if the address (or account) is out of tries."""
     per_account, per_address = _login_limiters()
     wait = max(
-        per_account.wait(account) if account is not None else 0.0,
-        per_address.wait(address) if address is not None else 0.0,
+        await per_account.wait(account) if account is not None else 0.0,
+        await per_address.wait(address) if address is not None else 0.0,
     )
     if wait:
         raise LoginThrottled(wait)
     if address is not None:
-        per_address.take(address)
+        await per_address.take(address)
 
 
 def _secret(password: str) -> bytes:
@@ -117,7 +116,7 @@ async def register_user(
             "starting with a letter, digit or '_'."
         )
     if address is not None:  # sign-ups from code (CLI, tests) have no address to limit
-        _spend_attempt(address)
+        await _spend_attempt(address)
     password_hash = _hash_password(password)
     # Nearly always there are users already: only an empty-looking table pays for the lock.
     maybe_first = admin_if_first and not is_admin and not await User.exists()
@@ -196,14 +195,14 @@ async def authenticate(username: str, password: str, address: str | None = None)
     name = normalize_username(username)
     # Names that cannot exist share one bucket and never reach the database.
     account = name if USERNAME_RE.fullmatch(name) else None
-    _spend_attempt(address, account or "")
+    await _spend_attempt(address, account or "")
     user = await User.get_or_none(username=account, is_active=True) if account else None
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, _secret(password))
     except (VerificationError, InvalidHashError):
         user = None
     if user is None:
-        _login_limiters()[0].take(account or "")
+        await _login_limiters()[0].take(account or "")
         raise AccountError("Wrong username or password.")
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(_secret(password))

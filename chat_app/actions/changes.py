@@ -9,8 +9,7 @@ from collections.abc import Iterable
 from quart import current_app
 
 from chat_app import metrics
-from chat_app.actions.limits import app_limiter
-from chat_app.buckets import TokenBucket
+from chat_app.actions.limits import shared_limiter
 from chat_app.logs import log_event
 from chat_app.models import Change, ChangeKind, Membership, Message, Room, User
 from chat_app.models.changes import newest_change
@@ -25,6 +24,14 @@ MESSAGE_ID_DIGITS = 18  # a BIGINT has 19; anything longer is no message of ours
 
 class MessageRejected(ValueError):
     """Nothing was changed; ``str()`` tells the sender why (422 over HTTP)."""
+
+
+class TooFast(MessageRejected):
+    """The user's write budget is spent for now; ``retry_after`` in seconds (429 over HTTP)."""
+
+    def __init__(self, wait: float) -> None:
+        self.retry_after = wait
+        super().__init__(f"You are sending too fast; try again in {wait:.1f} s.")
 
 
 class MessageNotFound(MessageRejected):
@@ -62,18 +69,16 @@ async def is_moderator(user: User, room: Room) -> bool:
     return await Membership.exists(user_id=user.id, room_id=room.id, role="admin")
 
 
-def spend_write(user: User, room_id: int) -> None:
+async def spend_write(user: User, room_id: int) -> None:
     """Take one of the user's write tokens (posts, edits, deletions and reactions share
     them), or MessageRejected saying when to try again."""
     cfg = current_app.config
-    limiter: TokenBucket = app_limiter(
-        "messages", cfg["MESSAGES_PER_SECOND"], cfg["MESSAGES_BURST"]
-    )
-    wait = limiter.take(user.id)
+    limiter = shared_limiter("messages", cfg["MESSAGES_PER_SECOND"], cfg["MESSAGES_BURST"])
+    wait = await limiter.take(user.id)
     if wait:
         metrics.RATE_LIMITED.inc()
         log_event(log, "rate_limited", logging.WARNING, user=user.id, room=room_id)
-        raise MessageRejected(f"You are sending too fast; try again in {wait:.1f} s.")
+        raise TooFast(wait)
 
 
 async def record(room_id: int, message_id: int, kind: ChangeKind) -> int:

@@ -38,7 +38,7 @@ async def edit_message(editor: User, message_id: object, content: object) -> Mes
     if text == message.content:
         return message
     mentions = await mentions_in(editor, message.room, text)
-    spend_write(editor, message.room_id)
+    await spend_write(editor, message.room_id)
     message.content, message.edited_at = text, datetime.now(UTC)
     await finish_even_if_cancelled(_save(message, mentions))
     return message
@@ -66,7 +66,7 @@ async def delete_message(user: User, message_id: object) -> Message:
     message = await changeable(user, message_id)
     if message.author_id != user.id and not await is_moderator(user, message.room):
         raise NotAllowed("You can only delete your own messages.")
-    spend_write(user, message.room_id)
+    await spend_write(user, message.room_id)
     await finish_even_if_cancelled(_remove(message))
     return message
 

@@ -19,6 +19,7 @@ from chat_app.actions.changes import (
 )
 from chat_app.actions.mentions import Mentions, mentions_in, write_mentions
 from chat_app.actions.notifications import notify_of
+from chat_app.actions.outgoing import call_bots
 from chat_app.db import finish_even_if_cancelled
 from chat_app.models import ChangeKind, Membership, Message, Room, User
 from chat_app.models.messages import CLIENT_ID_RE
@@ -72,7 +73,7 @@ async def post_message(
     if not original_there:
         raise MessageRejected("The message you reply to is not in this room (any more).")
     mentions = await mentions_in(author, room, text)
-    spend_write(author, room.id)
+    await spend_write(author, room.id)
     return await finish_even_if_cancelled(_store(author, room, text, client_id, original, mentions))
 
 
@@ -119,4 +120,5 @@ async def _store(
     metrics.MESSAGES_POSTED.inc()
     await announce(room.id, change)
     notify_of(message, mentioned_user_ids=mentions.user_ids, everyone=mentions.everyone)
+    call_bots(message, author, room, mentions.user_ids)
     return message

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from quart import current_app
 from tortoise.exceptions import IntegrityError
 
-from chat_app.actions.limits import app_limiter
+from chat_app.actions.limits import shared_limiter
 from chat_app.db import database_unavailable
 from chat_app.logs import log_event, log_unavailable
 from chat_app.models import Membership, Message, PushSubscription, Room, User
@@ -225,8 +225,8 @@ async def send_test(user: User) -> Delivery:
     pusher = pusher_of(current_app)
     if pusher is None:
         raise PushOff("Push notifications are not set up on this server.")
-    limiter = app_limiter("push_test", TEST_PUSHES_PER_SECOND, TEST_PUSHES_BURST)
-    if limiter.take(user.id):
+    limiter = shared_limiter("push_test", TEST_PUSHES_PER_SECOND, TEST_PUSHES_BURST)
+    if await limiter.take(user.id):
         raise TooSoon("A test was sent a moment ago; wait a few seconds.")
     subscriptions = await PushSubscription.filter(user_id=user.id).order_by("id")
     if not subscriptions:

@@ -46,7 +46,7 @@ async def toggle_reaction(user: User, message_id: object, raw_emoji: object) -> 
     """
     chosen = clean_emoji(raw_emoji)
     message = await changeable(user, message_id)
-    spend_write(user, message.room_id)
+    await spend_write(user, message.room_id)
     most: int = current_app.config["REACTIONS_PER_MESSAGE"]
     return await finish_even_if_cancelled(_toggle(user, message.room_id, message.id, chosen, most))
 

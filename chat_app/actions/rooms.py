@@ -52,6 +52,10 @@ class LastAdmin(RoomNotAllowed):
     member must be made an admin first."""
 
 
+class RoomTaken(RoomError):
+    """Another room has that address already (409 over the API)."""
+
+
 ROLES = ("member", "admin")
 
 
@@ -65,11 +69,11 @@ async def join_room(user: User, slug: str, name: str | None = None) -> Room:
     A new member has read what was there before: only what comes after is unread for them.
     """
     room, _ = await Room.get_or_create(slug=slug, defaults={"name": name or slug.capitalize()})
-    await _become_member(user, room)
+    await become_member(user, room)
     return room
 
 
-async def _become_member(user: User, room: Room) -> bool:
+async def become_member(user: User, room: Room) -> bool:
     """``user`` joins ``room`` having read what was there before: only what comes after is
     unread for them. Idempotent: whether they joined now."""
     if await Membership.exists(user_id=user.id, room_id=room.id):
@@ -83,7 +87,7 @@ async def _become_member(user: User, room: Room) -> bool:
 
 async def _joined(user: User, room: Room) -> None:
     """``user`` is in ``room`` (idempotent); if new, their open tabs get its sidebar entry."""
-    if await _become_member(user, room):
+    if await become_member(user, room):
         await publish(MembershipStarted(room_id=room.id, user_id=user.id))
 
 
@@ -142,7 +146,7 @@ async def create_room_by(user: User, name: object, topic: object, kind: object) 
             )
             await Membership.create(user=user, room=room, role="admin")
     except IntegrityError:
-        raise RoomError(
+        raise RoomTaken(
             f"A room with the address #{slug} already exists (it may be private): "
             "choose another name."
         ) from None

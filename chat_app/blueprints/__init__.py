@@ -6,7 +6,9 @@ from quart import Quart
 
 from chat_app.blueprints import (
     admin,
+    admin_bots,
     api,
+    api_v1,
     auth,
     client_errors,
     directory,
@@ -22,12 +24,15 @@ from chat_app.blueprints import (
     room_settings,
     rooms,
     search,
+    tokens,
+    webhooks,
 )
 
 
 def register_blueprints(app: Quart) -> None:
     """Attach every surface to ``app``."""
     surfaces = (auth, directory, room_settings, directs, rooms, messages, edits, reactions, live)
-    others = (search, api, health, admin, notifications, privacy, mentions, client_errors)
-    for module in (*surfaces, *others):
+    integrations = (api, api_v1, webhooks, tokens)
+    others = (search, health, admin, admin_bots, notifications, privacy, mentions, client_errors)
+    for module in (*surfaces, *integrations, *others):
         app.register_blueprint(module.blueprint)

@@ -1,4 +1,4 @@
-"""JSON for scripts and clients that want data instead of HTML."""
+"""The unversioned JSON endpoints the pages' scripts use (the API for scripts is /api/v1/)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from quart_auth import login_required
 
 from chat_app.actions.presence import PresenceRejected, set_status
 from chat_app.auth import room_or_404, viewer_user
+from chat_app.blueprints.api_models import MessageOut, PresenceOut
 from chat_app.blueprints.rooms import cursor_arg
 from chat_app.models import Message
 from chat_app.models.messages import page_before
@@ -21,30 +22,13 @@ MAX_LIMIT = 200
 
 
 def message_json(message: Message) -> dict[str, Any]:
-    """A message as the API shows it."""
-    return {
-        "id": message.id,
-        "room_id": message.room_id,
-        "author": message.author.username,
-        "content": message.content,
-        "created_at": message.created_at.isoformat(),
-        "edited_at": message.edited_at.isoformat() if message.edited_at else None,
-        "reply_to": message.reply_to_id,
-        "reactions": [
-            {"emoji": group.emoji, "count": group.count, "users": list(group.names)}
-            for group in message.reaction_groups
-        ],
-    }
+    """A message as this API shows it: /api/v1/'s shape without the fields added there."""
+    return MessageOut.of(message).model_dump(mode="json", exclude={"author_is_bot"})
 
 
 def presence_json(member: MemberPresence) -> dict[str, Any]:
     """A person's presence as the API shows it."""
-    return {
-        "username": member.username,
-        "online": member.online,
-        "status": member.status,
-        "last_seen": member.last_seen.isoformat() if member.last_seen else None,
-    }
+    return PresenceOut.of(member).model_dump(mode="json")
 
 
 @blueprint.get("/presence")

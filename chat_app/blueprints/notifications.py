@@ -22,6 +22,7 @@ from chat_app.actions.notifications import (
     unsubscribe,
 )
 from chat_app.auth import room_or_404, viewer_user
+from chat_app.errors import error_json
 from chat_app.models.notifications import levels_of
 from chat_app.push import pusher_of
 from chat_app.security import csrf_exempt
@@ -35,7 +36,7 @@ LEVEL_CHOICES = (("all", "Everything"), ("mentions", "Mentions"), ("none", "Noth
 
 def _refused(error: NotificationError) -> tuple[dict[str, Any], int]:
     status = 409 if isinstance(error, PushOff) else 429 if isinstance(error, TooSoon) else 422
-    return {"error": str(error), "status": status}, status
+    return error_json(status, str(error)), status
 
 
 async def _json_body() -> object:

@@ -1,18 +1,23 @@
 """Tortoise models and the read queries that go with them (no HTTP, no broker)."""
 
+from chat_app.models.bots import Bot, Webhook
 from chat_app.models.changes import Change, ChangeKind
 from chat_app.models.data_exports import DataExport
 from chat_app.models.invitations import Invitation
+from chat_app.models.limits import RateBucket
 from chat_app.models.mentions import Mention
 from chat_app.models.messages import Message
 from chat_app.models.notifications import PushSubscription
 from chat_app.models.presence import LiveSocket, UserPresence
 from chat_app.models.reactions import Reaction
 from chat_app.models.rooms import Membership, Room
+from chat_app.models.tokens import ApiToken
 from chat_app.models.users import AuthSession, User
 
 __all__ = [
+    "ApiToken",
     "AuthSession",
+    "Bot",
     "Change",
     "ChangeKind",
     "DataExport",
@@ -22,8 +27,10 @@ __all__ = [
     "Mention",
     "Message",
     "PushSubscription",
+    "RateBucket",
     "Reaction",
     "Room",
     "User",
     "UserPresence",
+    "Webhook",
 ]

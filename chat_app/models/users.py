@@ -28,6 +28,8 @@ class User(Model):
     password_hash = fields.CharField(max_length=255)
     is_active = fields.BooleanField(default=True)
     is_admin = fields.BooleanField(default=False, db_default=False)
+    # A bot is an account an admin made for an integration: it has tokens, never a password.
+    is_bot = fields.BooleanField(default=False, db_default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

@@ -126,13 +126,18 @@ async def test_failed_insert_publishes_nothing(
 
 
 async def test_burst_then_rate_limit(
-    published: RecordingBroker, alice: User, bob: User, general: Room
+    app: Quart, published: RecordingBroker, alice: User, bob: User, general: Room
 ) -> None:
-    for n in range(10):
-        await post_message(alice, general, f"burst {n}", f"client-{n:04d}")
-    with pytest.raises(MessageRejected, match="too fast"):
-        await post_message(alice, general, "one too many", "client-0010")
-    await post_message(bob, general, "others are not slowed", "client-0011")
+    # No refill during the test: on a busy machine ten posts can take longer than 0.2 s.
+    app.config["MESSAGES_PER_SECOND"] = 0.01
+    try:
+        for n in range(10):
+            await post_message(alice, general, f"burst {n}", f"client-{n:04d}")
+        with pytest.raises(MessageRejected, match="too fast"):
+            await post_message(alice, general, "one too many", "client-0010")
+        await post_message(bob, general, "others are not slowed", "client-0011")
+    finally:
+        app.config["MESSAGES_PER_SECOND"] = 5.0
     assert len(published.events) == 11
 
 

@@ -157,6 +157,6 @@ async def test_a_request_while_the_database_is_away_gets_503_and_one_line(
         response = await alice_client.get("/api/rooms/general/messages")
         assert response.status_code == 503
         assert response.headers["Retry-After"] == "5"
-        assert "database" in (await response.get_json())["error"]
+        assert "database" in (await response.get_json())["error"]["message"]
     assert "Traceback" not in caplog.text
     assert caplog.text.count("event=db.unavailable where=http") <= 1  # once per interval

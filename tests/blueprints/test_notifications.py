@@ -131,7 +131,8 @@ async def test_push_endpoints_say_when_push_is_off(alice_client: QuartClient, al
         alice_client, "/api/push/subscription", browser.subscription(), token
     )
     assert response.status_code == 409
-    assert "not set up" in (await response.get_json())["error"]
+    assert (await response.get_json())["error"]["code"] == "conflict"
+    assert "not set up" in (await response.get_json())["error"]["message"]
     assert (await _post_json(alice_client, "/api/push/test", {}, token)).status_code == 409
 
 
@@ -171,8 +172,8 @@ async def test_hostile_subscriptions_are_refused_with_a_reason(
             response = await _post_json(alice_client, "/api/push/subscription", body, token)
             assert response.status_code == 422, case
             answer = await response.get_json()
-            assert answer["status"] == 422, case
-            assert answer["error"], case
+            assert answer["error"]["code"] == "invalid", case
+            assert answer["error"]["message"], case
     finally:
         app.config["PUSH_ALLOW_HTTP"] = True
     assert not await PushSubscription.exists()

@@ -267,8 +267,8 @@ async def test_presence_api_rejects_bad_input_with_400(
     response = await alice_client.post("/api/presence", data=body, headers=headers)
     assert response.status_code == 400
     assert (
-        "status" in (await response.get_json())["error"]
-        or "JSON" in (await response.get_json())["error"]
+        "status" in (await response.get_json())["error"]["message"]
+        or "JSON" in (await response.get_json())["error"]["message"]
     )
 
 

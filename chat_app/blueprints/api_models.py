@@ -1,0 +1,212 @@
+"""The shapes of /api/v1/: pydantic models that validate requests and responses and that the
+OpenAPI document is generated from."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chat_app.models import ApiToken, Message, Room, User
+from chat_app.models.messages import CLIENT_ID_RE
+from chat_app.models.presence import MemberPresence
+from chat_app.models.reactions import EMOJI_MAX_CHARS
+from chat_app.models.rooms import NAME_MAX, TOPIC_MAX
+
+HISTORY_LIMIT_MAX = 200
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong: a stable ``code`` for programs, a ``message`` for people."""
+
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every error under /api/."""
+
+    error: ErrorDetail
+
+
+class Me(BaseModel):
+    """The account a request acts as."""
+
+    username: str
+    is_admin: bool
+    is_bot: bool
+    scope: str = Field(
+        description="The token's scope (read, read-write), or 'session' for a browser."
+    )
+
+    @classmethod
+    def of(cls, user: User, token: ApiToken | None) -> Me:
+        """``user`` as seen through ``token`` (None: a cookie)."""
+        scope = token.scope if token is not None else "session"
+        return cls(username=user.username, is_admin=user.is_admin, is_bot=user.is_bot, scope=scope)
+
+
+class RoomOut(BaseModel):
+    """A room as one of its members sees it."""
+
+    slug: str
+    name: str
+    topic: str
+    kind: Literal["open", "private", "direct"]
+    role: Literal["member", "admin"] = Field(description="Your role in the room.")
+    archived: bool
+
+    @classmethod
+    def of(cls, room: Room) -> RoomOut:
+        """``room`` loaded through the viewer's membership (``viewer_role`` set)."""
+        return cls(
+            slug=room.slug,
+            name=room.name,
+            topic=room.topic,
+            kind=room.kind.value,
+            role="admin" if room.viewer_role == "admin" else "member",
+            archived=room.archived_at is not None,
+        )
+
+
+class RoomList(BaseModel):
+    """The rooms and conversations you belong to, by name."""
+
+    rooms: list[RoomOut]
+
+
+class NewRoom(BaseModel):
+    """A room to create; you become its first member and admin."""
+
+    name: str = Field(min_length=1, max_length=NAME_MAX)
+    topic: str = Field(default="", max_length=TOPIC_MAX)
+    kind: Literal["open", "private"] = "open"
+
+
+class Left(BaseModel):
+    """You are no longer a member of ``room``."""
+
+    room: str
+
+
+class ReactionOut(BaseModel):
+    """One emoji on a message and who reacted with it."""
+
+    emoji: str
+    count: int
+    users: list[str]
+
+
+class MessageOut(BaseModel):
+    """One message."""
+
+    id: int
+    room_id: int
+    author: str
+    author_is_bot: bool
+    content: str
+    created_at: datetime
+    edited_at: datetime | None
+    reply_to: int | None
+    reactions: list[ReactionOut]
+
+    @classmethod
+    def of(cls, message: Message) -> MessageOut:
+        """A message with its author and reactions loaded (``shown``)."""
+        return cls(
+            id=message.id,
+            room_id=message.room_id,
+            author=message.author.username,
+            author_is_bot=message.author.is_bot,
+            content=message.content,
+            created_at=message.created_at,
+            edited_at=message.edited_at,
+            reply_to=message.reply_to_id,
+            reactions=[
+                ReactionOut(emoji=g.emoji, count=g.count, users=list(g.names))
+                for g in message.reaction_groups
+            ],
+        )
+
+
+class HistoryQuery(BaseModel):
+    """Which page of a room's history: the newest, or before/after a message id."""
+
+    before: int | None = Field(default=None, ge=1, lt=10**18)
+    after: int | None = Field(default=None, ge=0, lt=10**18)
+    limit: int = Field(default=50, ge=1, le=HISTORY_LIMIT_MAX)
+
+
+class History(BaseModel):
+    """A page of messages, oldest first, and the cursors of the pages beside it."""
+
+    messages: list[MessageOut]
+    older: int | None = Field(description="Pass as 'before' for the page before; null: none.")
+    newer: int | None = Field(description="Pass as 'after' for the page after; null: none.")
+
+
+class NewMessage(BaseModel):
+    """A message to post. Retrying with the same ``client_id`` stores it once."""
+
+    model_config = ConfigDict(regex_engine="python-re")
+
+    content: str = Field(min_length=1)
+    client_id: str = Field(pattern=CLIENT_ID_RE.pattern, description="Your idempotency key.")
+    reply_to: int | None = Field(default=None, ge=1, lt=10**18)
+
+
+class MessageEdit(BaseModel):
+    """The new text of your message."""
+
+    content: str = Field(min_length=1)
+
+
+class Deleted(BaseModel):
+    """The message ``id`` is gone."""
+
+    id: int
+
+
+class NewReaction(BaseModel):
+    """An emoji (or a shortcode such as ``:tada:``) to add, or take back if you reacted so."""
+
+    emoji: str = Field(min_length=1, max_length=EMOJI_MAX_CHARS)
+
+
+class Reacted(BaseModel):
+    """Whether your reaction was added (false: taken back)."""
+
+    emoji: str
+    added: bool
+
+
+class PresenceOut(BaseModel):
+    """A person's presence."""
+
+    username: str
+    online: bool
+    status: str
+    last_seen: datetime | None
+
+    @classmethod
+    def of(cls, member: MemberPresence) -> PresenceOut:
+        """One entry of a people list."""
+        return cls(
+            username=member.username,
+            online=member.online,
+            status=member.status,
+            last_seen=member.last_seen,
+        )
+
+
+class PresenceList(BaseModel):
+    """Everyone who shares a room with you."""
+
+    users: list[PresenceOut]
+
+
+class NewStatus(BaseModel):
+    """The status you show."""
+
+    status: Literal["online", "away"]
