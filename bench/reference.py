@@ -27,7 +27,7 @@ from websockets.http11 import Request, Response
 
 from bench.loadgen import raise_open_files
 from bench.servers import HOST, ROOT
-from chat_app.highlight import highlight_mentions
+from chat_app.highlight import TEMPLATE_FILTERS
 
 PAGE = 200  # as the app's catch-up page
 
@@ -59,7 +59,7 @@ class Room:
             loader=FileSystemLoader(ROOT / "templates"), autoescape=select_autoescape()
         )
         env.globals["dom_id"] = lambda kind, record_id: f"{kind}-{record_id}"
-        env.filters["mentions"] = highlight_mentions  # the partial's own filter, as in the app
+        env.filters.update(TEMPLATE_FILTERS)  # the partial's own filters, as in the app
         self.template = env.get_template("streams/messages_appended.html")
         self.cursor = env.get_template("streams/change_cursor.html")
         self.sockets: set[ServerConnection] = set()

@@ -21,7 +21,7 @@ from chat_app.auth import make_auth
 from chat_app.bearer import init_bearer
 from chat_app.db import DatabaseNotReady, close_database, open_database, require_current_schema
 from chat_app.errors import init_errors
-from chat_app.highlight import highlight_matches, highlight_mentions
+from chat_app.highlight import TEMPLATE_FILTERS
 from chat_app.housekeeping import housekeep_forever
 from chat_app.openapi import init_openapi
 from chat_app.push import init_push
@@ -63,8 +63,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     init_openapi(app)
     app.jinja_env.globals["dom_id"] = dom_id
     app.jinja_env.globals["quick_reactions"] = QUICK_REACTIONS
-    app.jinja_env.filters["mentions"] = highlight_mentions
-    app.jinja_env.filters["matches"] = highlight_matches
+    app.jinja_env.filters.update(TEMPLATE_FILTERS)
 
     hub = Hub(app)
     broker: Broker = broker_from_url(

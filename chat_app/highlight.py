@@ -71,3 +71,8 @@ def highlight_matches(html: Markup, terms: object) -> Markup:
             last = match.end()
         parts[n] = "".join([*pieces, str(escape(text[last:]))])
     return Markup("".join(parts))  # noqa: S704 - every text piece escaped above
+
+
+# The message partial's filters, by name: the app's templates and the bench's reference
+# server render it with the same ones.
+TEMPLATE_FILTERS = {"mentions": highlight_mentions, "matches": highlight_matches}
