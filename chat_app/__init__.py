@@ -17,6 +17,7 @@ from chat_app import config
 from chat_app.actions.presence import SocketLedger
 from chat_app.actions.reactions import QUICK_REACTIONS
 from chat_app.auth import make_auth
+from chat_app.bodies import upload_request_class
 from chat_app.db import DatabaseNotReady, close_database, open_database, require_current_schema
 from chat_app.errors import init_errors
 from chat_app.highlight import highlight_mentions
@@ -27,6 +28,7 @@ from chat_app.realtime.hub import Hub
 from chat_app.realtime.streams import dom_id
 from chat_app.realtime.websocket import PromptWebsocket
 from chat_app.security import init_security
+from chat_app.storage import storage_from_config, storage_of
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,6 +47,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     app.websocket_class = PromptWebsocket
     settings = config.load(overrides=overrides)
     app.config.update(settings)
+    app.request_class = upload_request_class(
+        settings["UPLOAD_MAX_BYTES"], settings["UPLOAD_TIMEOUT_SECONDS"]
+    )
     app.config.update(
         SESSION_COOKIE_NAME="parley_csrf",
         SESSION_COOKIE_SAMESITE="Lax",
@@ -68,6 +73,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     app.extensions["hub"] = hub
     app.extensions["socket_ledger"] = SocketLedger()
     app.extensions["broker"] = broker
+    app.extensions["storage"] = storage_from_config(settings)
     init_push(app)
 
     @app.before_serving
@@ -90,6 +96,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
         hub.close_all()
         app.extensions["housekeeping"].cancel()
         await broker.stop()
+        await storage_of(app).close()
         await close_database()
 
     from chat_app.blueprints import register_blueprints

@@ -11,11 +11,13 @@ from chat_app.blueprints import (
     directory,
     directs,
     edits,
+    files,
     health,
     live,
     mentions,
     messages,
     notifications,
+    profile,
     reactions,
     room_settings,
     rooms,
@@ -25,5 +27,5 @@ from chat_app.blueprints import (
 def register_blueprints(app: Quart) -> None:
     """Attach every surface to ``app``."""
     surfaces = (auth, directory, room_settings, directs, rooms, messages, edits, reactions, live)
-    for module in (*surfaces, api, health, admin, notifications, mentions):
+    for module in (*surfaces, files, profile, api, health, admin, notifications, mentions):
         app.register_blueprint(module.blueprint)

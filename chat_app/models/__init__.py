@@ -1,5 +1,6 @@
 """Tortoise models and the read queries that go with them (no HTTP, no broker)."""
 
+from chat_app.models.attachments import Attachment
 from chat_app.models.changes import Change, ChangeKind
 from chat_app.models.invitations import Invitation
 from chat_app.models.mentions import Mention
@@ -11,6 +12,7 @@ from chat_app.models.rooms import Membership, Room
 from chat_app.models.users import AuthSession, User
 
 __all__ = [
+    "Attachment",
     "AuthSession",
     "Change",
     "ChangeKind",

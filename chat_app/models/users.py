@@ -22,12 +22,35 @@ class User(Model):
     is_active = fields.BooleanField(default=True)
     is_admin = fields.BooleanField(default=False, db_default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # Profile: shown instead of the username when set; the avatar's key in the storage.
+    display_name = fields.CharField(max_length=64, null=True)
+    avatar_key = fields.CharField(max_length=100, null=True)
 
     class Meta:
         table = "users"
 
     def __str__(self) -> str:
         return self.username
+
+    @property
+    def shown_name(self) -> str:
+        """What messages and lists call this person."""
+        return self.display_name or self.username
+
+    @property
+    def initials(self) -> str:
+        """Up to two letters for an avatar without a picture."""
+        words = self.shown_name.split()
+        letters = "".join(w[0] for w in words[:2]) if len(words) > 1 else self.shown_name[:2]
+        return letters.upper()
+
+    @property
+    def avatar_url(self) -> str | None:
+        """Where the avatar is served (the key's token in the path: a new one is a new URL,
+        so browsers may cache each for long)."""
+        if not self.avatar_key:
+            return None
+        return f"/avatars/{self.id}/{self.avatar_key.rsplit('/', 1)[1]}"
 
 
 class AuthSession(Model):

@@ -1,0 +1,33 @@
+"""Request bodies: at most CHAT_MAX_CONTENT_LENGTH (1 MiB) everywhere, except on the few
+routes that take files, which take one upload's worth within a longer timeout.
+
+Quart fixes a request's body limit when it makes the request, before routing and before the
+CSRF check reads a form, so the routes are told apart here by method and path.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from quart import Request
+
+# Uploads (script), the composer's plain form (files without script), the profile's avatar.
+UPLOAD_PATHS = re.compile(r"^/(rooms/[^/]+/(attachments|messages)|settings/profile)$")
+FORM_SLACK = 64 * 1024  # the form's other fields and the multipart framing
+
+
+def upload_request_class(max_bytes: int, timeout: int) -> type[Request]:
+    """Quart's request class, with these limits on the upload routes."""
+    limit = max_bytes + FORM_SLACK
+
+    class UploadRequest(Request):
+        def __init__(self, method: str, scheme: str, path: str, *args: Any, **kw: Any) -> None:
+            uploading = method == "POST" and bool(UPLOAD_PATHS.match(path))
+            if uploading:
+                kw["max_content_length"], kw["body_timeout"] = limit, timeout
+            super().__init__(method, scheme, path, *args, **kw)
+            if uploading:
+                self.max_content_length = limit  # what the form parser reads
+
+    return UploadRequest
