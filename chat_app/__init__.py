@@ -47,9 +47,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     app.websocket_class = PromptWebsocket
     settings = config.load(overrides=overrides)
     app.config.update(settings)
-    app.request_class = upload_request_class(
-        settings["UPLOAD_MAX_BYTES"], settings["UPLOAD_TIMEOUT_SECONDS"]
-    )
+    app.request_class = upload_request_class(app.config)
     app.config.update(
         SESSION_COOKIE_NAME="parley_csrf",
         SESSION_COOKIE_SAMESITE="Lax",

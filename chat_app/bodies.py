@@ -8,6 +8,7 @@ CSRF check reads a form, so the routes are told apart here by method and path.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from quart import Request
@@ -17,15 +18,17 @@ UPLOAD_PATHS = re.compile(r"^/(rooms/[^/]+/(attachments|messages)|settings/profi
 FORM_SLACK = 64 * 1024  # the form's other fields and the multipart framing
 
 
-def upload_request_class(max_bytes: int, timeout: int) -> type[Request]:
-    """Quart's request class, with these limits on the upload routes."""
-    limit = max_bytes + FORM_SLACK
+def upload_request_class(config: Mapping[str, Any]) -> type[Request]:
+    """Quart's request class, with the upload limits of ``config`` (the app's, read at each
+    request) on the upload routes."""
 
     class UploadRequest(Request):
         def __init__(self, method: str, scheme: str, path: str, *args: Any, **kw: Any) -> None:
             uploading = method == "POST" and bool(UPLOAD_PATHS.match(path))
+            limit = config["UPLOAD_MAX_BYTES"] + FORM_SLACK
             if uploading:
-                kw["max_content_length"], kw["body_timeout"] = limit, timeout
+                kw["max_content_length"] = limit
+                kw["body_timeout"] = config["UPLOAD_TIMEOUT_SECONDS"]
             super().__init__(method, scheme, path, *args, **kw)
             if uploading:
                 self.max_content_length = limit  # what the form parser reads

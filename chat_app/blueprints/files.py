@@ -108,9 +108,9 @@ async def _send(key: str, content_type: str) -> Response:
     return await send_file(BytesIO(data), mimetype=content_type, conditional=True)
 
 
-@blueprint.get("/files/<int:attachment_id>/<path:name>")
+@blueprint.get("/files/<int:attachment_id>")
 @login_required
-async def full(attachment_id: int, name: str) -> Response:
+async def full(attachment_id: int) -> Response:
     """A file as uploaded (images: cleaned): inline for safe images, audio and video, as a
     download for everything else. Outsiders get 404."""
     user = await viewer_user()
