@@ -118,6 +118,11 @@ def png_claiming(width: int, height: int) -> bytes:
 MP3 = b"ID3\x03\x00\x00\x00\x00\x00\x21" + b"\x00" * 33 + b"\xff\xfb\x90\x00" + b"\x55" * 400
 
 
+def _usv(text: str) -> str:
+    """``text`` as a browser sends it: a lone surrogate becomes U+FFFD."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 def multipart(
     fields: dict[str, str], files: list[tuple[str, str, bytes]]
 ) -> tuple[bytes, dict[str, str]]:
@@ -128,13 +133,12 @@ def multipart(
     for name, value in fields.items():
         parts.append(
             f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
-            + value.encode()
+            + _usv(value).encode()
             + b"\r\n"
         )
     for field, filename, data in files:
-        # As a browser does: a lone surrogate becomes U+FFFD, quotes and breaks are escaped.
-        usv = filename.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-        quoted = usv.replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
+        # As a browser does: quotes and line breaks in a file name are escaped.
+        quoted = _usv(filename).replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
         parts.append(
             f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; '
             f'filename="{quoted}"\r\nContent-Type: image/png\r\n\r\n'.encode()
