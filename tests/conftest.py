@@ -299,6 +299,7 @@ class Server:
             | {
                 "CHAT_DATABASE_URL": database_url,
                 "CHAT_SECRET_KEY": "server-test-secret",
+                "CHAT_UPLOAD_DIR": str(log.parent / "uploads"),
             }
             | (env or {})
         )
