@@ -1,3 +1,6 @@
+"""Files and avatars: the attachments table (a row per upload, on a message once sent), how
+many files each message carries, and each user's display name and avatar key."""
+
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 from tortoise.fields.base import OnDelete
@@ -30,6 +33,11 @@ class Migration(migrations.Migration):
             ],
             options={'table': 'attachments', 'app': 'chat', 'indexes': [Index(fields=['message_id']), Index(fields=['message_id', 'created_at'])], 'pk_attr': 'id', 'table_description': 'An uploaded file: by ``uploader`` into ``room``, on ``message`` once it is sent (NULL'},
             bases=['Model'],
+        ),
+        ops.AddField(
+            model_name='Message',
+            name='file_count',
+            field=fields.SmallIntField(default=0, db_default=0),
         ),
         ops.AddField(
             model_name='User',

@@ -120,6 +120,7 @@ async def _store(
                 content=text,
                 client_id=client_id,
                 reply_to_id=reply_to,
+                file_count=len(files),
             )
             await attach(message.id, author, room, files)
             change = await record(room.id, message.id, ChangeKind.POSTED)

@@ -45,6 +45,8 @@ class Message(Model):
     edited_at = fields.DatetimeField(null=True)
     # No foreign key: a reply outlives its original, and then says the original was deleted.
     reply_to_id = fields.BigIntField(null=True)
+    # How many files it carries: pages and fan-out look for files only where there are some.
+    file_count = fields.SmallIntField(default=0, db_default=0)
 
     class Meta:
         table = "messages"
@@ -81,7 +83,7 @@ async def shown(messages: list[Message]) -> list[Message]:
     originals that replies quote, whom they mention, and their files. One query for
     reactions, one for files, one for mentions, one more only if a reply is there."""
     groups = await reaction_groups([m.id for m in messages])
-    files = await attachments_of(m.id for m in messages)
+    files = await attachments_of(m.id for m in messages if m.file_count)
     mentions = await mentioned_in(m.id for m in messages if "@" in m.content)
     originals = {m.reply_to_id for m in messages if m.reply_to_id is not None}
     quoted: dict[int, Message] = {}
