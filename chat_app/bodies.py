@@ -2,7 +2,8 @@
 routes that take files, which take one upload's worth within a longer timeout.
 
 Quart fixes a request's body limit when it makes the request, before routing and before the
-CSRF check reads a form, so the routes are told apart here by method and path.
+CSRF check reads a form, so the routes are told apart here by method, path and a multipart
+body.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from quart import Request
+from werkzeug.datastructures import Headers
 
 # Uploads (script), the composer's plain form (files without script), the profile's avatar.
 UPLOAD_PATHS = re.compile(r"^/(rooms/[^/]+/(attachments|messages)|settings/profile)$")
@@ -23,13 +25,27 @@ def upload_request_class(config: Mapping[str, Any]) -> type[Request]:
     request) on the upload routes."""
 
     class UploadRequest(Request):
-        def __init__(self, method: str, scheme: str, path: str, *args: Any, **kw: Any) -> None:
-            uploading = method == "POST" and bool(UPLOAD_PATHS.match(path))
+        def __init__(
+            self,
+            method: str,
+            scheme: str,
+            path: str,
+            query_string: bytes,
+            headers: Headers,
+            *args: Any,
+            **kw: Any,
+        ) -> None:
+            # Only multipart bodies carry files: a plain form post keeps the 1 MiB limit.
+            uploading = (
+                method == "POST"
+                and bool(UPLOAD_PATHS.match(path))
+                and headers.get("Content-Type", "").startswith("multipart/form-data")
+            )
             limit = config["UPLOAD_MAX_BYTES"] + FORM_SLACK
             if uploading:
                 kw["max_content_length"] = limit
                 kw["body_timeout"] = config["UPLOAD_TIMEOUT_SECONDS"]
-            super().__init__(method, scheme, path, *args, **kw)
+            super().__init__(method, scheme, path, query_string, headers, *args, **kw)
             if uploading:
                 self.max_content_length = limit  # what the form parser reads
 

@@ -18,6 +18,7 @@ from quart import (
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, RequestTimeout
 
 from chat_app import metrics
+from chat_app.bodies import UPLOAD_PATHS
 from chat_app.db import UNAVAILABLE_ERRORS, database_unavailable
 from chat_app.logs import log_event, log_unavailable
 
@@ -26,6 +27,9 @@ log = logging.getLogger(__name__)
 
 def _explain(error: HTTPException) -> str:
     """Werkzeug's wording for the limits we set is vague: say which limit was hit."""
+    if isinstance(error, RequestEntityTooLarge) and UPLOAD_PATHS.match(request.path):
+        size = current_app.config["UPLOAD_MAX_BYTES"] / 1024 / 1024
+        return f"Files are at most {size:g} MB (without JavaScript: all of one message's files)."
     if isinstance(error, RequestEntityTooLarge):
         limit = current_app.config["MAX_CONTENT_LENGTH"] // 1024
         return f"This request is too large: the server accepts at most {limit:,} KiB."
@@ -41,7 +45,8 @@ async def handle_http_error(error: HTTPException) -> tuple[Any, int]:
         metrics.HANDSHAKES_REJECTED.labels(str(code)).inc()
         log_event(log, "ws.rejected", logging.WARNING, code=code, path=websocket.path)
         return description, code
-    if request.path.startswith("/api/"):
+    # JSON under /api/ and for scripts that ask for it (the composer's uploads).
+    if request.path.startswith("/api/") or request.headers.get("Accept") == "application/json":
         return {"error": description, "status": code}, code
     page = await render_template("error.html", code=code, name=error.name, description=description)
     return page, code

@@ -50,16 +50,16 @@ async def save() -> WerkzeugResponse | tuple[str, int]:
 @login_required
 async def authors_css(slug: str) -> Response:
     """One rule per recent author of the room: a message right after one by the same author
-    hides its avatar and header. Pure CSS on data-author-id, so the full page, history
-    pages, live appends and catch-up group alike (an author new since the sheet loaded is
-    simply not grouped until the next load)."""
+    hides its avatar and name (its time, permalink and "edited" mark stay). Pure CSS on
+    data-author-id, so the full page, history pages, live appends and catch-up group alike
+    (an author new since the sheet loaded is simply not grouped until the next load)."""
     room = await room_or_404(await viewer_user(), slug)
     ids = await recent_author_ids(room.id, GROUPED_AUTHORS_MAX)
     pairs = [f'.chat[data-author-id="{i}"]+.chat[data-author-id="{i}"]' for i in ids]
     css = ""
     if pairs:
         css = (
-            ",\n".join(f"{p}>.chat-header" for p in pairs)
+            ",\n".join(f"{p}>.chat-header>[data-role=author]" for p in pairs)
             + "{display:none}\n"
             + ",\n".join(f"{p}>.chat-image" for p in pairs)
             + "{visibility:hidden}\n"

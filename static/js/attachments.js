@@ -127,23 +127,26 @@
   function dragging(event) {
     return event.dataTransfer && Array.prototype.indexOf.call(event.dataTransfer.types, "Files") >= 0;
   }
+  // Dropped anywhere on the chat, a file goes to the composer (and never makes the browser
+  // leave the page to show it).
+  function dropZone(event) {
+    return event.target.closest && event.target.closest("#chat") && composer();
+  }
   ["dragenter", "dragover"].forEach(function (type) {
     document.addEventListener(type, function (event) {
-      var form = event.target.closest && event.target.closest("#composer");
-      if (!form || !dragging(event)) return;
+      if (!dragging(event) || !dropZone(event)) return;
       event.preventDefault();
-      form.dataset.dragging = "true";
+      composer().dataset.dragging = "true";
     });
   });
   document.addEventListener("dragleave", function (event) {
-    var form = event.target.closest && event.target.closest("#composer");
-    if (form && !form.contains(event.relatedTarget)) delete form.dataset.dragging;
+    var form = composer();
+    if (form && !event.relatedTarget) delete form.dataset.dragging; // left the window
   });
   document.addEventListener("drop", function (event) {
-    var form = event.target.closest && event.target.closest("#composer");
-    if (!form || !dragging(event)) return;
+    if (!dragging(event) || !dropZone(event)) return;
     event.preventDefault();
-    delete form.dataset.dragging;
+    delete composer().dataset.dragging;
     uploadAll(event.dataTransfer.files);
   });
 

@@ -100,7 +100,7 @@ async def test_the_grouping_sheet_names_the_rooms_authors_for_members_only(
     assert sheet.headers["Content-Type"].startswith("text/css")
     css = await sheet.get_data(as_text=True)
     pair = f'.chat[data-author-id="{alice.id}"]+.chat[data-author-id="{alice.id}"]'
-    assert f"{pair}>.chat-header" in css and f"{pair}>.chat-image" in css
+    assert f"{pair}>.chat-header>[data-role=author]" in css and f"{pair}>.chat-image" in css
     page = await (await alice_client.get("/rooms/general")).get_data(as_text=True)
     assert 'href="/rooms/general/authors.css"' in page
     assert (await bob_client.get("/rooms/nowhere/authors.css")).status_code == 404
