@@ -20,6 +20,16 @@ UPLOAD_PATHS = re.compile(r"^/(rooms/[^/]+/(attachments|messages)|settings/profi
 FORM_SLACK = 64 * 1024  # the form's other fields and the multipart framing
 
 
+def carries_files(method: str, path: str, content_type: str) -> bool:
+    """Whether a request may carry files: a multipart POST to an upload route (a plain form
+    post to the same route keeps the 1 MiB limit)."""
+    return (
+        method == "POST"
+        and bool(UPLOAD_PATHS.match(path))
+        and content_type.startswith("multipart/form-data")
+    )
+
+
 def upload_request_class(config: Mapping[str, Any]) -> type[Request]:
     """Quart's request class, with the upload limits of ``config`` (the app's, read at each
     request) on the upload routes."""
@@ -35,12 +45,7 @@ def upload_request_class(config: Mapping[str, Any]) -> type[Request]:
             *args: Any,
             **kw: Any,
         ) -> None:
-            # Only multipart bodies carry files: a plain form post keeps the 1 MiB limit.
-            uploading = (
-                method == "POST"
-                and bool(UPLOAD_PATHS.match(path))
-                and headers.get("Content-Type", "").startswith("multipart/form-data")
-            )
+            uploading = carries_files(method, path, headers.get("Content-Type", ""))
             limit = config["UPLOAD_MAX_BYTES"] + FORM_SLACK
             if uploading:
                 kw["max_content_length"] = limit

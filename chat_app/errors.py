@@ -10,6 +10,7 @@ from quart import (
     current_app,
     got_request_exception,
     got_websocket_exception,
+    has_request_context,
     has_websocket_context,
     render_template,
     request,
@@ -18,7 +19,7 @@ from quart import (
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, RequestTimeout
 
 from chat_app import metrics
-from chat_app.bodies import UPLOAD_PATHS
+from chat_app.bodies import carries_files
 from chat_app.db import UNAVAILABLE_ERRORS, database_unavailable
 from chat_app.logs import log_event, log_unavailable
 
@@ -27,7 +28,11 @@ log = logging.getLogger(__name__)
 
 def _explain(error: HTTPException) -> str:
     """Werkzeug's wording for the limits we set is vague: say which limit was hit."""
-    if isinstance(error, RequestEntityTooLarge) and UPLOAD_PATHS.match(request.path):
+    if (
+        isinstance(error, RequestEntityTooLarge)
+        and has_request_context()
+        and carries_files(request.method, request.path, request.content_type or "")
+    ):
         size = current_app.config["UPLOAD_MAX_BYTES"] / 1024 / 1024
         return f"Files are at most {size:g} MB (without JavaScript: all of one message's files)."
     if isinstance(error, RequestEntityTooLarge):
