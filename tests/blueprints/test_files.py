@@ -3,6 +3,7 @@ sizes; hostile names; who may fetch a file and with which headers; deletion and 
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import re
@@ -344,3 +345,17 @@ async def test_the_sweep_removes_unsent_uploads_and_files_without_rows(
     assert await Attachment.filter(id=kept["id"]).exists()
     for row in await Attachment.all():
         assert await exists(storage, row.key)
+
+
+async def test_the_sweep_task_runs_from_the_command_line(
+    app: Quart, alice_client: QuartClient
+) -> None:
+    unsent = await uploaded(alice_client, "old.txt", b"old")
+    await Attachment.filter(id=unsent["id"]).update(
+        created_at=datetime.now(UTC) - timedelta(days=2)
+    )
+    runner = app.test_cli_runner()
+    result = await asyncio.to_thread(runner.invoke, args=["sweep-uploads"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Removed 1 unsent uploads and ")
+    assert not await Attachment.filter(id=unsent["id"]).exists()
