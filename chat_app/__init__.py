@@ -19,6 +19,7 @@ from chat_app.actions.presence import SocketLedger
 from chat_app.actions.reactions import QUICK_REACTIONS
 from chat_app.auth import make_auth
 from chat_app.bearer import init_bearer
+from chat_app.bodies import upload_request_class
 from chat_app.db import DatabaseNotReady, close_database, open_database, require_current_schema
 from chat_app.errors import init_errors
 from chat_app.highlight import TEMPLATE_FILTERS
@@ -31,6 +32,7 @@ from chat_app.realtime.hub import Hub
 from chat_app.realtime.streams import dom_id
 from chat_app.realtime.websocket import PromptWebsocket
 from chat_app.security import init_security
+from chat_app.storage import storage_from_config, storage_of
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,6 +51,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     app.websocket_class = PromptWebsocket
     settings = config.load(overrides=overrides)
     app.config.update(settings)
+    app.request_class = upload_request_class(app.config)
     app.config.update(
         SESSION_COOKIE_NAME="parley_csrf",
         SESSION_COOKIE_SAMESITE="Lax",
@@ -81,6 +84,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
         settings["BROKER_CHANNEL"],
     )
     app.extensions["limits"] = limits
+    app.extensions["storage"] = storage_from_config(settings)
     init_push(app)
 
     @app.before_serving
@@ -105,6 +109,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
         await cancel_calls(app)
         await broker.stop()
         await limits.close()
+        await storage_of(app).close()
         await close_database()
 
     from chat_app.blueprints import register_blueprints

@@ -30,14 +30,16 @@ class TokenBucket:
         bucket.updated = now
         return bucket
 
-    def wait(self, key: object) -> float:
-        """Seconds until ``key`` has a token (0.0 if it has one now), spending nothing."""
+    def wait(self, key: object, cost: float = 1.0) -> float:
+        """Seconds until ``key`` has ``cost`` tokens (0.0 if it has them now), spending
+        nothing."""
         tokens = self._refilled(key).tokens
-        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
+        return 0.0 if tokens >= cost else (cost - tokens) / self.rate
 
-    def take(self, key: object) -> float:
-        """Spend one token for ``key``: 0.0 if allowed, else the seconds until one is free."""
-        wait = self.wait(key)
+    def take(self, key: object, cost: float = 1.0) -> float:
+        """Spend ``cost`` tokens for ``key`` (one by default): 0.0 if allowed, else the
+        seconds until they are there."""
+        wait = self.wait(key, cost)
         if not wait:
-            self._buckets[key].tokens -= 1.0
+            self._buckets[key].tokens -= cost
         return wait

@@ -27,6 +27,7 @@ from chat_app.actions.accounts import (
     prune_sessions,
     set_password,
 )
+from chat_app.actions.attachments import sweep_orphans
 from chat_app.actions.bots import BotError, bot_user, create_bot, create_webhook
 from chat_app.actions.data_exports import prune_exports
 from chat_app.actions.erasure import (
@@ -65,6 +66,7 @@ from chat_app.push import generate_vapid_keys
 from chat_app.realtime.broker import Broker
 from chat_app.realtime.hub import Hub
 from chat_app.serve import run
+from chat_app.storage import storage_of
 
 SERVING_LOOP = "serving_loop"
 Task = Coroutine[Any, Any, None]
@@ -109,6 +111,7 @@ async def _with_database(app: Quart, work: Task) -> None:
     finally:
         work.close()  # not awaited when the schema check failed: no "never awaited" warning
         await broker.stop()
+        await storage_of(app).close()
         await close_database()
 
 
@@ -455,6 +458,21 @@ async def delete_user(username: str, mode: str | None, batch_size: int) -> None:
     )
 
 
+@click.command("sweep-uploads")
+@click.option(
+    "--grace-hours",
+    type=click.FloatRange(0),
+    default=None,
+    help="Spare files younger than this [default: CHAT_UPLOAD_ORPHAN_HOURS].",
+)
+@task
+async def sweep_uploads(grace_hours: float | None) -> None:
+    """Remove uploads never sent with a message, and stored files no row knows."""
+    grace = None if grace_hours is None else timedelta(hours=grace_hours)
+    swept = await sweep_orphans(grace)
+    click.echo(f"Removed {swept.uploads} unsent uploads and {swept.objects} orphaned files.")
+
+
 @click.command("export-room")
 @click.argument("slug")
 @format_option
@@ -593,6 +611,7 @@ COMMANDS = (
     archive_room_task,
     seed,
     prune,
+    sweep_uploads,
     export_room,
     export_user,
     delete_user,

@@ -105,6 +105,22 @@ DEFAULTS: dict[str, Any] = {
     # Where "Export my data" builds its ZIP files, and how long a finished one can be fetched.
     "EXPORT_DIR": "exports",
     "EXPORT_HOURS": 24,
+    # Files: where they are kept ("local": UPLOAD_DIR; "s3": an S3-compatible bucket), and
+    # the limits of an upload (docs/files.md).
+    "STORAGE": "local",
+    "UPLOAD_DIR": "uploads",
+    "S3_BUCKET": "",
+    "S3_ENDPOINT_URL": "",  # empty: AWS itself; set it for MinIO, Ceph, R2 and the like
+    "S3_REGION": "us-east-1",
+    "S3_ACCESS_KEY_ID": "",  # empty: botocore's usual chain (environment, profile, role)
+    "S3_SECRET_ACCESS_KEY": "",
+    "S3_PREFIX": "",
+    "UPLOAD_MAX_BYTES": 25 * 1024 * 1024,
+    "UPLOAD_MAX_FILES": 10,  # files on one message
+    "UPLOAD_MAX_PIXELS": 40_000_000,  # larger images are refused (decompression bombs)
+    "UPLOAD_BYTES_PER_HOUR": 500 * 1024 * 1024,  # per user; 0 turns the budget off
+    "UPLOAD_TIMEOUT_SECONDS": 300,  # to receive an upload's body (other bodies: BODY_TIMEOUT)
+    "UPLOAD_ORPHAN_HOURS": 24,  # files uploaded but never sent are swept after this long
 }
 
 ENV_PREFIX = "CHAT_"
@@ -147,6 +163,10 @@ def load(
         raise ValueError(f"CHAT_INVITATION_DAYS must be 1 to {MAX_INVITATION_DAYS}.")
     if not 1 <= settings["INVITATION_USES"] <= MAX_INVITATION_USES:
         raise ValueError(f"CHAT_INVITATION_USES must be 1 to {MAX_INVITATION_USES}.")
+    if settings["STORAGE"] not in ("local", "s3"):
+        raise ValueError("CHAT_STORAGE must be 'local' or 's3'.")
+    if settings["STORAGE"] == "s3" and not settings["S3_BUCKET"]:
+        raise ValueError("CHAT_STORAGE=s3 needs CHAT_S3_BUCKET.")
     if settings["ROOM_CREATION"] not in ("everyone", "admins"):
         raise ValueError("CHAT_ROOM_CREATION must be 'everyone' or 'admins'.")
     if settings["ACCOUNT_DELETION"] not in ACCOUNT_DELETION_MODES:

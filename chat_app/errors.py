@@ -28,6 +28,7 @@ from werkzeug.exceptions import (
 )
 
 from chat_app import metrics
+from chat_app.bodies import carries_files
 from chat_app.db import UNAVAILABLE_ERRORS, database_unavailable
 from chat_app.logs import log_event, log_unavailable
 from chat_app.security import local_path
@@ -82,6 +83,13 @@ def _validation_message(error: RequestSchemaValidationError) -> str:
 
 def _explain(error: HTTPException) -> str:
     """Werkzeug's wording for the limits we set is vague: say which limit was hit."""
+    if (
+        isinstance(error, RequestEntityTooLarge)
+        and has_request_context()
+        and carries_files(request.method, request.path, request.content_type or "")
+    ):
+        size = current_app.config["UPLOAD_MAX_BYTES"] / 1024 / 1024
+        return f"Files are at most {size:g} MB (without JavaScript: all of one message's files)."
     if isinstance(error, RequestEntityTooLarge):
         limit = current_app.config["MAX_CONTENT_LENGTH"] // 1024
         return f"This request is too large: the server accepts at most {limit:,} KiB."
@@ -99,7 +107,8 @@ async def handle_http_error(error: HTTPException) -> tuple[Any, ...]:
         metrics.HANDSHAKES_REJECTED.labels(str(code)).inc()
         log_event(log, "ws.rejected", logging.WARNING, code=code, path=websocket.path)
         return description, code
-    if request.path.startswith("/api/"):
+    # JSON under /api/ and for scripts that ask for it (the composer's uploads).
+    if request.path.startswith("/api/") or request.headers.get("Accept") == "application/json":
         extra = dict(error.extra_headers) if isinstance(error, ApiError) else {}
         if code == 401 and not extra:
             extra["WWW-Authenticate"] = 'Bearer realm="api"'

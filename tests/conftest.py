@@ -32,6 +32,7 @@ from chat_app.actions import register_user
 from chat_app.db import apply_migrations
 from chat_app.models import (
     ApiToken,
+    Attachment,
     AuthSession,
     Change,
     ChangeKind,
@@ -48,6 +49,8 @@ from chat_app.models import (
     UserPresence,
 )
 from chat_app.realtime.broker import LISTENER_NAME
+
+pytest_plugins = ["tests.storing"]  # the two storages, as fixtures
 
 DATABASE = os.environ.get("CHAT_TEST_DATABASE", "sqlite")
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -116,9 +119,16 @@ async def redis_url() -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="session")
-async def app(database_url: str) -> AsyncIterator[Quart]:
-    """The application, started (database open, broker running)."""
-    application = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "test-secret"})
+async def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Quart]:
+    """The application, started (database open, broker running; files in a directory of
+    the run's own)."""
+    application = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "test-secret",
+            "UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads")),
+        }
+    )
     async with application.test_app():
         yield application
 
@@ -135,6 +145,7 @@ async def clean_database(app: Quart) -> AsyncIterator[None]:
         Reaction,
         Mention,
         Change,
+        Attachment,
         Message,
         Membership,
         AuthSession,
@@ -294,6 +305,7 @@ class Server:
             | {
                 "CHAT_DATABASE_URL": database_url,
                 "CHAT_SECRET_KEY": "server-test-secret",
+                "CHAT_UPLOAD_DIR": str(log.parent / "uploads"),
             }
             | (env or {})
         )

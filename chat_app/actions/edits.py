@@ -61,7 +61,7 @@ async def delete_message(user: User, message_id: object) -> Message:
     """Delete a message: its author may, and so may the room's and the workspace's admins.
 
     It is removed for everyone (replies then say their original was deleted); its reactions
-    go with it. Deleting a message already gone says so and changes nothing.
+    and its files go with it. Deleting a message already gone says so and changes nothing.
     """
     message = await changeable(user, message_id)
     if message.author_id != user.id and not await is_moderator(user, message.room):
@@ -73,10 +73,12 @@ async def delete_message(user: User, message_id: object) -> Message:
 
 async def _remove(message: Message) -> None:
     async with in_transaction():
+        files = await files_of([message.id])  # their rows go with the message (cascade)
         if not await Message.filter(id=message.id).delete():
             raise MessageNotFound("This message was deleted already.")
         change = await record(message.room_id, message.id, ChangeKind.DELETED)
     await announce(message.room_id, change)
+    await discard(files)
 
 
 async def delete_messages(message_ids: Sequence[int]) -> int:

@@ -10,6 +10,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from chat_app import metrics
+from chat_app.actions.attachments import attach, attachment_ids_from
 from chat_app.actions.changes import (
     MessageRejected,
     announce,
@@ -29,16 +30,19 @@ from chat_app.models.messages import CLIENT_ID_RE
 INVISIBLE_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
-def clean_content(raw: object) -> str:
-    """The text to store, or MessageRejected saying what is wrong with it.
+def clean_content(raw: object, *, required: bool = True) -> str:
+    """The text to store, or MessageRejected saying what is wrong with it; it may be empty
+    only when not ``required`` (a message that carries files).
 
     Control characters are stripped rather than refused: they are invisible, so the sender
     could not find them to fix the message.
     """
+    if raw is None and not required:
+        raw = ""
     if not isinstance(raw, str):
         raise MessageRejected("A message must be text.")
     content = INVISIBLE_RE.sub("", raw.replace("\r\n", "\n").replace("\r", "\n")).strip()
-    if not content:
+    if not content and required:
         raise MessageRejected("Write something before sending.")
     limit: int = current_app.config["MESSAGE_MAX_CHARS"]
     if len(content) > limit:
@@ -49,10 +53,15 @@ def clean_content(raw: object) -> str:
 
 
 async def post_message(
-    author: User, room: Room, content: object, client_id: object, reply_to: object = None
+    author: User,
+    room: Room,
+    content: object,
+    client_id: object,
+    reply_to: object = None,
+    attachments: object = None,
 ) -> Message:
-    """Store a message (a reply to ``reply_to`` when given) and, after the commit, announce
-    its change.
+    """Store a message (a reply to ``reply_to`` when given, carrying the uploads named by
+    ``attachments``: then its text may be empty) and, after the commit, announce its change.
 
     A retry with the same ``client_id`` returns the stored message and publishes nothing.
     Membership is checked here, not only when the socket opened: a member removed meanwhile,
@@ -60,7 +69,8 @@ async def post_message(
     """
     if not isinstance(client_id, str) or not CLIENT_ID_RE.fullmatch(client_id):
         raise MessageRejected("This message has no valid client id; reload the page.")
-    text = clean_content(content)
+    files = attachment_ids_from(attachments)
+    text = clean_content(content, required=not files)
     original = None if reply_to in (None, "") else message_id_from(reply_to)
     # Independent reads side by side: the post waits for one round trip, not three.
     _, existing, original_there = await asyncio.gather(
@@ -74,7 +84,9 @@ async def post_message(
         raise MessageRejected("The message you reply to is not in this room (any more).")
     mentions = await mentions_in(author, room, text)
     await spend_write(author, room.id)
-    return await finish_even_if_cancelled(_store(author, room, text, client_id, original, mentions))
+    return await finish_even_if_cancelled(
+        _store(author, room, text, client_id, original, mentions, files)
+    )
 
 
 async def _in_room(message_id: int | None, room: Room) -> bool:
@@ -99,6 +111,7 @@ async def _store(
     client_id: str,
     reply_to: int | None,
     mentions: Mentions,
+    files: list[int],
 ) -> Message:
     try:
         async with in_transaction():
@@ -108,7 +121,9 @@ async def _store(
                 content=text,
                 client_id=client_id,
                 reply_to_id=reply_to,
+                file_count=len(files),
             )
+            await attach(message.id, author, room, files)
             change = await record(room.id, message.id, ChangeKind.POSTED)
             await write_mentions(message.id, room.id, author.id, change, mentions)
     except IntegrityError:

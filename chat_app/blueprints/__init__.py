@@ -14,12 +14,14 @@ from chat_app.blueprints import (
     directory,
     directs,
     edits,
+    files,
     health,
     live,
     mentions,
     messages,
     notifications,
     privacy,
+    profile,
     reactions,
     room_settings,
     rooms,
@@ -34,5 +36,5 @@ def register_blueprints(app: Quart) -> None:
     surfaces = (auth, directory, room_settings, directs, rooms, messages, edits, reactions, live)
     integrations = (api, api_v1, webhooks, tokens)
     others = (search, health, admin, admin_bots, notifications, privacy, mentions, client_errors)
-    for module in (*surfaces, *integrations, *others):
+    for module in (*surfaces, files, profile, *integrations, *others):
         app.register_blueprint(module.blueprint)

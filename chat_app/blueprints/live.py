@@ -242,7 +242,9 @@ async def _post(connection: Connection, user: User, room: Room, data: dict[str, 
     when it comes, replaces it. A rejection restores the text with the reason."""
     content, client_id = data.get("content"), data.get("client_id")
     try:
-        message = await post_message(user, room, content, client_id, data.get("reply_to"))
+        message = await post_message(
+            user, room, content, client_id, data.get("reply_to"), data.get("attachments")
+        )
     except MessageRejected as error:
         text = content if isinstance(content, str) else ""
         reply = await streams.render_rejected(_csrf(), text, str(error), client_id, slug=room.slug)

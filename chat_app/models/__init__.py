@@ -1,5 +1,6 @@
 """Tortoise models and the read queries that go with them (no HTTP, no broker)."""
 
+from chat_app.models.attachments import Attachment
 from chat_app.models.bots import Bot, Webhook
 from chat_app.models.changes import Change, ChangeKind
 from chat_app.models.data_exports import DataExport
@@ -16,6 +17,7 @@ from chat_app.models.users import AuthSession, User
 
 __all__ = [
     "ApiToken",
+    "Attachment",
     "AuthSession",
     "Bot",
     "Change",

@@ -7,10 +7,12 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from tortoise import fields
 from tortoise.models import Model
 
+from chat_app.models.attachments import Attachment, attachments_of
 from chat_app.models.mentions import NOBODY, Mentioned, mentioned_in
 from chat_app.models.reactions import ReactionGroup, reaction_groups
 from chat_app.models.rooms import Room
@@ -43,6 +45,8 @@ class Message(Model):
     edited_at = fields.DatetimeField(null=True)
     # No foreign key: a reply outlives its original, and then says the original was deleted.
     reply_to_id = fields.BigIntField(null=True)
+    # How many files it carries: pages and fan-out look for files only where there are some.
+    file_count = fields.SmallIntField(default=0, db_default=0)
 
     class Meta:
         table = "messages"
@@ -53,8 +57,9 @@ class Message(Model):
     room_id: int
     author_id: int
     # Filled by ``shown`` for the partial: its reactions and, for a reply, the quoted original;
-    # whom it mentions.
+    # whom it mentions; its files.
     reaction_groups: list[ReactionGroup]
+    attached: list[Attachment]
     quoted: Quote | None
     mentioned: Mentioned
 
@@ -76,9 +81,10 @@ def excerpt(text: str) -> str:
 
 async def shown(messages: list[Message]) -> list[Message]:
     """``messages`` (authors loaded) with what their partial shows besides: reactions, and the
-    originals that replies quote, and whom they mention. One query for reactions, one for
-    mentions, one more only if a reply is there."""
+    originals that replies quote, whom they mention, and their files. One query for
+    reactions, one for files, one for mentions, one more only if a reply is there."""
     groups = await reaction_groups([m.id for m in messages])
+    files = await attachments_of(m.id for m in messages if m.file_count)
     mentions = await mentioned_in(m.id for m in messages if "@" in m.content)
     originals = {m.reply_to_id for m in messages if m.reply_to_id is not None}
     quoted: dict[int, Message] = {}
@@ -88,6 +94,7 @@ async def shown(messages: list[Message]) -> list[Message]:
     for message in messages:
         message.reaction_groups = groups.get(message.id, [])
         message.mentioned = mentions.get(message.id, NOBODY)
+        message.attached = files.get(message.id, [])
         message.quoted = None
         if message.reply_to_id is not None:
             original = quoted.get(message.reply_to_id)
@@ -257,3 +264,14 @@ async def page(
         more_newer = await has_newer(room_id, last)
     await shown(messages)
     return Page(messages, first if more_older else None, last if more_newer else None)
+
+
+async def recent_author_ids(room_id: int, most: int) -> list[int]:
+    """Up to ``most`` distinct authors of the room's latest messages, most recent first."""
+    rows = (
+        await Message.filter(room_id=room_id)
+        .order_by("-id")
+        .limit(most * 4)
+        .values_list("author_id", flat=True)
+    )
+    return list(dict.fromkeys(cast(list[int], rows)))[:most]

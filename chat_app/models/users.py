@@ -31,6 +31,9 @@ class User(Model):
     # A bot is an account an admin made for an integration: it has tokens, never a password.
     is_bot = fields.BooleanField(default=False, db_default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # Profile: shown instead of the username when set; the avatar's key in the storage.
+    display_name = fields.CharField(max_length=64, null=True)
+    avatar_key = fields.CharField(max_length=100, null=True)
 
     class Meta:
         table = "users"
@@ -42,6 +45,26 @@ class User(Model):
     def is_deleted_placeholder(self) -> bool:
         """Whether this is the "deleted user" that anonymized messages are shown as by."""
         return self.username == DELETED_USERNAME
+
+    @property
+    def shown_name(self) -> str:
+        """What messages and lists call this person."""
+        return self.display_name or self.username
+
+    @property
+    def initials(self) -> str:
+        """Up to two letters for an avatar without a picture."""
+        words = self.shown_name.split()
+        letters = "".join(w[0] for w in words[:2]) if len(words) > 1 else self.shown_name[:2]
+        return letters.upper()
+
+    @property
+    def avatar_url(self) -> str | None:
+        """Where the avatar is served (the key's token in the path: a new one is a new URL,
+        so browsers may cache each for long)."""
+        if not self.avatar_key:
+            return None
+        return f"/avatars/{self.id}/{self.avatar_key.rsplit('/', 1)[1]}"
 
 
 class AuthSession(Model):

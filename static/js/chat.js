@@ -161,7 +161,8 @@
     el.className = "chat chat-end";
     var bubble = document.createElement("div");
     bubble.className = "chat-bubble chat-bubble-primary opacity-60 whitespace-pre-wrap break-words";
-    bubble.textContent = item.content;
+    var files = item.attachments ? item.attachments.split(",").length : 0;
+    bubble.textContent = item.content || "📎 " + files + (files === 1 ? " file" : " files");
     var footer = document.createElement("div");
     footer.className = "chat-footer text-xs opacity-80 gap-2";
     var note = document.createElement("span");
@@ -235,6 +236,7 @@
     savePending(loadPending().map(function (i) { return i.client_id === item.client_id ? item : i; }));
     var frame = { content: item.content, client_id: item.client_id, HEADERS: {} };
     if (item.reply_to) frame.reply_to = item.reply_to;
+    if (item.attachments) frame.attachments = item.attachments;
     if (wrapper) wrapper.send(JSON.stringify(frame));
     refreshPending();
   }
@@ -248,7 +250,8 @@
     if (!form || form.id !== "composer" || (event.detail.errors || []).length) return;
     var params = event.detail.parameters;
     var item = { content: String(params.content || ""), client_id: String(params.client_id), sentAt: Date.now() };
-    if (!item.content.trim()) return; // the server explains; nothing to show as pending
+    if (params.attachments) item.attachments = String(params.attachments); // uploaded files' ids
+    if (!item.content.trim() && !item.attachments) return; // the server explains; nothing pending
     var reply = replyShown();
     if (reply) { item.reply_to = reply.id; item.reply = reply; } // kept for a resend or a refusal
     savePending(loadPending().concat([item]));
