@@ -62,5 +62,12 @@ async def caught_up(client: QuartClient, before: Page, room_id: int, room: str =
 
 
 def texts(page: Page) -> dict[int, str]:
-    """Each message a page shows, by id: its text."""
-    return {message_id: e.text for message_id, e in sorted(page.messages.items())}
+    """Each message a page shows, by id: its text, from its author's name on (the avatar's
+    initials left out)."""
+    shown = {}
+    for message_id, element in sorted(page.messages.items()):
+        text, avatar = element.text, element.find("chat-image")
+        if avatar is not None and text.startswith(avatar.text):
+            text = text.removeprefix(avatar.text).lstrip()
+        shown[message_id] = text
+    return shown

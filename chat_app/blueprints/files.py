@@ -14,6 +14,7 @@ from quart_auth import login_required
 
 from chat_app.actions.attachments import UploadRejected, store_upload
 from chat_app.auth import room_or_404, viewer_user
+from chat_app.errors import error_json
 from chat_app.models import Attachment, Room, User
 from chat_app.models.attachments import attachment_for_member
 from chat_app.storage import FileMissing, storage_of
@@ -65,11 +66,11 @@ async def upload(slug: str) -> tuple[dict[str, Any], int]:
     room = await room_or_404(user, slug)
     part = (await request.files).get("file")
     if part is None:
-        return {"error": "Choose a file to upload.", "status": 422}, 422
+        return error_json(422, "Choose a file to upload."), 422
     try:
         stored = await store_upload(user, room, part.filename, await read_upload(part))
     except UploadRejected as error:
-        return {"error": str(error), "status": error.status}, error.status
+        return error_json(error.status, str(error)), error.status
     return attachment_json(stored), 201
 
 

@@ -99,9 +99,9 @@
         entry.row.querySelector("progress").value = 100;
         show(entry, "done", sizeText(answer.size) + " · ready");
       } else if (xhr.status === 413) {
-        show(entry, "failed", answer.error || "Too large: files are at most " + sizeText(limit) + ".");
+        show(entry, "failed", (answer.error && answer.error.message) || "Too large: files are at most " + sizeText(limit) + ".");
       } else {
-        show(entry, "failed", answer.error || "Not uploaded (error " + xhr.status + ").");
+        show(entry, "failed", (answer.error && answer.error.message) || "Not uploaded (error " + xhr.status + ").");
       }
     });
     xhr.addEventListener("error", function () { show(entry, "failed", "Not uploaded: the connection failed."); });

@@ -166,11 +166,13 @@ async def test_too_large_files_are_refused_clearly(
     token = await token_of(alice_client)
     response = await upload(alice_client, "big.bin", b"\x01" * 2001, token=token)
     assert response.status_code == 413
-    assert (await response.get_json())["error"] == "Files are at most 0.00190735 MB."
+    assert (await response.get_json())["error"]["message"] == "Files are at most 0.00190735 MB."
     # Far above: the body itself is refused before it is read.
     response = await client_upload_json(alice_client, b"\x01" * 200_000, token)
     assert response.status_code == 413
-    assert (await response.get_json())["error"].startswith("Files are at most 0.00190735 MB")
+    assert (await response.get_json())["error"]["message"].startswith(
+        "Files are at most 0.00190735 MB"
+    )
     body, headers = multipart(
         {"csrf_token": token, "client_id": "toolarge01", "content": "keep me"},
         [("files", "big.bin", b"\x01" * 2001)],
@@ -200,7 +202,7 @@ async def test_refused_types_say_why(
 ) -> None:
     response = await upload(alice_client, name, data)
     assert response.status_code == 422
-    assert reason in (await response.get_json())["error"]
+    assert reason in (await response.get_json())["error"]["message"]
     assert not await Attachment.exists()
 
 
@@ -209,7 +211,7 @@ async def test_images_above_the_pixel_limit_are_refused(
 ) -> None:
     response = await upload(alice_client, "wide.png", png(200, 100))
     assert response.status_code == 422
-    assert "at most 0 can be shared" in (await response.get_json())["error"]
+    assert "at most 0 can be shared" in (await response.get_json())["error"]["message"]
 
 
 async def test_the_type_comes_from_the_bytes_not_the_name(

@@ -20,6 +20,7 @@ from chat_app.actions.data_exports import export_path, prune_exports
 from chat_app.actions.directs import open_direct
 from chat_app.actions.rooms import add_member, create_room_by
 from chat_app.models import (
+    Attachment,
     AuthSession,
     DataExport,
     Invitation,
@@ -33,9 +34,11 @@ from chat_app.models import (
 from chat_app.models.data_exports import ExportState
 from chat_app.models.users import DELETED_USERNAME
 from chat_app.realtime.hub import Hub
+from chat_app.storage import Storage
 from tests.conftest import PASSWORD, csrf_from, log_in
 from tests.hostile import CORPUS, TEN_MB, post_form, short
 from tests.privacy_helpers import caught_up, live_tab, texts
+from tests.storing import exists, multipart, png
 
 
 @pytest.fixture(autouse=True)
@@ -122,6 +125,35 @@ async def test_an_export_holds_my_data_and_nobody_elses(
     everything = b"".join(archive.read(name) for name in archive.namelist()).decode()
     for words in ("bob public words", "bob secret words", "bob hidden words", "👍", "hidden"):
         assert words not in everything
+
+
+async def test_my_files_go_into_my_export_and_out_with_my_account(
+    app: Quart, storage: Storage, alice_client: QuartClient, alice: User, general: Room
+) -> None:
+    page = await (await alice_client.get("/rooms/general")).get_data(as_text=True)
+    body, headers = multipart(
+        {"csrf_token": csrf_from(page), "client_id": "filemine01", "content": "my file"},
+        [("files", "../../notes.txt", b"my own words\n"), ("files", "dot.png", png())],
+    )
+    posted = await alice_client.post("/rooms/general/messages", data=body, headers=headers)
+    assert posted.status_code == 303
+    message = await Message.get(client_id="filemine01")
+    rows = await Attachment.filter(message_id=message.id).order_by("id")
+    archive = await exported(alice_client)
+    names = sorted(n for n in archive.namelist() if n.startswith("files/"))
+    assert len(names) == 2 and all(n.startswith(f"files/{message.id}/") for n in names)
+    assert all(".." not in n.split("/") and n.count("/") == 2 for n in names)
+    assert archive.read(names[0]) == b"my own words\n" and archive.read(names[1]) == png()
+    keys = [key for row in rows for key in row.stored_keys()]
+    assert all([await exists(storage, key) for key in keys])
+    token = await form_token(alice_client)
+    deleted = await alice_client.post(
+        "/settings/data/delete", form={"password": PASSWORD, "csrf_token": token}
+    )
+    assert deleted.status_code == 303
+    await until(lambda: _gone("alice"))
+    assert not await Attachment.filter(id__in=[row.id for row in rows]).exists()
+    assert not any([await exists(storage, key) for key in keys])
 
 
 async def test_the_export_is_a_job_whose_progress_the_page_shows(
