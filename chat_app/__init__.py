@@ -15,6 +15,7 @@ from quart import Quart
 
 from chat_app import config
 from chat_app.actions.presence import SocketLedger
+from chat_app.actions.previews import init_previews
 from chat_app.actions.reactions import QUICK_REACTIONS
 from chat_app.auth import make_auth
 from chat_app.db import DatabaseNotReady, close_database, open_database, require_current_schema
@@ -69,6 +70,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     app.extensions["socket_ledger"] = SocketLedger()
     app.extensions["broker"] = broker
     init_push(app)
+    init_previews(app)
 
     @app.before_serving
     async def start() -> None:

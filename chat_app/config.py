@@ -79,6 +79,17 @@ DEFAULTS: dict[str, Any] = {
     "PUSH_MAX_PENDING": 1000,  # messages waiting to be pushed; past it new ones are not pushed
     "PUSH_SUBSCRIPTIONS_PER_USER": 10,
     "PUSH_ALLOW_HTTP": False,  # plain-http endpoints: only for the tests' local push service
+    # Link previews (docs/messages.md): a message's first link gets a card, fetched after
+    # posting through the guarded client (chat_app/outbound.py).
+    "LINK_PREVIEWS": True,
+    "LINK_PREVIEW_CONCURRENCY": 4,  # pages fetched at once, per process
+    "LINK_PREVIEW_MAX_PENDING": 200,  # messages waiting for a preview; past it, none
+    "LINK_PREVIEW_CACHE_SECONDS": 86400,  # a URL's card (or its absence) is kept this long
+    "OUTBOUND_TIMEOUT_SECONDS": 5.0,  # one outbound request, redirects included
+    "OUTBOUND_MAX_BYTES": 1024 * 1024,  # read of one answer
+    # Addresses (or networks, comma-separated) the guard lets through although they are
+    # private or loopback. For tests' local pages only: never set it in production.
+    "OUTBOUND_ALLOW": "",
 }
 
 ENV_PREFIX = "CHAT_"

@@ -144,7 +144,7 @@ def message_payload(message: Message) -> dict[str, str]:
     permalink to open. The service worker shows it; nothing in it is HTML."""
     return {
         "title": f"{message.author.username} in #{message.room.name}",
-        "body": excerpt(message.content),
+        "body": excerpt(message.plain_text()),
         "url": f"/messages/{message.id}",
         "tag": f"room-{message.room_id}",
     }

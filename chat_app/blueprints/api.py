@@ -26,6 +26,7 @@ def message_json(message: Message) -> dict[str, Any]:
         "room_id": message.room_id,
         "author": message.author.username,
         "content": message.content,
+        "content_html": message.content_html,
         "created_at": message.created_at.isoformat(),
         "edited_at": message.edited_at.isoformat() if message.edited_at else None,
         "reply_to": message.reply_to_id,

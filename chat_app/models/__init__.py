@@ -6,6 +6,7 @@ from chat_app.models.mentions import Mention
 from chat_app.models.messages import Message
 from chat_app.models.notifications import PushSubscription
 from chat_app.models.presence import LiveSocket, UserPresence
+from chat_app.models.previews import LinkPreview, MessagePreview
 from chat_app.models.reactions import Reaction
 from chat_app.models.rooms import Membership, Room
 from chat_app.models.users import AuthSession, User
@@ -15,10 +16,12 @@ __all__ = [
     "Change",
     "ChangeKind",
     "Invitation",
+    "LinkPreview",
     "LiveSocket",
     "Membership",
     "Mention",
     "Message",
+    "MessagePreview",
     "PushSubscription",
     "Reaction",
     "Room",
