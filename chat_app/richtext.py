@@ -82,10 +82,18 @@ def _emojize(match: re.Match[str]) -> str:
     return emoji.emojize(match.group(0), language="alias")
 
 
+def _absolute_link(url: str) -> bool:
+    """Only absolute http(s) and mailto links become links (markdown-it checks the URL after
+    normalising it: entities decoded, odd characters percent-encoded); relative ones would
+    point into this site, anything else is a script or a file."""
+    return url.lower().startswith(("http://", "https://", "mailto:"))
+
+
 def _parser() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False, "linkify": True, "breaks": True})
     md.enable(["strikethrough", "linkify"]).disable(list(DISABLED_RULES))
     md.options["highlight"] = _highlight
+    md.validateLink = _absolute_link  # type: ignore[method-assign]
     if md.linkify is not None:  # linkify-it-py is a dependency: always there
         md.linkify.set({"fuzzy_email": False})  # "name@host" is a mention more than mail
     md.core.ruler.push("emoji_shortcodes", _emoji_shortcodes)
@@ -98,6 +106,7 @@ _CLEANER = nh3.Cleaner(
     attributes=ATTRIBUTES,
     allowed_classes=CLASSES,
     url_schemes=URL_SCHEMES,
+    url_relative="deny",
     link_rel=LINK_REL,
     set_tag_attribute_values={"a": {"target": "_blank"}},
     strip_comments=True,
@@ -106,12 +115,14 @@ _CLEANER = nh3.Cleaner(
 
 def render(text: str) -> str:
     """The HTML of a message's Markdown ``text``: parsed without raw HTML, then sanitised."""
+    # Lone surrogates (stripped before storing) cannot cross into the sanitiser's UTF-8.
+    text = text.encode("utf-8", "replace").decode("utf-8")
     return _CLEANER.clean(_MD.render(text)).strip()
 
 
 def plain_text(rendered: str) -> str:
     """What ``rendered`` HTML reads as, without markup (quotes, notifications, excerpts)."""
-    return html.unescape(_TAG_RE.sub(_gap, rendered))
+    return html.unescape(_TAG_RE.sub(_gap, rendered)).strip()
 
 
 def _gap(tag: re.Match[str]) -> str:
@@ -140,3 +151,19 @@ def in_text(rendered: str, replace: re.Pattern[str], by: object) -> str:
     tail = rendered[last:]
     parts.append(tail if shielded else replace.sub(by, tail))  # type: ignore[call-overload]
     return "".join(parts)
+
+
+LIGHT_STYLE, DARK_STYLE = "default", "github-dark"
+DARK_THEME = ':root:has(input.theme-controller[value="dark"]:checked), [data-theme="dark"]'
+
+
+def code_css() -> str:
+    """The colours of highlighted code for both themes: the light one by default, the dark
+    one when the page shows daisyUI's dark theme (``make css`` writes it to static/css)."""
+    light: str = HtmlFormatter(style=LIGHT_STYLE).get_style_defs(  # type: ignore[no-untyped-call]
+        f".{CODE_CLASS}"
+    )
+    dark: str = HtmlFormatter(style=DARK_STYLE).get_style_defs(  # type: ignore[no-untyped-call]
+        [f"{scope.strip()} .{CODE_CLASS}" for scope in DARK_THEME.split(",")]
+    )
+    return f"/* Made by chat_app.richtext.code_css (make css). */\n{light}\n{dark}\n"

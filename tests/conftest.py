@@ -35,10 +35,12 @@ from chat_app.models import (
     Change,
     ChangeKind,
     Invitation,
+    LinkPreview,
     LiveSocket,
     Membership,
     Mention,
     Message,
+    MessagePreview,
     PushSubscription,
     Reaction,
     Room,
@@ -116,7 +118,10 @@ async def redis_url() -> AsyncIterator[str]:
 @pytest.fixture(scope="session")
 async def app(database_url: str) -> AsyncIterator[Quart]:
     """The application, started (database open, broker running)."""
-    application = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "test-secret"})
+    # Link previews off: no test reaches outside; the preview tests turn them on (previews_on).
+    application = create_app(
+        {"DATABASE_URL": database_url, "SECRET_KEY": "test-secret", "LINK_PREVIEWS": False}
+    )
     async with application.test_app():
         yield application
 
@@ -126,6 +131,8 @@ async def clean_database(app: Quart) -> AsyncIterator[None]:
     """Every test starts with empty tables and fresh rate limits."""
     yield
     for model in (
+        MessagePreview,
+        LinkPreview,
         PushSubscription,
         LiveSocket,
         UserPresence,
@@ -288,6 +295,7 @@ class Server:
             | {
                 "CHAT_DATABASE_URL": database_url,
                 "CHAT_SECRET_KEY": "server-test-secret",
+                "CHAT_LINK_PREVIEWS": "0",
             }
             | (env or {})
         )

@@ -34,6 +34,14 @@ CORPUS = [
     "bell\x07 escape\x1b[2J del\x7f c1\x85",
     "lone \ud800 surrogate \udfff",
     "\U0001f469\u200d\U0001f4bb \u0645\u0631\u062d\u0628\u0627",
+    # Markdown that tries to become markup, a script URL or an image (chat_app/richtext.py).
+    "[click](javascript:alert(1)) [x](JaVaScRiPt:alert(1)) [y](java\tscript:alert(1))",
+    "[d](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==) [v](vbscript:alert(1))",
+    "<javascript:alert(1)> ![i](javascript:alert(1)) ![j](http://x.test/a.png)",
+    '[t](http://x.test/" onmouseover="alert(1)) [u](<http://x.test/a> "t" onclick=alert(1)")',
+    '```"><script>alert(1)</script>\n<img src=x onerror=alert(1)>\n```',
+    "`<svg onload=alert(1)>` **<b onclick=alert(1)>x</b>** > <iframe src=//x.test>",
+    "[a](http://x.test/)<style>*{display:none}</style> :tada: @<script>",
     "x" * 4001,
     TEN_MB,
 ]
