@@ -43,12 +43,12 @@ TABLE = [
     (
         "[ref]: https://example.com",
         '<p>[ref]: <a href="https://example.com" ' + REL + ">https://example.com</a></p>",
-    ),  # fmt: skip
+    ),
     # An image is never loaded: its syntax is a link to it.
     (
         "![cat](https://example.com/cat.png)",
         f'<p>!<a href="https://example.com/cat.png" {REL}>cat</a></p>',
-    ),  # fmt: skip
+    ),
     ("mail me@example.com", "<p>mail me@example.com</p>"),
 ]
 
