@@ -41,7 +41,7 @@ async def edit_message(editor: User, message_id: object, content: object) -> Mes
     message.content, message.edited_at = text, datetime.now(UTC)
     message.content_html = render(text)
     await finish_even_if_cancelled(_save(message, mentions))
-    preview_later(message)
+    preview_later(message, edited=True)
     return message
 
 

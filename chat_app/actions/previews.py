@@ -82,11 +82,14 @@ def init_previews(app: Quart) -> None:
             await previewer.close()
 
 
-def preview_later(message: Message) -> asyncio.Task[None] | None:
+def preview_later(message: Message, edited: bool = False) -> asyncio.Task[None] | None:
     """Bring ``message``'s preview up to date with its first link, in the background (posting
-    never waits for someone else's server). The task, or None when previews are off, the
-    message has no link, or too many are waiting."""
-    if not current_app.config["LINK_PREVIEWS"] or not links(message.content_html):
+    never waits for someone else's server). The task, or None when previews are off, a new
+    message has no link (an ``edited`` one may have to lose its card), or too many are
+    waiting."""
+    if not current_app.config["LINK_PREVIEWS"]:
+        return None
+    if not edited and not links(message.content_html):
         return None
     app: Quart = current_app._get_current_object()
     return previewer_of(app).tasks.spawn(_in_background(app, message.id))
