@@ -16,6 +16,7 @@ from chat_app.actions.previews import PREVIEWER, preview_later, previewer_of
 from chat_app.models import Change, ChangeKind, LinkPreview, Message, MessagePreview, Room, User
 from chat_app.models.changes import newest_change
 from tests.blueprints.test_live import ORIGIN, live_pair, receive_until
+from tests.conftest import send_frame
 from tests.hostile import assert_inert
 from tests.sites import Site, local_site
 
@@ -63,9 +64,7 @@ async def test_a_posted_link_gets_its_card_live_on_every_tab_and_in_a_catch_up(
     url = f"{previews_on.base}/page"
     async with live_pair(alice_client, bob_client, settled=True) as (alice_ws, bob_ws):
         before = await newest_change(general.id)
-        await alice_ws.send(
-            '{"content": "the handbook: %s", "client_id": "client-prev-01", "HEADERS": {}}' % url
-        )
+        await alice_ws.send(send_frame(f"the handbook: {url}", "client-prev-01"))
         for ws in (alice_ws, bob_ws):
             card = await receive_until(ws, "The Parley handbook")
             assert 'data-role="preview"' in card and "Example Docs" in card
