@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 from chat_app.actions.messages import INVISIBLE_RE
 from chat_app.models import Message
 from chat_app.models.messages import CLIENT_ID_RE
+from chat_app.richtext import render
 from tests.blueprints.test_live import parse_elements, receive
 from tests.conftest import csrf_from
 
@@ -87,6 +88,8 @@ def assert_valid_messages(messages: list[Message], room_id: int, author_id: int)
         assert not INVISIBLE_RE.search(message.content), ascii(message.content[:80])
         assert CLIENT_ID_RE.fullmatch(message.client_id), message.client_id
         assert (message.room_id, message.author_id) == (room_id, author_id)
+        assert message.content_html == render(message.content)  # rendered once, when stored
+        assert_inert(message.content_html)
 
 
 # What answers a frame: a notice, the composer back with the reason, or the sender's own copy.
