@@ -19,8 +19,9 @@ import httpx
 
 from bench.loadgen import LoadGen, Target
 from bench.population import HISTORY_ROOM, ROOM, SECRET, Population
-from bench.servers import HOST, Senders, Server, start_ours, start_reference
+from bench.servers import HOST, MARKDOWN_MESSAGE, Senders, Server, start_ours, start_reference
 from bench.soak import run_soak
+from chat_app.richtext import render
 
 
 @dataclass
@@ -355,6 +356,61 @@ async def fanout(bench: Bench) -> list[Row]:
     ]
 
 
+def render_cost_us(text: str, rounds: int = 2000) -> float:
+    """Microseconds ``chat_app.richtext.render`` takes for ``text`` (best of three runs)."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        for _ in range(rounds):
+            render(text)
+        best = min(best, (time.perf_counter() - started) / rounds * 1e6)
+    return best
+
+
+async def markdown(bench: Bench) -> list[Row]:
+    """Scenario 1 with Markdown-heavy messages against plain text, ours only, in one run: the
+    rendering cost per message (paid once, when it is stored) and the fan-out rate of each."""
+    n = bench.sizes.fanout_clients
+    token = "bench:123456:7890123456789"
+    plain_us = render_cost_us(token)
+    heavy_us = render_cost_us(MARKDOWN_MESSAGE.format(token=token))
+    starters = [lambda: start_ours(bench.population.database_url, SECRET, ROOM)]
+    async with bench.servers(n, starters) as lives:
+        plain = (await climb(bench, lives, "markdown_plain")).get("ours")
+        lives[0].senders.template = MARKDOWN_MESSAGE
+        heavy = (await climb(bench, lives, "markdown_heavy")).get("ours")
+    return [
+        Row("1 fan-out, Markdown", "render per message: plain text", plain_us, unit="µs"),
+        Row("1 fan-out, Markdown", "render per message: Markdown-heavy", heavy_us, unit="µs"),
+        Row(
+            "1 fan-out, Markdown",
+            f"max msg/s to {n} clients: plain text",
+            plain["rate"] if plain else None,
+            unit="msg/s",
+            higher_is_better=True,
+        ),
+        Row(
+            "1 fan-out, Markdown",
+            f"max msg/s to {n} clients: Markdown-heavy",
+            heavy["rate"] if heavy else None,
+            plain["rate"] if plain else None,
+            "msg/s",
+            "holds the plain-text rate",
+            higher_is_better=True,
+            met=None if not (plain and heavy) else heavy["rate"] >= plain["rate"],
+            note="'reference' here: plain text in the same run",
+        ),
+        Row(
+            "1 fan-out, Markdown",
+            "server CPU per delivery: plain / Markdown-heavy",
+            plain["server_cpu_us_per_delivery"] if plain else None,
+            heavy["server_cpu_us_per_delivery"] if heavy else None,
+            "µs",
+            note="ours = plain, reference column = Markdown-heavy",
+        ),
+    ]
+
+
 async def settle(server: Server, limit: float = 60.0) -> float:
     """Wait until ``server`` is idle (under a tenth of a core for a second), at most ``limit``
     seconds: the crowd is measured in steady state, not while the server still works through
@@ -649,6 +705,7 @@ async def soak(bench: Bench) -> list[Row]:
 
 SCENARIOS = {
     "fanout": fanout,
+    "markdown": markdown,
     "crowd": crowd,
     "latency": latency,
     "history": history,
