@@ -10,8 +10,8 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from tests.conftest import Server, serving
-from tests.e2e.conftest import send as send_message
 from tests.e2e.conftest import ARTIFACTS, signed_up
+from tests.e2e.conftest import send as send_message
 from tests.sites import local_site
 
 pytestmark = pytest.mark.browser
