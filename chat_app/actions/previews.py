@@ -137,9 +137,11 @@ async def _attach(
             now = await Message.filter(id=message_id).values_list("content_html", flat=True)
             if not now or first_link(str(now[0])) != url:
                 return False  # deleted or edited meanwhile: the edit's own refresh decides
-            await MessagePreview.filter(message_id=message_id).delete()
+            removed = await MessagePreview.filter(message_id=message_id).delete()
             if preview is not None and preview.shows:
                 await MessagePreview.create(message_id=message_id, preview_id=preview.id)
+            elif not removed:
+                return False  # a refresh running beside this one took the card away already
             change = await record(room_id, message_id, ChangeKind.PREVIEWED)
     except IntegrityError:
         return False  # another refresh of the same message attached one at the same time
