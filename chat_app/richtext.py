@@ -54,7 +54,8 @@ URL_SCHEMES = {"http", "https", "mailto"}
 _FORMATTER = HtmlFormatter(nowrap=True)
 _TAG_RE = re.compile(r"""<(/?)([a-z]+)(?:[^>"']|"[^"]*"|'[^']*')*>""")
 _HREF_RE = re.compile(r'<a href="([^"]+)"')
-_SHORTCODE_RE = re.compile(r":[a-z0-9_+-]+:", re.IGNORECASE)
+# A shortcode stands apart from the words around it: "10:100:20" is a time, not 💯.
+_SHORTCODE_RE = re.compile(r"(?<![\w:]):[a-z0-9_+-]+:(?![\w:])", re.IGNORECASE)
 
 
 def _highlight(code: str, lang: str, _attrs: object) -> str:

@@ -34,6 +34,7 @@ TABLE = [
     ("line one\nline two", "<p>line one<br>\nline two</p>"),
     ("party :tada: `:tada:`", "<p>party 🎉 <code>:tada:</code></p>"),
     (":not_an_emoji: 10:30:00", "<p>:not_an_emoji: 10:30:00</p>"),
+    ("bench:100:7 1:1234:5 :100:", "<p>bench:100:7 1:1234:5 💯</p>"),
     # Stay text in chat: headings, rules, indented code, raw HTML, reference definitions.
     ("# not a heading", "<p># not a heading</p>"),
     ("title\n===", "<p>title<br>\n===</p>"),
