@@ -48,8 +48,9 @@ bench: $(VENV)/.installed
 
 # Rebuilds static/css/app.css from the templates (needs npm; the app itself never does), and
 # re-vendors htmx, its ws extension and axe-core (a test asset: the browser tests' audits).
-css:
+css: $(VENV)/.installed
 	npm ci --no-audit --no-fund
+	$(PY) -c 'from chat_app.richtext import code_css; print(code_css(), end="")' > static/css/code.css
 	./node_modules/.bin/tailwindcss -i static/css/input.css -o static/css/app.css --minify
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx-2.0.11.min.js
 	cp node_modules/htmx-ext-ws/dist/ws.min.js static/vendor/htmx-ext-ws-2.0.4.min.js

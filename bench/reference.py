@@ -28,6 +28,7 @@ from websockets.http11 import Request, Response
 from bench.loadgen import raise_open_files
 from bench.servers import HOST, ROOT
 from chat_app.highlight import TEMPLATE_FILTERS
+from chat_app.richtext import render
 
 PAGE = 200  # as the app's catch-up page
 
@@ -43,12 +44,14 @@ class Message:
     author_id: int
     author: Author
     content: str
+    content_html: str  # rendered once, when posted, as ours does
     created_at: datetime
     client_id: str = ""
     edited_at: datetime | None = None
     reaction_groups: tuple[()] = ()
     quoted: None = None
     mentioned: tuple[()] = ()
+    preview: None = None
 
 
 class Room:
@@ -72,7 +75,9 @@ class Room:
         return html + self.cursor.render(change=messages[-1].id)
 
     def post(self, content: str) -> None:
-        message = Message(len(self.ids) + 1, 1, Author("bench"), content, datetime.now(UTC))
+        message = Message(
+            len(self.ids) + 1, 1, Author("bench"), content, render(content), datetime.now(UTC)
+        )
         self.messages.append(message)
         self.ids.append(message.id)
         websockets.broadcast(self.sockets, self.render([message]))

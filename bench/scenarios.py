@@ -19,9 +19,10 @@ import httpx
 
 from bench.loadgen import LoadGen, Target
 from bench.population import HISTORY_ROOM, ROOM, SECRET, Population
-from bench.servers import HOST, Senders, Server, start_ours, start_reference
+from bench.servers import HOST, MARKDOWN_MESSAGE, Senders, Server, start_ours, start_reference
 from bench.sidebar import arrange, run_sidebar
 from bench.soak import run_soak
+from chat_app.richtext import render
 
 
 @dataclass
@@ -143,7 +144,7 @@ class Live:
 
     async def call(self, command: str, *args: Any) -> list[dict[str, Any]]:
         """Run a generator command on this server's clients."""
-        return await self.bench.loadgen.call(command, self.name, *args)
+        return await self.bench.loadgen.call(command, self.server.name, *args)
 
     async def step(self, rate: float, seconds: float) -> dict[str, Any]:
         """Send at ``rate`` for ``seconds``, wait until delivered (or the drain time is up),
@@ -152,14 +153,14 @@ class Live:
         count = max(1, round(rate * seconds))
         lo, hi = bench.seqs(count)
         await self.call("measure", lo, hi)
-        await bench.loadgen.collect(self.name, lo, lo)  # resets the generator's CPU mark
+        await bench.loadgen.collect(self.server.name, lo, lo)  # resets the generator's CPU mark
         cpu = self.server.cpu_seconds()
         started = time.monotonic()
         await self.senders.paced(lo, count, rate)
         await self.call("caught_up", bench.sizes.drain_seconds)
         elapsed = time.monotonic() - started
         server_cpu = self.server.cpu_seconds() - cpu
-        got = await bench.loadgen.collect(self.name, lo, hi)
+        got = await bench.loadgen.collect(self.server.name, lo, hi)
         ms = [v / 1000 for v in got["latencies_us"]]
         deliveries = max(1, len(ms))
         return {
@@ -178,6 +179,24 @@ class Live:
             "server_cpu_share": server_cpu / elapsed,
             "loadgen_cpu_share": got["cpu_seconds"] / elapsed,
         }
+
+
+@dataclass
+class Worded(Live):
+    """The same server and clients as ``of``, its senders posting ``template`` (around the
+    bench token): two texts take turns at each rate of one climb, under the same load."""
+
+    label: str = ""
+    template: str = "{token}"
+
+    @property
+    def name(self) -> str:
+        return self.label
+
+    async def step(self, rate: float, seconds: float) -> dict[str, Any]:
+        """As ``Live.step``, with this text."""
+        self.senders.template = self.template
+        return await super().step(rate, seconds)
 
 
 @dataclass
@@ -368,6 +387,73 @@ async def fanout(bench: Bench) -> list[Row]:
             gen.get("reference"),
             "cores",
             note="all generator processes together",
+        ),
+    ]
+
+
+def render_cost_us(text: str, rounds: int = 2000) -> float:
+    """CPU microseconds ``chat_app.richtext.render`` takes for ``text`` (best of three runs):
+    CPU time, not wall time, so that other load on the machine does not count."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.process_time()
+        for _ in range(rounds):
+            render(text)
+        best = min(best, (time.process_time() - started) / rounds * 1e6)
+    return best
+
+
+async def markdown(bench: Bench) -> list[Row]:
+    """Scenario 1 with Markdown-heavy messages against plain text, ours only, in one run: the
+    rendering cost per message (paid once, when it is stored) and the fan-out rate of each,
+    the two texts taking turns at each rate on one server with the same clients."""
+    n = bench.sizes.fanout_clients
+    token = "bench:123456:7890123456789"
+    plain_us = render_cost_us(token)
+    heavy_us = render_cost_us(MARKDOWN_MESSAGE.format(token=token))
+    starters = [lambda: start_ours(bench.population.database_url, SECRET, ROOM)]
+    async with bench.servers(n, starters) as [ours]:
+        await settle(ours.server)  # the clients' arrival (presence) is not part of a step
+        texts = [
+            Worded(ours.server, ours.senders, bench, "plain"),
+            Worded(ours.server, ours.senders, bench, "markdown", MARKDOWN_MESSAGE),
+        ]
+        best = await climb(bench, list(texts), "fanout")
+    plain, heavy = best.get("plain"), best.get("markdown")
+    # The first rate's figures whether or not it met the target: on a busy machine no rate
+    # may, and these still compare the two texts under the same load.
+    at_first = [bench.details[f"fanout_{text.name}"][0] for text in texts]
+    first = bench.sizes.fanout_rates[0]
+    return [
+        Row("1 fan-out, Markdown", "render per message: plain text", plain_us, unit="µs"),
+        Row("1 fan-out, Markdown", "render per message: Markdown-heavy", heavy_us, unit="µs"),
+        Row(
+            "1 fan-out, Markdown",
+            f"max msg/s to {n} clients: plain text",
+            plain["rate"] if plain else None,
+            unit="msg/s",
+            higher_is_better=True,
+        ),
+        Row(
+            "1 fan-out, Markdown",
+            f"max msg/s to {n} clients: Markdown-heavy",
+            heavy["rate"] if heavy else None,
+            plain["rate"] if plain else None,
+            "msg/s",
+            "holds the plain-text rate",
+            higher_is_better=True,
+            met=None if not (plain and heavy) else heavy["rate"] >= plain["rate"],
+            note="'reference' here: plain text in the same run",
+        ),
+        *(
+            Row(
+                "1 fan-out, Markdown", f"{figure} at {first} msg/s: {text.label}", r[key], unit=unit
+            )
+            for figure, key, unit in (
+                ("server CPU per delivery", "server_cpu_us_per_delivery", "µs"),
+                ("p99", "p99_ms", "ms"),
+            )
+            for text, r in zip(texts, at_first, strict=True)
         ),
     ]
 
@@ -720,6 +806,7 @@ async def sidebar(bench: Bench) -> list[Row]:
 
 SCENARIOS = {
     "fanout": fanout,
+    "markdown": markdown,
     "crowd": crowd,
     "latency": latency,
     "history": history,

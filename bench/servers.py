@@ -128,6 +128,8 @@ def start_ours(
         "CHAT_WS_FRAMES_PER_SECOND": "100000",
         "CHAT_WS_FRAMES_BURST": "100000",
         "CHAT_BROKER_URL": broker_url,
+        # The Markdown messages carry a link: what is measured is fan-out, not fetching pages.
+        "CHAT_LINK_PREVIEWS": "0",
     }
     args = ["-m", "chat_app", "serve", "--port", str(port), "--workers", str(workers)]
     server = _spawn(name, args, env, port, f"/rooms/{room}/live")
@@ -144,9 +146,22 @@ def start_reference() -> Server:
 MIX_EMOJI = ("👍", "🎉", "👀", "🙏")
 
 
+# A Markdown-heavy chat message (every construct but a quote): ``{token}`` is the bench token.
+MARKDOWN_MESSAGE = """**Deploy** {token} is _done_, ~~not~~ `really` done :tada: \
+see https://example.com/runs/42 and [the log](https://example.com/log)
+- first `item`
+- second **item**
+
+```python
+def double(x: int) -> int:
+    return x * 2  # the answer
+```"""
+
+
 class Senders:
     """A few authenticated sockets that post bench messages as the composer would, and
-    optionally edit and react to a few other messages in between (``mix``)."""
+    optionally edit and react to a few other messages in between (``mix``); their text is
+    the bench token alone, or ``template`` around it (``MARKDOWN_MESSAGE``)."""
 
     def __init__(self, server: Server, cookies: list[str]) -> None:
         self.server = server
@@ -163,6 +178,7 @@ class Senders:
         self.notices = 0  # answers that refused something a sender sent (none expected)
         self._targets_wanted = 0
         self._targets_known = asyncio.Event()
+        self.template = "{token}"
 
     async def __aenter__(self) -> Senders:
         url = f"ws://{HOST}:{self.server.port}{self.server.live_path}"
@@ -226,7 +242,7 @@ class Senders:
         """Post message ``seq`` stamped with the monotonic clock."""
         frame = json.dumps(
             {
-                "content": f"bench:{seq}:{time.monotonic_ns()}",
+                "content": self.template.format(token=f"bench:{seq}:{time.monotonic_ns()}"),
                 "client_id": f"b{self._tag}-{seq}",
                 "HEADERS": {"HX-Request": "true", "HX-Trigger": "composer"},
             }

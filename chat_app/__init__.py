@@ -16,6 +16,7 @@ from quart import Quart
 from chat_app import config
 from chat_app.actions.outgoing import cancel_calls
 from chat_app.actions.presence import SocketLedger
+from chat_app.actions.previews import init_previews
 from chat_app.actions.reactions import QUICK_REACTIONS
 from chat_app.auth import make_auth
 from chat_app.bearer import init_bearer
@@ -86,6 +87,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     app.extensions["limits"] = limits
     app.extensions["storage"] = storage_from_config(settings)
     init_push(app)
+    init_previews(app)
 
     @app.before_serving
     async def start() -> None:

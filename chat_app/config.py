@@ -121,6 +121,17 @@ DEFAULTS: dict[str, Any] = {
     "UPLOAD_BYTES_PER_HOUR": 500 * 1024 * 1024,  # per user; 0 turns the budget off
     "UPLOAD_TIMEOUT_SECONDS": 300,  # to receive an upload's body (other bodies: BODY_TIMEOUT)
     "UPLOAD_ORPHAN_HOURS": 24,  # files uploaded but never sent are swept after this long
+    # Link previews (docs/messages.md): a message's first link gets a card, fetched after
+    # posting through the guarded client (chat_app/outbound.py).
+    "LINK_PREVIEWS": True,
+    "LINK_PREVIEW_CONCURRENCY": 4,  # pages fetched at once, per process
+    "LINK_PREVIEW_MAX_PENDING": 200,  # messages waiting for a preview; past it, none
+    "LINK_PREVIEW_CACHE_SECONDS": 86400,  # a URL's card (or its absence) is kept this long
+    "OUTBOUND_TIMEOUT_SECONDS": 5.0,  # one outbound request, redirects included
+    "OUTBOUND_MAX_BYTES": 1024 * 1024,  # read of one answer
+    # Addresses (or networks, comma-separated) the guard lets through although they are
+    # private or loopback. For tests' local pages only: never set it in production.
+    "OUTBOUND_ALLOW": "",
 }
 
 ENV_PREFIX = "CHAT_"

@@ -1,9 +1,10 @@
-"""Mentions highlighted in a message's text, after it is escaped.
+"""Mentions highlighted in a message's rendered (sanitised) HTML.
 
-The text is escaped first and only then are mentions wrapped: a ``@`` run of username
-characters (no ``&``, ``<``, ``"`` or ``'``) can never reach into an entity or out of an
-attribute, and only names the message is known to mention (rows of the ``mentions`` table)
-are wrapped, so ``@<script>`` or ``@alice"onmouseover=`` stay inert text. One render serves
+Mentions are wrapped only in the HTML's text, outside links and code (``richtext.in_text``),
+where the text is escaped already: a ``@`` run of username characters (no ``&``, ``<``,
+``"`` or ``'``) can never reach into an entity, a tag or an attribute, and only names the
+message is known to mention (rows of the ``mentions`` table) are wrapped, so ``@<script>``
+or ``@alice"onmouseover=`` stay inert text. One render serves
 every viewer: ``mention-me`` is added here for a page's own viewer, and by unread.js for
 pushed copies (keyed on ``data-user``).
 """
@@ -16,13 +17,14 @@ from html import unescape
 from markupsafe import Markup, escape
 
 from chat_app.models.mentions import EVERYONE, MENTION_RE, Mentioned
+from chat_app.richtext import in_text
 
 
-def highlight_mentions(text: str, mentioned: object, viewer_id: int | None = None) -> Markup:
-    """``text`` escaped, with its known mentions in ``<span class="mention">``."""
-    escaped = escape(text)
+def highlight_mentions(rendered: str, mentioned: object, viewer_id: int | None = None) -> Markup:
+    """A message's ``rendered`` HTML (``richtext.render``, stored with the message) with its
+    known mentions in ``<span class="mention">``."""
     if not isinstance(mentioned, Mentioned) or not (mentioned.users or mentioned.everyone):
-        return escaped
+        return Markup(rendered)  # noqa: S704 - sanitised when it was stored
 
     def wrap(match: re.Match[str]) -> str:
         raw = match.group(1)
@@ -38,7 +40,7 @@ def highlight_mentions(text: str, mentioned: object, viewer_id: int | None = Non
         me = " mention-me" if user_id == viewer_id else ""
         return f'<span class="mention{me}" data-user="{user_id}">@{name}</span>{rest}'
 
-    return Markup(MENTION_RE.sub(wrap, str(escaped)))  # noqa: S704 - escaped above, names checked
+    return Markup(in_text(rendered, MENTION_RE, wrap))  # noqa: S704 - sanitised HTML, names checked
 
 
 # Our own tags in escaped text: escaping leaves no other "<" in it.

@@ -11,7 +11,6 @@ import base64
 import ipaddress
 import json
 import logging
-import socket
 import time
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
@@ -19,16 +18,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
-from aiohttp.abc import ResolveResult
-from aiohttp.resolver import ThreadedResolver
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid02
 from pywebpush import WebPusher
 from quart import Quart
 
+from chat_app.background import Tasks
 from chat_app.logs import RateLimitedLog
 from chat_app.models.notifications import ENDPOINT_MAX
+from chat_app.outbound import guarded_session
 
 log = logging.getLogger(__name__)
 _failures = RateLimitedLog(30.0)
@@ -126,21 +125,6 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-class PublicResolver(ThreadedResolver):
-    """Resolves only to public addresses: a name that points inside our network (or changes to,
-    between the check and the connection) is not reached."""
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        """The public addresses of ``host``; OSError when it has none."""
-        found = await super().resolve(host, port, family)
-        public = [entry for entry in found if ipaddress.ip_address(entry["host"]).is_global]
-        if not public:
-            raise OSError(f"{host} has no public address")
-        return public
-
-
 class Pusher:
     """Sends pushes for one application: at most ``concurrency`` requests at once, each within
     ``timeout`` seconds; background deliveries are tasks it keeps (and cancels on close)."""
@@ -155,18 +139,14 @@ class Pusher:
         self._slots = asyncio.Semaphore(int(config["PUSH_CONCURRENCY"]))
         self._session: aiohttp.ClientSession | None = None
         self._tokens: dict[str, tuple[float, dict[str, str]]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = Tasks(self.max_pending)
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
         """Run ``work`` in the background (kept until done); None, and ``work`` dropped, when
         PUSH_MAX_PENDING deliveries are waiting already (push services are down or slow)."""
-        if len(self._tasks) >= self.max_pending:
-            work.close()
+        task = self._tasks.spawn(work)
+        if task is None:
             _failures.log(log, "push.dropped", ("pending",), {"pending": len(self._tasks)})
-            return None
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
         return task
 
     async def send(self, subscription: Mapping[str, Any], payload: Mapping[str, Any]) -> int:
@@ -222,24 +202,17 @@ class Pusher:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            resolver = ThreadedResolver() if self.allow_http else PublicResolver()
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(resolver=resolver, limit=0),
-                timeout=aiohttp.ClientTimeout(total=self.timeout),
-                trust_env=False,  # never through a proxy from the environment
-            )
+            # Only public addresses, checked after resolution (chat_app/outbound.py).
+            self._session = guarded_session(self.timeout, guard=not self.allow_http)
         return self._session
 
     async def drain(self) -> None:
         """Wait for the background deliveries started so far (tests, shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._tasks.drain()
 
     async def close(self) -> None:
         """Cancel what is still being delivered and close the connections."""
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._tasks.cancel()
         if self._session is not None:
             await self._session.close()
 

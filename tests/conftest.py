@@ -38,10 +38,12 @@ from chat_app.models import (
     ChangeKind,
     DataExport,
     Invitation,
+    LinkPreview,
     LiveSocket,
     Membership,
     Mention,
     Message,
+    MessagePreview,
     PushSubscription,
     Reaction,
     Room,
@@ -122,11 +124,13 @@ async def redis_url() -> AsyncIterator[str]:
 async def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Quart]:
     """The application, started (database open, broker running; files in a directory of
     the run's own)."""
+    # Link previews off: no test reaches outside; the preview tests turn them on (previews_on).
     application = create_app(
         {
             "DATABASE_URL": database_url,
             "SECRET_KEY": "test-secret",
             "UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads")),
+            "LINK_PREVIEWS": False,
         }
     )
     async with application.test_app():
@@ -139,6 +143,8 @@ async def clean_database(app: Quart) -> AsyncIterator[None]:
     yield
     for model in (
         DataExport,
+        MessagePreview,
+        LinkPreview,
         PushSubscription,
         LiveSocket,
         UserPresence,
@@ -306,6 +312,7 @@ class Server:
                 "CHAT_DATABASE_URL": database_url,
                 "CHAT_SECRET_KEY": "server-test-secret",
                 "CHAT_UPLOAD_DIR": str(log.parent / "uploads"),
+                "CHAT_LINK_PREVIEWS": "0",
             }
             | (env or {})
         )

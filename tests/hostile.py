@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 from chat_app.actions.messages import INVISIBLE_RE
 from chat_app.models import Message
 from chat_app.models.messages import CLIENT_ID_RE
+from chat_app.richtext import render
 from tests.blueprints.test_live import parse_elements, receive
 from tests.conftest import csrf_from
 
@@ -34,6 +35,14 @@ CORPUS = [
     "bell\x07 escape\x1b[2J del\x7f c1\x85",
     "lone \ud800 surrogate \udfff",
     "\U0001f469\u200d\U0001f4bb \u0645\u0631\u062d\u0628\u0627",
+    # Markdown that tries to become markup, a script URL or an image (chat_app/richtext.py).
+    "[click](javascript:alert(1)) [x](JaVaScRiPt:alert(1)) [y](java\tscript:alert(1))",
+    "[d](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==) [v](vbscript:alert(1))",
+    "<javascript:alert(1)> ![i](javascript:alert(1)) ![j](http://x.test/a.png)",
+    '[t](http://x.test/" onmouseover="alert(1)) [u](<http://x.test/a> "t" onclick=alert(1)")',
+    '```"><script>alert(1)</script>\n<img src=x onerror=alert(1)>\n```',
+    "`<svg onload=alert(1)>` **<b onclick=alert(1)>x</b>** > <iframe src=//x.test>",
+    "[a](http://x.test/)<style>*{display:none}</style> :tada: @<script>",
     "x" * 4001,
     TEN_MB,
 ]
@@ -79,6 +88,8 @@ def assert_valid_messages(messages: list[Message], room_id: int, author_id: int)
         assert not INVISIBLE_RE.search(message.content), ascii(message.content[:80])
         assert CLIENT_ID_RE.fullmatch(message.client_id), message.client_id
         assert (message.room_id, message.author_id) == (room_id, author_id)
+        assert message.content_html == render(message.content)  # rendered once, when stored
+        assert_inert(message.content_html)
 
 
 # What answers a frame: a notice, the composer back with the reason, or the sender's own copy.

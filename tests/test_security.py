@@ -12,6 +12,7 @@ from quart import Quart
 from quart.testing import QuartClient
 
 from chat_app import ROOT, config, create_app
+from chat_app.actions import post_message
 from chat_app.actions.messages import INVISIBLE_RE
 from chat_app.models import Message, Room, User
 from tests.blueprints.test_live import LIVE, live_pair, parse_elements
@@ -76,6 +77,37 @@ async def test_hostile_composer_posts_store_clean_text_and_render_inert(
     assert_valid_messages(await Message.all(), general.id, alice.id)
     page = await (await alice_client.get("/rooms/general")).get_data(as_text=True)
     assert_inert(page)
+
+
+@pytest.mark.parametrize("payload", CORPUS, ids=short)
+async def test_hostile_edits_store_clean_text_and_render_inert(
+    app: Quart, alice_client: QuartClient, alice: User, general: Room, payload: str
+) -> None:
+    async with app.app_context():
+        message = await post_message(alice, general, "before the edit", "edit-client-0001")
+    path = f"/messages/{message.id}/edit"
+    response = await post_form(alice_client, path, path, {"content": payload})
+    assert response.status_code in expected(payload, {303, 422})
+    assert_inert(await response.get_data(as_text=True))
+    assert_valid_messages(await Message.all(), general.id, alice.id)
+    assert_inert(await (await alice_client.get("/rooms/general")).get_data(as_text=True))
+
+
+@pytest.mark.parametrize("payload", [p for p in CORPUS if len(p) < 60_000], ids=short)
+async def test_hostile_edits_over_the_socket_reach_others_inert(
+    app: Quart, alice_client: QuartClient, bob_client: QuartClient, alice: User, payload: str
+) -> None:
+    general = await Room.get(slug="general")
+    async with app.app_context():
+        message = await post_message(alice, general, "before the edit", "edit-client-0002")
+    async with live_pair(alice_client, bob_client, settled=True) as (alice_ws, bob_ws):
+        frame = {"op": "edit", "message_id": str(message.id), "content": payload}
+        await alice_ws.send(json.dumps(frame | {"HEADERS": {"HX-Request": "true"}}))
+        assert_inert(await answer(alice_ws, ('id="notice"', f'id="message-{message.id}"')))
+        if (await Message.get(id=message.id)).content != "before the edit":
+            assert_inert(await answer(bob_ws, (f'id="message-{message.id}"',)))
+    assert_valid_messages(await Message.all(), general.id, alice.id)
+    assert_inert(await (await bob_client.get("/rooms/general")).get_data(as_text=True))
 
 
 @pytest.mark.parametrize("payload", CORPUS, ids=short)

@@ -12,12 +12,12 @@ from tortoise.transactions import in_transaction
 from chat_app.actions.accounts import USERNAME_RE, normalize_username
 from chat_app.actions.changes import MessageRejected
 from chat_app.actions.messages import post_message
+from chat_app.actions.outgoing import outgoing_url_problem
 from chat_app.actions.rooms import become_member
 from chat_app.actions.tokens import create_token
 from chat_app.models import ApiToken, Bot, Message, Room, User, Webhook
 from chat_app.models.rooms import RoomKind
 from chat_app.models.tokens import SCOPE_WRITE, token_digest
-from chat_app.outbound import outgoing_url_problem
 
 WEBHOOK_PREFIX = "hook_"
 # A bot never signs in with a password: no argon2 hash can be this, so every login fails.

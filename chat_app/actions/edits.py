@@ -20,16 +20,19 @@ from chat_app.actions.changes import (
 )
 from chat_app.actions.mentions import Mentions, mentions_in, rewrite_mentions
 from chat_app.actions.messages import clean_content
+from chat_app.actions.previews import preview_later
 from chat_app.db import finish_even_if_cancelled
 from chat_app.message_files import discard, files_of
 from chat_app.models import ChangeKind, Message, User
+from chat_app.richtext import render
 
 
 async def edit_message(editor: User, message_id: object, content: object) -> Message:
     """Replace the text of ``editor``'s own message; everyone sees it with "(edited)".
 
     The same checks as posting apply to the text; an unchanged text changes nothing. Its
-    mentions are read again: a name added mentions that member from this edit on.
+    mentions are read again: a name added mentions that member from this edit on; its HTML is
+    rendered again, and its link preview follows its (new) first link.
     """
     message = await changeable(editor, message_id)
     if message.author_id != editor.id:
@@ -40,14 +43,18 @@ async def edit_message(editor: User, message_id: object, content: object) -> Mes
     mentions = await mentions_in(editor, message.room, text)
     await spend_write(editor, message.room_id)
     message.content, message.edited_at = text, datetime.now(UTC)
+    message.content_html = render(text)
     await finish_even_if_cancelled(_save(message, mentions))
+    preview_later(message, edited=True)
     return message
 
 
 async def _save(message: Message, mentions: Mentions) -> None:
     async with in_transaction():
         updated = await Message.filter(id=message.id).update(
-            content=message.content, edited_at=message.edited_at
+            content=message.content,
+            content_html=message.content_html,
+            edited_at=message.edited_at,
         )
         if not updated:  # deleted since it was loaded
             raise MessageNotFound("This message was deleted meanwhile.")

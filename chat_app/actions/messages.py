@@ -21,6 +21,7 @@ from chat_app.actions.changes import (
 from chat_app.actions.mentions import Mentions, mentions_in, write_mentions
 from chat_app.actions.notifications import notify_of
 from chat_app.actions.outgoing import call_bots
+from chat_app.actions.previews import preview_later
 from chat_app.db import finish_even_if_cancelled
 from chat_app.models import ChangeKind, Membership, Message, Room, User
 from chat_app.models.messages import CLIENT_ID_RE
@@ -136,4 +137,5 @@ async def _store(
     await announce(room.id, change)
     notify_of(message, mentioned_user_ids=mentions.user_ids, everyone=mentions.everyone)
     call_bots(message, author, room, mentions.user_ids)
+    preview_later(message)
     return message

@@ -23,9 +23,25 @@ from chat_app.actions import messages
 from chat_app.actions.changes import MessageRejected
 from chat_app.logs import log_event
 from chat_app.models import Bot, Membership, Message, Room, User
-from chat_app.outbound import guarded_session, outgoing_url_problem
+from chat_app.outbound import guarded_session
+from chat_app.push import endpoint_problem
 
 log = logging.getLogger(__name__)
+
+
+def allow_private() -> bool:
+    """Whether private addresses and plain http are allowed (only for tests' local receivers:
+    ``CHAT_OUTGOING_ALLOW_PRIVATE``)."""
+    return bool(current_app.config["OUTGOING_ALLOW_PRIVATE"])
+
+
+def outgoing_url_problem(url: str) -> str | None:
+    """Why the server must not call ``url``, or None when it may: push's rule (public https
+    names only); the address it resolves to is checked again by the guarded client."""
+    if endpoint_problem(url, allow_private()) is not None:
+        return "The URL must be a public https:// address (no IP addresses or local names)."
+    return None
+
 
 SIGNATURE_HEADER = "X-Parley-Signature"
 REPLY_MAX_BYTES = 64 * 1024
@@ -130,7 +146,7 @@ async def _attempt(
     to record if it counts as a failure."""
     try:
         async with (
-            guarded_session(seconds) as session,
+            guarded_session(seconds, guard=not allow_private()) as session,
             session.post(url, data=data, headers=headers, allow_redirects=False) as response,
         ):
             return (

@@ -106,6 +106,7 @@ class MessageOut(BaseModel):
     author: str
     author_is_bot: bool
     content: str
+    content_html: str  # the content rendered and sanitised, as the pages show it
     created_at: datetime
     edited_at: datetime | None
     reply_to: int | None
@@ -120,6 +121,7 @@ class MessageOut(BaseModel):
             author=message.author.username,
             author_is_bot=message.author.is_bot,
             content=message.content,
+            content_html=message.content_html,
             created_at=message.created_at,
             edited_at=message.edited_at,
             reply_to=message.reply_to_id,

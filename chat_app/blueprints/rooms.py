@@ -77,7 +77,7 @@ async def replying_to(room_id: int, raw: object) -> Quote | None:
     original = await Message.get_or_none(id=int(raw), room_id=room_id).select_related("author")
     if original is None:
         return None
-    return Quote(original.id, original.author.username, excerpt(original.content))
+    return Quote(original.id, original.author.username, excerpt(original.plain_text()))
 
 
 async def render_room(

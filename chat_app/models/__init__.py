@@ -10,6 +10,7 @@ from chat_app.models.mentions import Mention
 from chat_app.models.messages import Message
 from chat_app.models.notifications import PushSubscription
 from chat_app.models.presence import LiveSocket, UserPresence
+from chat_app.models.previews import LinkPreview, MessagePreview
 from chat_app.models.reactions import Reaction
 from chat_app.models.rooms import Membership, Room
 from chat_app.models.tokens import ApiToken
@@ -24,10 +25,12 @@ __all__ = [
     "ChangeKind",
     "DataExport",
     "Invitation",
+    "LinkPreview",
     "LiveSocket",
     "Membership",
     "Mention",
     "Message",
+    "MessagePreview",
     "PushSubscription",
     "RateBucket",
     "Reaction",

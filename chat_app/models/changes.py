@@ -27,6 +27,7 @@ class ChangeKind(StrEnum):
     EDITED = "edited"
     DELETED = "deleted"
     REACTED = "reacted"
+    PREVIEWED = "previewed"  # its link preview was attached, replaced or removed
 
 
 class Change(Model):

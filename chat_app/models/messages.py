@@ -7,16 +7,18 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from tortoise import fields
 from tortoise.models import Model
 
 from chat_app.models.attachments import Attachment, attachments_of
 from chat_app.models.mentions import NOBODY, Mentioned, mentioned_in
+from chat_app.models.previews import LinkPreview, previews_of
 from chat_app.models.reactions import ReactionGroup, reaction_groups
 from chat_app.models.rooms import Room
 from chat_app.models.users import User
+from chat_app.richtext import plain_text, render
 
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")  # what a ``Message.client_id`` may be
 
@@ -39,7 +41,10 @@ class Message(Model):
     author: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "chat.User", related_name="messages", on_delete=fields.CASCADE
     )
-    content = fields.TextField()
+    content = fields.TextField()  # the Markdown source, as written
+    # Its HTML (richtext.render), made once when it is stored or edited: pages and fan-out
+    # only copy it.
+    content_html = fields.TextField(db_default="")
     client_id = fields.CharField(max_length=64)
     created_at = fields.DatetimeField(auto_now_add=True)
     edited_at = fields.DatetimeField(null=True)
@@ -57,11 +62,22 @@ class Message(Model):
     room_id: int
     author_id: int
     # Filled by ``shown`` for the partial: its reactions and, for a reply, the quoted original;
-    # whom it mentions; its files.
+    # whom it mentions; its files; its link preview.
     reaction_groups: list[ReactionGroup]
     attached: list[Attachment]
     quoted: Quote | None
     mentioned: Mentioned
+    preview: LinkPreview | None
+
+    async def save(self, *args: Any, **kwargs: Any) -> None:
+        """Store it, rendering its HTML when it has none yet (every new message)."""
+        if not self.content_html:
+            self.content_html = render(self.content)
+        await super().save(*args, **kwargs)
+
+    def plain_text(self) -> str:
+        """What it reads as without markup: for excerpts, quotes and notifications."""
+        return plain_text(self.content_html)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,12 +96,14 @@ def excerpt(text: str) -> str:
 
 
 async def shown(messages: list[Message]) -> list[Message]:
-    """``messages`` (authors loaded) with what their partial shows besides: reactions, and the
-    originals that replies quote, whom they mention, and their files. One query for
-    reactions, one for files, one for mentions, one more only if a reply is there."""
+    """``messages`` (authors loaded) with what their partial shows besides: reactions, the
+    originals that replies quote, whom they mention, their files and their link previews.
+    One query for reactions; one each for files, mentions, previews and originals only if a
+    message has files, mentions someone, has a link or replies."""
     groups = await reaction_groups([m.id for m in messages])
     files = await attachments_of(m.id for m in messages if m.file_count)
     mentions = await mentioned_in(m.id for m in messages if "@" in m.content)
+    previews = await previews_of(m.id for m in messages if "<a " in m.content_html)
     originals = {m.reply_to_id for m in messages if m.reply_to_id is not None}
     quoted: dict[int, Message] = {}
     if originals:
@@ -95,13 +113,14 @@ async def shown(messages: list[Message]) -> list[Message]:
         message.reaction_groups = groups.get(message.id, [])
         message.mentioned = mentions.get(message.id, NOBODY)
         message.attached = files.get(message.id, [])
+        message.preview = previews.get(message.id)
         message.quoted = None
         if message.reply_to_id is not None:
             original = quoted.get(message.reply_to_id)
             message.quoted = Quote(
                 message.reply_to_id,
                 original.author.username if original else None,
-                excerpt(original.content) if original else None,
+                excerpt(original.plain_text()) if original else None,
             )
     return messages
 

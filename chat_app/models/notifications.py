@@ -67,7 +67,7 @@ def notice_of(message: Message) -> dict[str, str]:
     author, room = message.author.username, message.room
     return {
         "title": author if room.is_direct else f"{author} in #{room.name}",
-        "body": excerpt(message.content),
+        "body": excerpt(message.plain_text()),
         "url": f"/messages/{message.id}",
         "tag": f"room-{message.room_id}",
     }

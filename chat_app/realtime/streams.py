@@ -50,7 +50,7 @@ async def render_messages(messages: Sequence[Message], viewer_id: int | None) ->
 
 
 def _quote_of(message: Message) -> Quote:
-    return Quote(message.id, message.author.username, excerpt(message.content))
+    return Quote(message.id, message.author.username, excerpt(message.plain_text()))
 
 
 async def render_cursor(change: int) -> str:

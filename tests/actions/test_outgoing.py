@@ -17,10 +17,15 @@ from quart import Quart
 from chat_app.actions import post_message, register_user
 from chat_app.actions.bots import BotError, create_bot, set_outgoing
 from chat_app.actions.directs import open_direct
-from chat_app.actions.outgoing import SIGNATURE_HEADER, TASKS, cancel_calls, drain
+from chat_app.actions.outgoing import (
+    SIGNATURE_HEADER,
+    TASKS,
+    cancel_calls,
+    drain,
+    outgoing_url_problem,
+)
 from chat_app.models import Bot, Message, Room, User
-from chat_app.outbound import outgoing_url_problem
-from chat_app.push import PublicResolver
+from chat_app.outbound import GuardedResolver
 from tests.conftest import PASSWORD, free_port, log_in
 
 
@@ -179,4 +184,4 @@ async def test_the_ssrf_guard_refuses_urls_into_our_network(app: Quart, url: str
 
 async def test_names_that_resolve_inside_are_not_reached() -> None:
     with pytest.raises(OSError):
-        await PublicResolver().resolve("localhost", 443)
+        await GuardedResolver().resolve("localhost", 443)

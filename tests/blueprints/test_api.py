@@ -19,6 +19,7 @@ async def test_pages_walk_back_with_next_before(
         "room_id": general.id,
         "author": "alice",
         "content": "j 15",
+        "content_html": "<p>j 15</p>",
         "created_at": None,
         "edited_at": None,
         "reply_to": None,
