@@ -23,9 +23,7 @@ from chat_app.search import postgres, sqlite
 from chat_app.search.criteria import Criteria
 from chat_app.search.query import Query, SearchError, parse
 
-__all__ = ["FILES_NOT_YET", "Query", "Results", "SearchError", "parse", "rebuild_index", "search"]
-
-FILES_NOT_YET = "Files cannot be searched yet: messages have no attachments in this version."
+__all__ = ["Query", "Results", "SearchError", "parse", "rebuild_index", "search"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +57,6 @@ def _start_of(day: date) -> datetime:
 async def search(viewer_id: int, query: Query, before: int | None, limit: int) -> Results:
     """Up to ``limit`` messages that ``viewer_id`` may read now and that ``query`` matches,
     newest first, below message id ``before`` (None: from the newest)."""
-    if query.has_file:
-        return Results([], None, FILES_NOT_YET)
     room_id = author_id = None
     if query.room is not None:
         room = await room_for_member(viewer_id, query.room)
@@ -81,6 +77,7 @@ async def search(viewer_id: int, query: Query, before: int | None, limit: int) -
         since=_start_of(query.after) + timedelta(days=1) if query.after else None,
         until=_start_of(query.before) if query.before else None,
         has_link=query.has_link,
+        has_file=query.has_file,
         before=before,
         limit=limit + 1,  # one more tells whether there is a next page
     )

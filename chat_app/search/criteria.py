@@ -23,6 +23,7 @@ class Criteria:
     since: datetime | None  # created at or after
     until: datetime | None  # created before
     has_link: bool
+    has_file: bool  # messages with attachments (their file_count)
     before: int | None
     limit: int
 

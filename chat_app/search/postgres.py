@@ -42,6 +42,8 @@ def _sql(criteria: Criteria) -> tuple[str, list[Any]]:
     if criteria.has_link:
         marks = " OR ".join(f"strpos(m.content, {param(mark)}) > 0" for mark in LINK_MARKS)
         where.append(f"({marks})")
+    if criteria.has_file:
+        where.append("m.file_count > 0")
     limit = param(criteria.limit)
     # Only placeholders and our own fragments are joined: every value is a parameter.
     sql = (

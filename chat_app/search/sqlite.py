@@ -58,6 +58,8 @@ def _sql(criteria: Criteria) -> tuple[str, list[Any]]:
     if criteria.has_link:
         where.append("(" + " OR ".join("instr(m.content, ?) > 0" for _ in LINK_MARKS) + ")")
         params.extend(LINK_MARKS)
+    if criteria.has_file:
+        where.append("m.file_count > 0")
     params.append(criteria.limit)
     # Only placeholders and our own fragments are joined: every value is a parameter.
     sql = f"SELECT m.id FROM {source} WHERE {' AND '.join(where)} ORDER BY {key} DESC LIMIT ?"  # noqa: S608

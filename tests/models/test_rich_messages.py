@@ -12,9 +12,9 @@ from pathlib import Path
 from quart import Quart
 
 from chat_app.actions import post_message
-from chat_app.actions.notifications import message_payload
 from chat_app.models import Message, Room, User
 from chat_app.models.messages import with_authors
+from chat_app.models.notifications import notice_of
 from tests.conftest import new_database
 
 UPGRADE = """
@@ -74,6 +74,6 @@ async def test_quotes_and_pushes_read_the_message_as_plain_text(
         reply = await post_message(bob, general, "ok", "c-rich-02", reply_to=original.id)
     stored = await Message.get(id=original.id).select_related("author", "room")
     assert stored.content_html == "<p><strong>Ship it</strong> <code>now</code> &lt;b&gt;&amp;</p>"
-    assert message_payload(stored)["body"] == "Ship it now <b>&"
+    assert notice_of(stored)["body"] == "Ship it now <b>&"
     [shown] = await with_authors([reply.id])
     assert shown.quoted is not None and shown.quoted.excerpt == "Ship it now <b>&"

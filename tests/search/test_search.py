@@ -12,12 +12,13 @@ from quart import Quart
 from tortoise import connections
 
 from chat_app.actions import delete_message, edit_message, post_message, register_user
+from chat_app.actions.attachments import store_upload
 from chat_app.actions.directs import open_direct
-from chat_app.actions.rooms import create_room_by, join_open_room, leave_room
+from chat_app.actions.rooms import create_room_by, join_open_room, leave_room, set_role
 from chat_app.actions.search import rebuild_search_index
 from chat_app.models import Change, ChangeKind, Membership, Message, Room, User
 from chat_app.models.messages import new_client_id
-from chat_app.search import FILES_NOT_YET, Results, parse, search
+from chat_app.search import Results, parse, search
 from tests.conftest import PASSWORD
 from tests.test_cli import run
 
@@ -133,14 +134,19 @@ async def test_before_and_after_days(alice: User, general: Room) -> None:
     assert await found(alice, "after:2026-10-30") == [new, day, old]
 
 
-async def test_has_link_and_has_file(alice: User, general: Room) -> None:
+async def test_has_link_and_has_file(app: Quart, alice: User, general: Room) -> None:
     link = await say(general, alice, "docs at https://example.com/guide")
     plain = await say(general, alice, "http://insecure.example too")
     await say(general, alice, "no docs, just text about https")
     assert await found(alice, "has:link") == [plain, link]
     assert await found(alice, "docs has:link") == [link]
-    # There are no attachments yet: has:file finds nothing, and says why.
-    assert await results(alice, "docs has:file") == Results([], None, FILES_NOT_YET)
+    async with app.app_context():
+        upload = await store_upload(alice, general, "notes.txt", b"the notes\n")
+        files = str(upload.id)
+        sent = await post_message(alice, general, "docs attached", "hasfile001", None, files)
+    assert await found(alice, "docs has:file") == [sent.id]
+    assert await found(alice, "has:file") == [sent.id]
+    assert await found(alice, "guide has:file") == []
 
 
 async def test_pages_newest_first_without_gaps_or_repeats(alice: User, general: Room) -> None:
@@ -240,6 +246,7 @@ async def test_only_rooms_and_conversations_the_viewer_is_in_now(
         "someone else's DM": await say(others_dm, bob, "needle between bob and carol"),
     }
     hidden["before she left"] = await say(left, alice, "needle before leaving")
+    await set_role(alice, left, bob.id, "admin")  # the room keeps an admin when she leaves
     await leave_room(alice, left)
     # Newest hidden ones last: they would come first in newest-first order if they leaked.
     hidden["newest, private"] = await say(private, bob, "needle newest of all")
