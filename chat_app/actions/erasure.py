@@ -23,6 +23,7 @@ from chat_app.actions.accounts import (
     authenticate,
     end_all_sessions,
 )
+from chat_app.actions.attachments import discard
 from chat_app.actions.changes import announce_newest, record_many
 from chat_app.actions.data_exports import discard_exports
 from chat_app.actions.edits import delete_messages
@@ -123,6 +124,8 @@ async def erase_user(
         revoked_at=datetime.now(UTC)
     )
     await User.filter(id=user.id).delete()  # sessions, presence, push subscriptions cascade
+    if user.avatar_key:  # its picture now; uploads never sent wait for sweep-uploads
+        await discard([user.avatar_key])
     return Erased(chosen, messages, reactions)
 
 

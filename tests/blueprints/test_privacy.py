@@ -35,10 +35,11 @@ from chat_app.models.data_exports import ExportState
 from chat_app.models.users import DELETED_USERNAME
 from chat_app.realtime.hub import Hub
 from chat_app.storage import Storage
+from tests.blueprints.test_profile import save_profile
 from tests.conftest import PASSWORD, csrf_from, log_in
 from tests.hostile import CORPUS, TEN_MB, post_form, short
 from tests.privacy_helpers import caught_up, live_tab, texts
-from tests.storing import exists, multipart, png
+from tests.storing import exists, multipart, photo, png
 
 
 @pytest.fixture(autouse=True)
@@ -144,7 +145,10 @@ async def test_my_files_go_into_my_export_and_out_with_my_account(
     assert len(names) == 2 and all(n.startswith(f"files/{message.id}/") for n in names)
     assert all(".." not in n.split("/") and n.count("/") == 2 for n in names)
     assert archive.read(names[0]) == b"my own words\n" and archive.read(names[1]) == png()
-    keys = [key for row in rows for key in row.stored_keys()]
+    status, _ = await save_profile(alice_client, {}, [("avatar", "me.jpg", photo(64, 64))])
+    avatar = (await User.get(id=alice.id)).avatar_key
+    assert status == 303 and avatar
+    keys = [avatar, *(key for row in rows for key in row.stored_keys())]
     assert all([await exists(storage, key) for key in keys])
     token = await form_token(alice_client)
     deleted = await alice_client.post(
