@@ -97,6 +97,16 @@ before_option = click.option(
 room_filter_option = click.option("--room", "room_slug", help="Only this room (default: all).")
 
 
+def new_file_option(what: str) -> Callable[[Any], Any]:
+    """``--output``: a file the task creates (``what`` it is); an existing one is refused."""
+    return click.option(
+        "--output",
+        type=click.Path(dir_okay=False, writable=True, path_type=Path),
+        required=True,
+        help=f"New {what} to write (an existing one is never overwritten).",
+    )
+
+
 async def _with_database(app: Quart, work: Task) -> None:
     """Open the database and broker around ``work`` in a process that does not serve."""
     await open_database(app.config["DATABASE_URL"])
@@ -402,12 +412,7 @@ async def prune(presence_age: float | None, retention_days: int | None, batch_si
 
 @click.command("export-user")
 @click.argument("username")
-@click.option(
-    "--output",
-    type=click.Path(dir_okay=False, writable=True, path_type=Path),
-    required=True,
-    help="New ZIP file to write (an existing one is never overwritten).",
-)
+@new_file_option("ZIP file")
 @batch_option
 @task
 async def export_user(username: str, output: Path, batch_size: int) -> None:
@@ -488,12 +493,7 @@ async def export_room(slug: str, fmt: str, output: TextIO, batch_size: int) -> N
 
 @click.command("archive-messages")
 @before_option
-@click.option(
-    "--output",
-    type=click.Path(dir_okay=False, writable=True, path_type=Path),
-    required=True,
-    help="New file for the archive (an existing one is never overwritten).",
-)
+@new_file_option("file for the archive")
 @format_option
 @room_filter_option
 @batch_option
