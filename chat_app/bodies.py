@@ -15,8 +15,10 @@ from typing import Any
 from quart import Request
 from werkzeug.datastructures import Headers
 
-# Uploads (script), the composer's plain form (files without script), the profile's avatar.
-UPLOAD_PATHS = re.compile(r"^/(rooms/[^/]+/(attachments|messages)|settings/profile)$")
+# Uploads (script and API), the composer's plain form (files without script), the avatar.
+UPLOAD_PATHS = re.compile(
+    r"^/((api/v1/)?rooms/[^/]+/attachments|rooms/[^/]+/messages|settings/profile)$"
+)
 FORM_SLACK = 64 * 1024  # the form's other fields and the multipart framing
 
 

@@ -7,14 +7,17 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from quart_schema.pydantic import File
 
-from chat_app.models import ApiToken, Message, Room, User
+from chat_app.models import ApiToken, Attachment, Message, Room, User
 from chat_app.models.messages import CLIENT_ID_RE
 from chat_app.models.presence import MemberPresence
 from chat_app.models.reactions import EMOJI_MAX_CHARS
 from chat_app.models.rooms import NAME_MAX, TOPIC_MAX
+from chat_app.search.query import QUERY_MAX_CHARS
 
 HISTORY_LIMIT_MAX = 200
+SEARCH_LIMIT_MAX = 50
 
 
 class ErrorDetail(BaseModel):
@@ -153,9 +156,14 @@ class NewMessage(BaseModel):
 
     model_config = ConfigDict(regex_engine="python-re")
 
-    content: str = Field(min_length=1)
+    content: str = Field(default="", description="May be empty when files are attached.")
     client_id: str = Field(pattern=CLIENT_ID_RE.pattern, description="Your idempotency key.")
     reply_to: int | None = Field(default=None, ge=1, lt=10**18)
+    attachments: list[int] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Ids of your uploads to this room (uploadFile), not yet sent.",
+    )
 
 
 class MessageEdit(BaseModel):
@@ -212,3 +220,51 @@ class NewStatus(BaseModel):
     """The status you show."""
 
     status: Literal["online", "away"]
+
+
+class SearchQuery(BaseModel):
+    """What to look for, in the search page's syntax: words, "phrases", ``in:#room``,
+    ``from:@person``, ``before:``/``after:`` (YYYY-MM-DD), ``has:link``, ``has:file``."""
+
+    q: str = Field(default="", max_length=QUERY_MAX_CHARS)
+    before: int | None = Field(default=None, ge=1, lt=10**18, description="next_before")
+    limit: int = Field(default=20, ge=1, le=SEARCH_LIMIT_MAX)
+
+
+class FoundMessage(MessageOut):
+    """A message that matched, with its room's address."""
+
+    room: str
+
+
+class SearchResults(BaseModel):
+    """Matches you may read now, newest first."""
+
+    messages: list[FoundMessage]
+    next_before: int | None = Field(description="Pass as 'before' for more; null: no more.")
+    notice: str | None = Field(description="Why nothing was looked for (a room you are not in).")
+
+
+class NewUpload(BaseModel):
+    """One file for a message you are about to post (multipart, field ``file``)."""
+
+    file: File
+
+
+class AttachmentOut(BaseModel):
+    """An upload: name it in a message's ``attachments`` to send it."""
+
+    id: int
+    name: str
+    size: int
+    content_type: str
+
+    @classmethod
+    def of(cls, attachment: Attachment) -> AttachmentOut:
+        """What the uploader learns of a file they uploaded."""
+        return cls(
+            id=attachment.id,
+            name=attachment.name,
+            size=attachment.size,
+            content_type=attachment.content_type,
+        )

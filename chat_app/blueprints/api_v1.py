@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from quart import Blueprint, current_app, render_template
 from quart_auth import login_required
 from quart_schema import (
+    DataSource,
     document_response,
     hide,
     operation_id,
@@ -32,6 +33,7 @@ from chat_app.actions import (
     post_message,
     toggle_reaction,
 )
+from chat_app.actions.attachments import UploadRejected, store_upload
 from chat_app.actions.changes import TooFast
 from chat_app.actions.presence import PresenceRejected, set_status
 from chat_app.actions.reactions import clean_emoji
@@ -47,8 +49,10 @@ from chat_app.actions.rooms import (
 from chat_app.auth import room_or_404, viewer_user
 from chat_app.bearer import request_token
 from chat_app.blueprints.api_models import (
+    AttachmentOut,
     Deleted,
     ErrorBody,
+    FoundMessage,
     History,
     HistoryQuery,
     Left,
@@ -59,16 +63,21 @@ from chat_app.blueprints.api_models import (
     NewReaction,
     NewRoom,
     NewStatus,
+    NewUpload,
     PresenceList,
     PresenceOut,
     Reacted,
     RoomList,
     RoomOut,
+    SearchQuery,
+    SearchResults,
 )
+from chat_app.blueprints.files import read_upload
 from chat_app.errors import ApiError
 from chat_app.models.messages import page, with_authors
 from chat_app.models.presence import presence_visible_to
 from chat_app.models.rooms import room_for_member, rooms_of
+from chat_app.search import SearchError, parse, search
 
 blueprint = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 security_scheme_blueprint(blueprint, [{"bearer": []}])
@@ -231,10 +240,58 @@ async def post(slug: str, data: NewMessage) -> tuple[MessageOut, int]:
     user = await viewer_user()
     room = await room_or_404(user, slug)
     try:
-        message = await post_message(user, room, data.content, data.client_id, data.reply_to)
+        message = await post_message(
+            user, room, data.content, data.client_id, data.reply_to, data.attachments
+        )
     except MessageRejected as error:
         raise refused(error) from None
     return await _message_out(message.id), 201
+
+
+@blueprint.post("/rooms/<slug>/attachments")
+@operation_id("uploadFile")
+@tag(["messages"])
+@validate_request(NewUpload, source=DataSource.FORM_MULTIPART)
+@validate_response(AttachmentOut, 201)
+@errors(404, 413, 422)
+@login_required
+async def upload(slug: str, data: NewUpload) -> tuple[AttachmentOut, int]:
+    """Upload one file (at most CHAT_UPLOAD_MAX_BYTES; its type is read from its bytes) for a
+    message you then post with its id in ``attachments``."""
+    user = await viewer_user()
+    room = await room_or_404(user, slug)
+    try:
+        stored = await store_upload(user, room, data.file.filename, await read_upload(data.file))
+    except UploadRejected as error:
+        raise ApiError(error.status, "refused", str(error)) from None
+    return AttachmentOut.of(stored), 201
+
+
+@blueprint.get("/search")
+@operation_id("searchMessages")
+@tag(["messages"])
+@validate_querystring(SearchQuery)
+@validate_response(SearchResults)
+@errors(422)
+@login_required
+async def search_messages(query_args: SearchQuery) -> SearchResults:
+    """Messages you may read now that match ``q``, newest first (the search page's results)."""
+    try:
+        query = parse(query_args.q)
+    except SearchError as error:
+        raise ApiError(422, "invalid", str(error)) from None
+    if query.is_empty:
+        raise ApiError(422, "invalid", "Give 'q': what to look for.")
+    user = await viewer_user()
+    results = await search(user.id, query, query_args.before, query_args.limit)
+    return SearchResults(
+        messages=[
+            FoundMessage(**MessageOut.of(m).model_dump(), room=m.room.slug)
+            for m in results.messages
+        ],
+        next_before=results.next_before,
+        notice=results.notice,
+    )
 
 
 @blueprint.patch("/messages/<int:message_id>")

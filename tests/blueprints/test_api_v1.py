@@ -3,17 +3,22 @@ edits, deletions, reactions, presence; JSON errors; the OpenAPI document and the
 
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
 from quart import Quart
+from quart.datastructures import FileStorage
 from quart.testing import QuartClient
 
+from chat_app.actions import post_message
+from chat_app.actions.rooms import create_room_by
 from chat_app.actions.tokens import create_token
-from chat_app.models import Change, Membership, Message, Room, User
+from chat_app.models import Attachment, Change, Membership, Message, Room, User
 from chat_app.models.rooms import RoomKind
 from tests.conftest import fill_room
 from tests.hostile import CORPUS, short
+from tests.storing import png
 
 
 @pytest.fixture
@@ -275,3 +280,63 @@ async def test_the_api_page_lists_every_operation_without_outside_assets(
         for method in item:
             assert f"{method.upper()} {path}" in html
     assert not re.search(r'(src|href)="(https?:)?//', html)
+
+
+async def test_search_finds_only_what_the_token_s_user_may_read(
+    app: Quart, alice_api: QuartClient, alice: User, bob: User, general: Room
+) -> None:
+    async with app.app_context():
+        hidden = await create_room_by(bob, "Bob alone", "", "private")
+        await post_message(bob, hidden, "needle where alice is not", "apisearch01")
+        shown = await post_message(bob, general, "a needle for everyone", "apisearch02")
+    status, body = await call(alice_api, "GET", "/api/v1/search?q=needle")
+    assert status == 200
+    assert [(m["id"], m["room"]) for m in body["messages"]] == [(shown.id, "general")]
+    assert body["next_before"] is None and body["notice"] is None
+    status, body = await call(alice_api, "GET", "/api/v1/search?q=needle+in:%23bob-alone")
+    assert status == 200 and body["messages"] == [] and "no room called" in body["notice"]
+    for query in ("before:soon", "has:pictures", "in:%23", "x" * 300, ""):
+        status, body = await call(alice_api, "GET", f"/api/v1/search?q={query}")
+        assert status in (400, 422) and set(body["error"]) == {"code", "message"}, query
+
+
+async def test_files_are_uploaded_then_posted_with_a_message(
+    app: Quart, alice_api: QuartClient, bob: User, general: Room
+) -> None:
+    def part(name: str, data: bytes) -> dict[str, FileStorage]:
+        return {"file": FileStorage(io.BytesIO(data), filename=name)}
+
+    status, uploaded = await call(
+        alice_api, "POST", "/api/v1/rooms/general/attachments", files=part("dot.png", png())
+    )
+    assert status == 201, uploaded
+    assert uploaded["name"] == "dot.png" and uploaded["content_type"] == "image/png"
+    status, message = await call(
+        alice_api,
+        "POST",
+        "/api/v1/rooms/general/messages",
+        json={"client_id": "apifiles001", "attachments": [uploaded["id"]]},
+    )
+    assert status == 201, message
+    assert await Attachment.filter(id=uploaded["id"], message_id=message["id"]).exists()
+    status, again = await call(
+        alice_api,
+        "POST",
+        "/api/v1/rooms/general/messages",
+        json={"client_id": "apifiles002", "attachments": [uploaded["id"]]},
+    )
+    assert status == 422 and again["error"]["code"] == "invalid"  # sent once only
+    status, _ = await call(
+        alice_api, "POST", "/api/v1/rooms/general/messages", json={"client_id": "apifiles003"}
+    )
+    assert status == 422  # neither text nor files
+    status, page = await call(
+        alice_api, "POST", "/api/v1/rooms/general/attachments", files=part("x.html", b"<html>")
+    )
+    assert status == 422 and page["error"]["code"] == "refused"
+    async with app.app_context():
+        elsewhere = await create_room_by(bob, "Bob files", "", "private")
+    status, _ = await call(
+        alice_api, "POST", f"/api/v1/rooms/{elsewhere.slug}/attachments", files=part("a.png", png())
+    )
+    assert status == 404
