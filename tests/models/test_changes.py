@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,7 @@ from tortoise.transactions import in_transaction
 
 from chat_app.models import Change, ChangeKind, Room, User
 from tests.conftest import DATABASE, new_database
+from tests.upgrades import upgraded
 
 
 @pytest.mark.skipif(DATABASE != "postgres", reason="SQLite has one writer at a time")
@@ -37,40 +36,16 @@ async def test_a_change_takes_its_number_only_after_the_rooms_earlier_change_com
     assert second.id > first.id
 
 
-UPGRADE = """
-import asyncio, sys
-from tortoise import Tortoise, connections
-from tortoise.migrations.api import migrate
-from chat_app.config import tortoise_config
-
-async def main(url):
-    config = tortoise_config(url)
-    await migrate(config=config, target="chat.0004_lookup_indexes")
-    db = connections.get("default")
-    await db.execute_script(
-        "INSERT INTO users (id, username, password_hash, is_active, is_admin, created_at)"
-        " VALUES (1, 'old', 'x', true, false, CURRENT_TIMESTAMP);"
-        "INSERT INTO rooms (id, slug, name, created_at)"
-        " VALUES (1, 'general', 'General', CURRENT_TIMESTAMP);"
-        "INSERT INTO memberships (id, user_id, room_id, joined_at)"
-        " VALUES (1, 1, 1, CURRENT_TIMESTAMP);"
-        "INSERT INTO messages (id, room_id, author_id, content, client_id, created_at) VALUES"
-        " (5, 1, 1, 'five', 'c5', CURRENT_TIMESTAMP), (9, 1, 1, 'nine', 'c9', CURRENT_TIMESTAMP);"
-    )
-    await Tortoise.close_connections()
-    await migrate(config=config)
-    db = connections.get("default")
-    print(await db.execute_query_dict("SELECT id, message_id, kind FROM changes ORDER BY id"))
-    print(await db.execute_query_dict("SELECT role FROM memberships"))
-    await db.execute_script(
-        "INSERT INTO changes (room_id, message_id, kind, created_at)"
-        " VALUES (1, 9, 'edited', CURRENT_TIMESTAMP)"
-    )
-    print(await db.execute_query_dict("SELECT max(id) AS newest FROM changes"))
-    await Tortoise.close_connections()
-
-asyncio.run(main(sys.argv[1]))
-"""
+OLD_ROWS = (
+    "INSERT INTO users (id, username, password_hash, is_active, is_admin, created_at)"
+    " VALUES (1, 'old', 'x', true, false, CURRENT_TIMESTAMP);"
+    "INSERT INTO rooms (id, slug, name, created_at)"
+    " VALUES (1, 'general', 'General', CURRENT_TIMESTAMP);"
+    "INSERT INTO memberships (id, user_id, room_id, joined_at)"
+    " VALUES (1, 1, 1, CURRENT_TIMESTAMP);"
+    "INSERT INTO messages (id, room_id, author_id, content, client_id, created_at) VALUES"
+    " (5, 1, 1, 'five', 'c5', CURRENT_TIMESTAMP), (9, 1, 1, 'nine', 'c9', CURRENT_TIMESTAMP);"
+)
 
 
 async def test_messages_stored_before_the_change_log_become_their_own_changes(
@@ -79,15 +54,18 @@ async def test_messages_stored_before_the_change_log_become_their_own_changes(
     """A page loaded before the upgrade resumes after a message id: it must name the same
     place in the log, and new changes must be numbered after it."""
     async with new_database(tmp_path, migrated=False) as url:
-        done = await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-c", UPGRADE, url],
-            capture_output=True,
-            text=True,
-            timeout=120,
+        changes, roles, newest = await upgraded(
+            url,
+            "chat.0004_lookup_indexes",
+            OLD_ROWS,
+            [
+                "SELECT id, message_id, kind FROM changes ORDER BY id",
+                "SELECT role FROM memberships",
+                "INSERT INTO changes (room_id, message_id, kind, created_at)"
+                " VALUES (1, 9, 'edited', CURRENT_TIMESTAMP)",
+                "SELECT max(id) AS newest FROM changes",
+            ],
         )
-    assert done.returncode == 0, done.stderr
-    changes, roles, newest = done.stdout.strip().splitlines()
     assert changes == str(
         [
             {"id": 5, "message_id": 5, "kind": "posted"},

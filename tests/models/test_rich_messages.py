@@ -4,9 +4,6 @@ quotes, push notifications)."""
 
 from __future__ import annotations
 
-import asyncio
-import subprocess
-import sys
 from pathlib import Path
 
 from quart import Quart
@@ -16,49 +13,30 @@ from chat_app.models import Message, Room, User
 from chat_app.models.messages import with_authors
 from chat_app.models.notifications import notice_of
 from tests.conftest import new_database
+from tests.upgrades import upgraded
 
-UPGRADE = """
-import asyncio, sys
-from tortoise import Tortoise, connections
-from tortoise.migrations.api import migrate
-from chat_app.config import tortoise_config
-
-async def main(url):
-    config = tortoise_config(url)
-    await migrate(config=config, target="chat.0009_unread_and_mentions")
-    db = connections.get("default")
-    await db.execute_script(
-        "INSERT INTO users (id, username, password_hash, is_active, is_admin, created_at)"
-        " VALUES (1, 'old', 'x', true, false, CURRENT_TIMESTAMP);"
-        "INSERT INTO rooms (id, slug, name, kind, created_at)"
-        " VALUES (1, 'general', 'General', 'open', CURRENT_TIMESTAMP);"
-        "INSERT INTO messages (id, room_id, author_id, content, client_id, created_at) VALUES"
-        " (5, 1, 1, '**five** <b>', 'c5', CURRENT_TIMESTAMP),"
-        " (9, 1, 1, 'nine :tada:', 'c9', CURRENT_TIMESTAMP);"
-    )
-    await Tortoise.close_connections()
-    await migrate(config=config)
-    db = connections.get("default")
-    print(await db.execute_query_dict("SELECT id, content_html FROM messages ORDER BY id"))
-    await Tortoise.close_connections()
-
-asyncio.run(main(sys.argv[1]))
-"""
+OLD_ROWS = (
+    "INSERT INTO users (id, username, password_hash, is_active, is_admin, created_at)"
+    " VALUES (1, 'old', 'x', true, false, CURRENT_TIMESTAMP);"
+    "INSERT INTO rooms (id, slug, name, kind, created_at)"
+    " VALUES (1, 'general', 'General', 'open', CURRENT_TIMESTAMP);"
+    "INSERT INTO messages (id, room_id, author_id, content, client_id, created_at) VALUES"
+    " (5, 1, 1, '**five** <b>', 'c5', CURRENT_TIMESTAMP),"
+    " (9, 1, 1, 'nine :tada:', 'c9', CURRENT_TIMESTAMP);"
+)
 
 
 async def test_messages_stored_before_the_upgrade_are_rendered_by_the_migration(
     tmp_path: Path,
 ) -> None:
     async with new_database(tmp_path, migrated=False) as url:
-        done = await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-c", UPGRADE, url],
-            capture_output=True,
-            text=True,
-            timeout=120,
+        [rendered] = await upgraded(
+            url,
+            "chat.0009_unread_and_mentions",
+            OLD_ROWS,
+            ["SELECT id, content_html FROM messages ORDER BY id"],
         )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == str(
+    assert rendered == str(
         [
             {"id": 5, "content_html": "<p><strong>five</strong> &lt;b&gt;</p>"},
             {"id": 9, "content_html": "<p>nine 🎉</p>"},
