@@ -97,14 +97,14 @@ async def check_csrf() -> None:
     """Refuse a state-changing request that is cross-site or lacks this browser's token."""
     if request.method not in UNSAFE_METHODS or g.get("api_token") is not None:
         return  # a bearer token is never sent by a browser on its own: nothing to forge
-    if request.path.startswith("/api/") and AUTH_COOKIE not in request.cookies:
-        return  # signed in by nothing: nothing to forge, and the API answers 401
     fetch_site = request.headers.get("Sec-Fetch-Site")
     if fetch_site is not None and fetch_site not in {"same-origin", "none"}:
         abort(403, "Cross-site request refused.")
     origin = request.headers.get("Origin")
     if origin is not None and not origin_allowed(origin, request.scheme, request.host):
         abort(403, "Cross-site request refused.")
+    if request.path.startswith("/api/") and AUTH_COOKIE not in request.cookies:
+        return  # signed in by nothing: nothing to forge, and the API answers 401
     view = current_app.view_functions.get(request.endpoint or "")
     if getattr(view, CSRF_EXEMPT_MARK, False):
         return  # same-site still required above; no token, since no cookie counts here
