@@ -14,7 +14,7 @@ from chat_app.blueprints.rooms import cursor_arg
 from chat_app.models import Message
 from chat_app.models.messages import page_before
 from chat_app.models.presence import MemberPresence, presence_visible_to
-from chat_app.search import SearchError, parse, search
+from chat_app.search import SearchError, search_text
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 
@@ -86,12 +86,9 @@ async def search_messages() -> dict[str, Any]:
     user = await viewer_user()
     before, limit = cursor_arg("before"), limit_arg()
     try:
-        query = parse(request.args.get("q", ""))
+        results = await search_text(user.id, request.args.get("q", ""), before, limit)
     except SearchError as error:
         abort(400, str(error))
-    if query.is_empty:
-        abort(400, "Give 'q': what to look for.")
-    results = await search(user.id, query, before, limit)
     return {
         "messages": [message_json(m) | {"room": m.room.slug} for m in results.messages],
         "next_before": results.next_before,

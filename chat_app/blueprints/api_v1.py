@@ -77,7 +77,7 @@ from chat_app.errors import ApiError
 from chat_app.models.messages import page, with_authors
 from chat_app.models.presence import presence_visible_to
 from chat_app.models.rooms import room_for_member, rooms_of
-from chat_app.search import SearchError, parse, search
+from chat_app.search import SearchError, search_text
 
 blueprint = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 security_scheme_blueprint(blueprint, [{"bearer": []}])
@@ -276,14 +276,11 @@ async def upload(slug: str, data: NewUpload) -> tuple[AttachmentOut, int]:
 @login_required
 async def search_messages(query_args: SearchQuery) -> SearchResults:
     """Messages you may read now that match ``q``, newest first (the search page's results)."""
+    user = await viewer_user()
     try:
-        query = parse(query_args.q)
+        results = await search_text(user.id, query_args.q, query_args.before, query_args.limit)
     except SearchError as error:
         raise ApiError(422, "invalid", str(error)) from None
-    if query.is_empty:
-        raise ApiError(422, "invalid", "Give 'q': what to look for.")
-    user = await viewer_user()
-    results = await search(user.id, query, query_args.before, query_args.limit)
     return SearchResults(
         messages=[
             FoundMessage(**MessageOut.of(m).model_dump(), room=m.room.slug)

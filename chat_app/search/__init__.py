@@ -23,7 +23,19 @@ from chat_app.search import postgres, sqlite
 from chat_app.search.criteria import Criteria
 from chat_app.search.query import Query, SearchError, parse
 
-__all__ = ["Query", "Results", "SearchError", "parse", "rebuild_index", "search"]
+__all__ = [
+    "NOTHING_ASKED",
+    "Query",
+    "Results",
+    "SearchError",
+    "parse",
+    "rebuild_index",
+    "search",
+    "search_text",
+]
+
+
+NOTHING_ASKED = "Give 'q': what to look for."
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +101,15 @@ async def search(viewer_id: int, query: Query, before: int | None, limit: int) -
     }
     messages = await shown([found[i] for i in ids[:limit] if i in found])
     return Results(messages, ids[limit - 1] if len(ids) > limit else None)
+
+
+async def search_text(viewer_id: int, text: str, before: int | None, limit: int) -> Results:
+    """``search`` for a query as typed (the APIs): SearchError when it cannot be understood
+    or asks for nothing."""
+    query = parse(text)
+    if query.is_empty:
+        raise SearchError(NOTHING_ASKED)
+    return await search(viewer_id, query, before, limit)
 
 
 async def rebuild_index(progress: Callable[[int, int], None]) -> int:
