@@ -29,6 +29,7 @@ from tests.conftest import Server
 RECONNECTING_CODES = {1006, 1011, 1012, 1013}  # the ws extension reconnects after these only
 MESSAGE_DOM_ID = re.compile(r"message-(\d+)")
 FRAMES_KEPT = 1000
+CLIENT_ID = re.compile(r'data-client-id="([^"]+)"')
 VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source"}
 
 
@@ -234,6 +235,8 @@ class Tab:
     seconds, again and again, until ``calm()``. ``page`` is what it shows (a ``Page`` unless
     given, e.g. ``Headlines``). ``seen`` keeps every message id appended in
     arrival order, repeats included, so a duplicate or a hole shows up against the database.
+    As chat.js does, a post stays pending until a frame shows its client id, and every
+    pending post is sent again when the socket reopens (the server stores a client id once).
     """
 
     def __init__(
@@ -254,6 +257,7 @@ class Tab:
         self.frames: deque[str] = deque(maxlen=FRAMES_KEPT)  # the latest, for presence and typing
         self.close_codes: list[int] = []
         self.resets = 0
+        self.pending: dict[str, str] = {}  # client id -> the frame that posted it
         self._ws: ClientConnection | None = None
         self._drop: asyncio.Timeout | None = None
         self._open = asyncio.Event()
@@ -284,6 +288,8 @@ class Tab:
                 async with connect(url, additional_headers=headers, max_size=None) as ws:
                     self._ws = ws
                     self._open.set()
+                    for frame in list(self.pending.values()):
+                        await ws.send(frame)
                     await self._read(ws)
                     code = ws.close_code or 1006
             except (OSError, InvalidHandshake):  # refused: the node is down or restarting
@@ -303,6 +309,8 @@ class Tab:
                 async for frame in ws:
                     self.frames.append(str(frame))
                     self.page.apply(str(frame))
+                    for client_id in CLIENT_ID.findall(str(frame)):
+                        self.pending.pop(client_id, None)
         except ConnectionClosed:
             pass
         except TimeoutError:
@@ -316,8 +324,11 @@ class Tab:
 
     async def post(self, content: str, client_id: str | None = None) -> None:
         """Send a message as the composer does (the client id is the tab's, made up if not
-        given)."""
-        await self.send({"content": content, "client_id": client_id or uuid.uuid4().hex})
+        given); it is sent again on every reconnect until a frame shows it."""
+        client_id = client_id or uuid.uuid4().hex
+        fields = {"content": content, "client_id": client_id}
+        self.pending[client_id] = json.dumps(fields | {"HEADERS": {}})
+        await self.send(fields)
 
     async def send(self, fields: dict[str, str]) -> None:
         """Send one frame as the ws extension does, waiting for the socket to be open."""
