@@ -8,10 +8,16 @@ from collections.abc import Callable
 from typing import Any
 
 from tortoise import connections
+from tortoise.transactions import in_transaction
 
 from chat_app.search.criteria import LINK_MARKS, Criteria, like_pattern
 
 INDEX = "messages_content_trgm"
+# The planner's default cost of a random page read (4) is a spinning disk's. A chat's recent
+# messages are in memory, and with it a one-room search for a word in 1 % of the messages
+# walked every room's messages by primary key (30-40 ms at a million messages) instead of
+# the room's (room_id, id) index (2-3 ms). 1.1 is the usual setting for SSDs and caches.
+RANDOM_PAGE_COST = 1.1
 PROGRESS_EVERY_SECONDS = 0.5
 
 
@@ -56,7 +62,9 @@ def _sql(criteria: Criteria) -> tuple[str, list[Any]]:
 async def matching_ids(criteria: Criteria) -> list[int]:
     """Ids of the messages ``criteria`` asks for, newest first."""
     sql, params = _sql(criteria)
-    rows = await connections.get("default").execute_query_dict(sql, params)
+    async with in_transaction() as conn:  # SET LOCAL: for this statement's plan only
+        await conn.execute_script(f"SET LOCAL random_page_cost = {RANDOM_PAGE_COST}")
+        rows = await conn.execute_query_dict(sql, params)
     return [row["id"] for row in rows]
 
 
