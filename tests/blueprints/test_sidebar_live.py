@@ -26,11 +26,10 @@ from chat_app.actions.rooms import (
 )
 from chat_app.models import Membership, Room, User
 from chat_app.realtime import streams
-from chat_app.realtime.connection import Connection
 from tests.blueprints.test_live import ORIGIN, drain, receive_until
 from tests.blueprints.test_unread import entry
 from tests.conftest import PASSWORD, log_in, register_user
-from tests.realtime.test_connection import RecordingSocket
+from tests.realtime.test_connection import recorded_tabs
 
 GENERAL_LIVE = "/rooms/general/live?after=0"
 
@@ -109,15 +108,7 @@ async def test_a_conversations_entry_is_rendered_once_per_member_not_per_socket(
 
     monkeypatch.setattr(streams, "render_room_link", counted)
     hub = app.extensions["hub"]
-    sockets = []
-    for user in (bob, carol):
-        for _ in range(3):  # three tabs each, in #general
-            socket = RecordingSocket()
-            connection = Connection(socket, user.id, general.id, 100)
-            connection.go_live()
-            hub.attach(connection)
-            sockets.append((user, socket, connection))
-    try:
+    with recorded_tabs(hub, (bob, carol), general.id, 3) as sockets:  # three tabs each, in #general
         async with app.app_context():
             await post_message(alice, dm, "hello both", "client-dm-live-3")
         async with asyncio.timeout(5):
@@ -128,9 +119,6 @@ async def test_a_conversations_entry_is_rendered_once_per_member_not_per_socket(
             text = "".join(socket.frames)
             others = "alice, carol" if user == bob else "alice, bob"
             assert f">{others}<" in text
-    finally:
-        for _, _, connection in sockets:
-            hub.detach(connection)
 
 
 async def test_a_room_joined_or_added_appears_on_every_tab_and_leaves_when_left(

@@ -18,10 +18,9 @@ from chat_app.models import Membership, Mention, Room, User
 from chat_app.models.changes import newest_change
 from chat_app.models.unread import Mark
 from chat_app.realtime import streams
-from chat_app.realtime.connection import Connection
 from tests.blueprints.test_live import ORIGIN, drain, receive_until
 from tests.conftest import log_in
-from tests.realtime.test_connection import RecordingSocket
+from tests.realtime.test_connection import recorded_tabs
 
 
 def entry(html: str, room: Room) -> str:
@@ -145,15 +144,7 @@ async def test_the_sidebar_entry_is_rendered_once_per_audience_not_per_socket(
 
     monkeypatch.setattr(streams, "render_room_link", counted)
     hub = app.extensions["hub"]
-    sockets = []
-    for user in users:
-        for _ in range(2):  # two tabs each, in #general
-            socket = RecordingSocket()
-            connection = Connection(socket, user.id, general.id, 100)
-            connection.go_live()
-            hub.attach(connection)
-            sockets.append((user, socket, connection))
-    try:
+    with recorded_tabs(hub, users, general.id, 2) as sockets:  # two tabs each, in #general
         async with app.app_context():
             await post_message(alice, other, "hi @carol", "client-unread-07")
         async with asyncio.timeout(5):
@@ -163,9 +154,6 @@ async def test_the_sidebar_entry_is_rendered_once_per_audience_not_per_socket(
         for user, socket, _ in sockets:
             text = "".join(socket.frames)
             assert ('unread-count">1<' in text) == (user.username == "carol")
-    finally:
-        for _, _, connection in sockets:
-            hub.detach(connection)
 
 
 async def test_mentions_are_written_with_the_post_and_rewritten_by_an_edit(

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterable, Iterator
 
+from chat_app.models import User
 from chat_app.realtime.connection import Connection
+from chat_app.realtime.hub import Hub
 
 
 class RecordingSocket:
@@ -19,6 +23,27 @@ class RecordingSocket:
 
     async def send(self, data: str) -> None:
         self.frames.append(data)
+
+
+@contextlib.contextmanager
+def recorded_tabs(
+    hub: Hub, users: Iterable[User], room_id: int, per_user: int
+) -> Iterator[list[tuple[User, RecordingSocket, Connection]]]:
+    """``per_user`` live tabs of each of ``users`` showing ``room_id``, attached to ``hub``
+    for the block."""
+    tabs = []
+    for user in users:
+        for _ in range(per_user):
+            socket = RecordingSocket()
+            connection = Connection(socket, user.id, room_id, 100)
+            connection.go_live()
+            hub.attach(connection)
+            tabs.append((user, socket, connection))
+    try:
+        yield tabs
+    finally:
+        for _, _, connection in tabs:
+            hub.detach(connection)
 
 
 class PushingBack:
