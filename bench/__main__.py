@@ -65,7 +65,7 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
+async def run(args: argparse.Namespace, open_files: int) -> dict[str, Any]:
     sizes = Sizes.smoke() if args.smoke else Sizes()
     if args.clients:
         sizes = replace(sizes, fanout_clients=args.clients, storm_clients=args.clients)
@@ -99,6 +99,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     if "sidebar" in chosen:
         users = max(users, sizes.sidebar_users)
         sockets = max(sockets, sizes.sidebar_sockets)
+    # A server holds them all, beside its database connections and log.
+    if open_files < sockets + 1000:
+        raise SystemExit(
+            f"{sockets} sockets need {sockets + 1000} open files, the limit is {open_files}: "
+            "raise the hard limit (ulimit -Hn) or run smaller sizes"
+        )
     started = time.monotonic()
     async with database(args.database) as url:
         print(
@@ -191,8 +197,7 @@ def main() -> int:
     parser.add_argument("--rates", help="fan-out rates to try, comma-separated (msg/s)")
     parser.add_argument("--json", type=Path, default=Path("bench/results/latest.json"))
     args = parser.parse_args()
-    raise_open_files()
-    report = asyncio.run(run(args))
+    report = asyncio.run(run(args, open_files=raise_open_files()))
     print(report["table"])
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2, default=str))
