@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from bench.loadgen import LoadGen, Target
+from bench.loadgen import CONNECT_CONCURRENCY, LoadGen, Target
 from bench.population import HISTORY_ROOM, ROOM, SECRET, Population
 from bench.servers import HOST, MARKDOWN_MESSAGE, Senders, Server, start_ours, start_reference
 from bench.sidebar import arrange, run_sidebar
@@ -471,57 +471,97 @@ async def settle(server: Server, limit: float = 60.0) -> float:
     return time.monotonic() - started
 
 
-async def crowd(bench: Bench) -> list[Row]:
-    """Scenario 2: many connected clients; p99 at 1 msg/s and memory per active connection."""
-    n = bench.sizes.crowd_clients
+async def measure_crowd(
+    bench: Bench, lives: list[Live], n: int, label: str
+) -> dict[str, dict[str, Any]]:
+    """Connect ``n`` clients to each of ``lives`` (which have none yet), one server after the
+    other, and measure each at 1 msg/s once settled: per server, the step's figures, the time
+    the connects took and the memory per connection."""
     results: dict[str, dict[str, Any]] = {}
+    bases = {}
+    for live in lives:
+        await live.step(1, 1)  # warm: templates, queries, pools
+        bases[live.name] = live.server.rss_bytes()
+    for live in lives:
+        joined = await live.connect(n)
+        settled = await settle(live.server)
+        print(
+            f"  {label} {live.name}: {joined['connected']} connected in "
+            f"{joined['seconds']:.1f} s, settled {settled:.1f} s later",
+            flush=True,
+        )
+        results[live.name] = {
+            "connect_seconds": joined["seconds"],
+            "handshakes_per_second": joined["connected"] / max(joined["seconds"], 1e-9),
+            "settle_seconds": settled,
+            "failed_handshakes": joined["failed"],
+        }
+    for live in lives:
+        result = await live.step(1, bench.sizes.crowd_seconds)
+        per_conn = (live.server.rss_bytes() - bases[live.name]) / n / 1024
+        results[live.name] |= result | {"kb_per_connection": per_conn}
+        bench.details[f"{label}_{live.name}"] = results[live.name]
+        print(
+            f"  {label} {live.name}: p99 {result['p99_ms']:.1f} ms, {per_conn:.1f} KB/conn",
+            flush=True,
+        )
+    return results
+
+
+async def crowd(bench: Bench) -> list[Row]:
+    """Scenario 2: many connected clients; latency and CPU per delivery at 1 msg/s, how fast
+    they connected, and memory per active connection."""
+    n = bench.sizes.crowd_clients
     async with bench.servers(0) as lives:
-        bases = {}
-        for live in lives:
-            await live.step(1, 1)  # warm: templates, queries, pools
-            bases[live.name] = live.server.rss_bytes()
-        for live in lives:
-            joined = await live.connect(n)
-            settled = await settle(live.server)
-            print(
-                f"  crowd {live.name}: {joined['connected']} connected in "
-                f"{joined['seconds']:.1f} s, settled {settled:.1f} s later",
-                flush=True,
-            )
-            results[live.name] = {
-                "connect_seconds": joined["seconds"],
-                "settle_seconds": settled,
-                "failed_handshakes": joined["failed"],
-            }
-        for live in lives:
-            result = await live.step(1, bench.sizes.crowd_seconds)
-            per_conn = (live.server.rss_bytes() - bases[live.name]) / n / 1024
-            results[live.name] |= result | {"kb_per_connection": per_conn}
-            bench.details[f"crowd_{live.name}"] = results[live.name]
-            print(
-                f"  crowd {live.name}: p99 {result['p99_ms']:.1f} ms, {per_conn:.1f} KB/conn",
-                flush=True,
-            )
+        results = await measure_crowd(bench, lives, n, "crowd")
     ours = results["ours"]
     lost = ours["missing"] + ours["duplicated"] + ours["closed"] + ours["failed_handshakes"]
+    p99 = Row(
+        "2 crowd",
+        f"p99 at 1 msg/s, {n} clients",
+        *by_name(results, "p99_ms"),
+        "ms",
+        "≤ 250 ms, ratio ≥ 1.0",
+        note=f"lost/doubled/closed/refused: {lost}",
+    )
+    p99.met = ours["p99_ms"] <= 250 and lost == 0 and (p99.ratio is None or p99.ratio >= 1)
+    # The issue's connect target: every client in at most 10 s.
+    wanted_rate = n / 10
     return [
+        p99,
+        Row("2 crowd", f"p50 at 1 msg/s, {n} clients", *by_name(results, "p50_ms"), "ms"),
         Row(
             "2 crowd",
-            f"p99 at 1 msg/s, {n} clients",
-            *by_name(results, "p99_ms"),
-            "ms",
-            "≤ 250 ms",
-            met=ours["p99_ms"] <= 250 and lost == 0,
-            note=f"lost/doubled/closed/refused: {lost}; "
-            f"connected in {ours['connect_seconds']:.0f} s",
+            "server CPU per delivery at 1 msg/s",
+            *by_name(results, "server_cpu_us_per_delivery"),
+            "µs",
+        ),
+        Row(
+            "2 crowd",
+            f"time to connect {n} clients",
+            *by_name(results, "connect_seconds"),
+            "s",
+            "≤ 10 s",
+            met=ours["connect_seconds"] <= 10 and ours["failed_handshakes"] == 0,
+            note=f"refused: {ours['failed_handshakes']}; {bench.loadgen.size} generator "
+            f"processes, {CONNECT_CONCURRENCY} handshakes at a time each",
+        ),
+        Row(
+            "2 crowd",
+            "handshakes per second while connecting",
+            *by_name(results, "handshakes_per_second"),
+            "/s",
+            f"≥ {wanted_rate:,.0f}/s",
+            met=ours["handshakes_per_second"] >= wanted_rate,
+            higher_is_better=True,
         ),
         Row(
             "2 crowd",
             "memory per active connection",
             *by_name(results, "kb_per_connection"),
             "KB",
-            "≤ 64 KB",
-            met=ours["kb_per_connection"] <= 64,
+            "≤ 32 KB",
+            met=ours["kb_per_connection"] <= 32,
         ),
     ]
 
