@@ -91,7 +91,7 @@ async def run(args: argparse.Namespace, open_files: int) -> dict[str, Any]:
         sizes.fanout_clients,
         sizes.storm_clients,
         sizes.latency_clients,
-        sizes.crowd_clients if "crowd" in chosen else 0,
+        sizes.crowd_clients if {"crowd", "restart"} & set(chosen) else 0,
     )
     users = -(-sockets // SOCKETS_PER_USER)
     if "soak" in chosen:

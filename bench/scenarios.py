@@ -43,6 +43,9 @@ class Sizes:
     storm_clients: int = 1000
     storm_missed: int = 100
     storm_timeout: float = 10.0
+    # The restart storm: the crowd's clients, this many messages posted as they come back.
+    restart_missed: int = 100
+    restart_timeout: float = 120.0
     senders: int = 4
     workers: int = 2
     # Scenario 1 again with edits and reactions in the mix: this many per post.
@@ -79,6 +82,8 @@ class Sizes:
             storm_clients=20,
             storm_missed=10,
             storm_timeout=10.0,
+            restart_missed=10,
+            restart_timeout=10.0,
             senders=2,
             soak_minutes=1.0,
             soak_sockets=20,
@@ -141,6 +146,14 @@ class Live:
             )
             self.bench.details.setdefault(f"failed_handshakes_{self.name}", []).append(result)
         return result
+
+    async def restart(self) -> float:
+        """Stop the server and start it again (its clients see 1012); the senders reconnect.
+        Returns when it was back (monotonic), answering its health check."""
+        await asyncio.to_thread(self.server.restart)
+        back = time.monotonic()
+        await self.senders.reopen()
+        return back
 
     async def call(self, command: str, *args: Any) -> list[dict[str, Any]]:
         """Run a generator command on this server's clients."""
@@ -667,34 +680,64 @@ async def history(bench: Bench) -> list[Row]:
     ]
 
 
+async def reconnect_storm(
+    bench: Bench, live: Live, missed: int, wait_seconds: float, *, restart: bool = False
+) -> dict[str, Any]:
+    """Every client of ``live`` loses its connection and ``missed`` messages are posted, then
+    all reconnect at once with ``?after=<the newest change they applied>``, as the page does;
+    seconds until every client has every one of them, and what was lost or doubled.
+
+    Without ``restart`` the clients drop (no closing handshake), the messages are posted while
+    they are away, and the clock starts as they reconnect. With it, the server is stopped
+    (its clients get 1012) and started again on the same port and database; the clock starts
+    once it is back, and the messages are posted while the clients reconnect, so some come in
+    the catch-up and some live."""
+    await live.step(10, 0.5)  # every client has a newest change
+    lo, hi = bench.seqs(missed)
+    await live.call("measure", lo, hi)
+    if restart:
+        started = await live.restart()
+        await live.call("drop")  # forget the closed sockets, keep what each had received
+        replies, _ = await asyncio.gather(
+            live.call("reconnect"), live.senders.paced(lo, missed, 500)
+        )
+    else:
+        await live.call("drop")
+        await asyncio.sleep(0.5)
+        await live.senders.paced(lo, missed, 500)
+        await asyncio.sleep(0.5)  # all of it committed before anyone is back
+        started = time.monotonic()
+        replies = await live.call("reconnect")
+    await live.call("caught_up", wait_seconds)
+    took = time.monotonic() - started
+    got = await bench.loadgen.collect(live.name, lo, hi)
+    result = {
+        "seconds": took,
+        "missing": got["missing"],
+        "duplicated": got["duplicated"],
+        "reconnect_failed": sum(r["failed"] for r in replies),
+    }
+    label = "restart" if restart else "storm"
+    bench.details[f"{label}_{live.name}"] = result
+    print(f"  {label} {live.name}: {result}", flush=True)
+    return result
+
+
+def storm_losses(result: dict[str, Any]) -> int:
+    return int(result["missing"] + result["duplicated"] + result["reconnect_failed"])
+
+
 async def storm(bench: Bench) -> list[Row]:
     """Scenario 5: every client drops, messages are posted meanwhile, all reconnect at once."""
     sizes = bench.sizes
     results: dict[str, dict[str, Any]] = {}
     async with bench.servers(sizes.storm_clients) as lives:
         for live in lives:
-            await live.step(10, 0.5)  # every client has a last message id
-            await live.call("drop")
-            await asyncio.sleep(0.5)
-            lo, hi = bench.seqs(sizes.storm_missed)
-            await live.senders.paced(lo, sizes.storm_missed, 500)
-            await asyncio.sleep(0.5)  # all of it committed before anyone is back
-            await live.call("measure", lo, hi)
-            started = time.monotonic()
-            replies = await live.call("reconnect")
-            await live.call("caught_up", sizes.storm_timeout)
-            took = time.monotonic() - started
-            got = await bench.loadgen.collect(live.name, lo, hi)
-            results[live.name] = {
-                "seconds": took,
-                "missing": got["missing"],
-                "duplicated": got["duplicated"],
-                "reconnect_failed": sum(r["failed"] for r in replies),
-            }
-            bench.details[f"storm_{live.name}"] = results[live.name]
-            print(f"  storm {live.name}: {results[live.name]}", flush=True)
+            results[live.name] = await reconnect_storm(
+                bench, live, sizes.storm_missed, sizes.storm_timeout
+            )
     ours = results["ours"]
-    lost = ours["missing"] + ours["duplicated"] + ours["reconnect_failed"]
+    lost = storm_losses(ours)
     return [
         Row(
             "5 reconnect storm",
@@ -704,6 +747,32 @@ async def storm(bench: Bench) -> list[Row]:
             "≤ 10 s, nothing lost",
             met=ours["seconds"] <= 10 and lost == 0,
             note=f"lost/doubled/failed: {lost}",
+        ),
+    ]
+
+
+async def restart(bench: Bench) -> list[Row]:
+    """Scenario 5 after a restart of our server, with the crowd's clients: ours only."""
+    sizes = bench.sizes
+    n = sizes.crowd_clients
+    starters = [lambda: start_ours(bench.population.database_url, SECRET, ROOM)]
+    async with bench.servers(n, starters) as [ours]:
+        await settle(ours.server)  # the connects' presence work is not part of the restart
+        result = await reconnect_storm(
+            bench, ours, sizes.restart_missed, sizes.restart_timeout, restart=True
+        )
+    lost = storm_losses(result)
+    return [
+        Row(
+            "5 restart storm",
+            f"{n} clients after a server restart, {sizes.restart_missed} messages posted as "
+            "they reconnect: all caught up",
+            result["seconds"],
+            unit="s",
+            target="≤ 20 s, nothing lost",
+            met=result["seconds"] <= 20 and lost == 0,
+            note=f"from the server being back; lost/doubled/failed: {lost}; ours only (the "
+            "reference keeps no messages across a restart)",
         ),
     ]
 
@@ -851,6 +920,7 @@ SCENARIOS = {
     "latency": latency,
     "history": history,
     "storm": storm,
+    "restart": restart,
     "workers": workers,
     "soak": soak,
     "sidebar": sidebar,
