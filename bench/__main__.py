@@ -75,6 +75,8 @@ async def run(args: argparse.Namespace, open_files: int) -> dict[str, Any]:
         sizes = replace(sizes, crowd_clients=args.crowd)
     if args.workers:
         sizes = replace(sizes, workers=args.workers)
+    if args.curve_sizes:
+        sizes = replace(sizes, curve_sizes=tuple(int(n) for n in args.curve_sizes.split(",")))
     if args.soak_minutes is not None:
         sizes = replace(sizes, soak_minutes=args.soak_minutes)
     if args.soak_rate is not None:
@@ -92,6 +94,7 @@ async def run(args: argparse.Namespace, open_files: int) -> dict[str, Any]:
         sizes.storm_clients,
         sizes.latency_clients,
         sizes.crowd_clients if {"crowd", "restart"} & set(chosen) else 0,
+        max(sizes.curve_sizes) if "curve" in chosen else 0,
     )
     users = -(-sockets // SOCKETS_PER_USER)
     if "soak" in chosen:
@@ -130,6 +133,7 @@ async def run(args: argparse.Namespace, open_files: int) -> dict[str, Any]:
             profile=args.profile,
             sweep=args.sweep,
             deflate=not args.no_deflate,
+            curve_png=args.curve_png,
         )
         rows: list[Row] = []
         try:
@@ -159,11 +163,12 @@ def main() -> int:
     parser.add_argument(
         "--scenarios",
         default=",".join(DEFAULT_SCENARIOS),
-        help=f"comma-separated, from: {', '.join(SCENARIOS)} (soak only when named)",
+        help=f"comma-separated, from: {', '.join(SCENARIOS)} "
+        "(soak, sidebar and curve only when named)",
     )
     parser.add_argument("--database", choices=["postgres", "sqlite"], default="postgres")
     parser.add_argument("--clients", type=int, help="fan-out and storm clients (default 1000)")
-    parser.add_argument("--crowd", type=int, help="crowd clients (default 10000)")
+    parser.add_argument("--crowd", type=int, help="crowd and restart clients (default 10000)")
     parser.add_argument("--workers", type=int, help="worker processes in scenario 6 (default 2)")
     parser.add_argument(
         "--soak-minutes", type=float, help="soak: how long the sockets churn (default 30)"
@@ -179,6 +184,13 @@ def main() -> int:
         "--sidebar-members", type=int, help="sidebar: members of the big room (default 1000)"
     )
     parser.add_argument("--sidebar-posts", type=int, help="sidebar: posts measured (default 20)")
+    parser.add_argument(
+        "--curve-sizes",
+        help="curve: client counts, comma-separated (default 1000,3000,10000,20000)",
+    )
+    parser.add_argument(
+        "--curve-png", type=Path, default=Path("bench/results/curve.png"), help="curve: the plot"
+    )
     parser.add_argument("--processes", type=int, default=3, help="load generator processes")
     parser.add_argument("--no-reference", action="store_true", help="skip the reference server")
     parser.add_argument(

@@ -46,6 +46,8 @@ class Sizes:
     # The restart storm: the crowd's clients, this many messages posted as they come back.
     restart_missed: int = 100
     restart_timeout: float = 120.0
+    # The curve: fan-out and crowd at each size.
+    curve_sizes: tuple[int, ...] = (1000, 3000, 10_000, 20_000)
     senders: int = 4
     workers: int = 2
     # Scenario 1 again with edits and reactions in the mix: this many per post.
@@ -84,6 +86,7 @@ class Sizes:
             storm_timeout=10.0,
             restart_missed=10,
             restart_timeout=10.0,
+            curve_sizes=(10, 20),
             senders=2,
             soak_minutes=1.0,
             soak_sockets=20,
@@ -223,6 +226,7 @@ class Bench:
     profile: Path | None = None  # py-spy's collapsed stacks of our server during fan-out
     sweep: bool = False  # fan-out: try every rate, even after a failed one (CPU per delivery)
     deflate: bool = True  # clients offer permessage-deflate, as browsers do
+    curve_png: Path = Path("bench/results/curve.png")
     details: dict[str, Any] = field(default_factory=dict)
     _seq: int = 0
 
@@ -310,14 +314,17 @@ def by_name(results: dict[str, Any], key: str) -> tuple[Any, Any]:
     return results["ours"].get(key), results.get("reference", {}).get(key)
 
 
-async def climb(bench: Bench, lives: list[Live], label: str) -> dict[str, dict[str, Any]]:
-    """Rising rates, the servers taking turns at each; per server, the result at its highest
-    rate with p99 ≤ 250 ms and nothing lost (a server drops out at its first failed rate)."""
+async def climb(
+    bench: Bench, lives: list[Live], label: str, rates: tuple[int, ...] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Rising rates (by default the fan-out's), the servers taking turns at each; per server,
+    the result at its highest rate with p99 ≤ 250 ms and nothing lost (a server drops out at
+    its first failed rate)."""
     best: dict[str, dict[str, Any]] = {}
     profiler = start_profiler(lives[0].server, bench.profile) if bench.profile else None
     running = list(lives)
     failed: set[str] = set()
-    for rate in bench.sizes.fanout_rates:
+    for rate in rates or bench.sizes.fanout_rates:
         for live in list(running):
             # A failed rate gets a second try: a burst of outside load on this shared
             # machine should not end a server's climb (every server gets the same rule).
@@ -913,6 +920,63 @@ async def sidebar(bench: Bench) -> list[Row]:
     ]
 
 
+# What the curve reports at each size, per server: (key, figure, unit, higher is better).
+CURVE_FIGURES = (
+    ("fanout_rate", "fan-out max msg/s (p99 ≤ 250 ms, no loss)", "msg/s", True),
+    ("fanout_cpu_us", "fan-out server CPU per delivery at that rate", "µs", False),
+    ("crowd_p99_ms", "crowd p99 at 1 msg/s", "ms", False),
+    ("crowd_cpu_us", "crowd server CPU per delivery at 1 msg/s", "µs", False),
+)
+
+
+def scaled_rates(rates: tuple[int, ...], base: int, clients: int) -> tuple[int, ...]:
+    """The fan-out rates for ``clients``: as many deliveries per second as ``rates`` make at
+    ``base`` clients, so every size climbs through the same load (at least 1 msg/s)."""
+    return tuple(sorted({max(1, round(rate * base / clients)) for rate in rates}))
+
+
+async def curve_point(bench: Bench, n: int) -> dict[str, dict[str, float | None]]:
+    """One size of the curve, on fresh servers: the crowd, then the fan-out climb with the
+    same clients (connecting them once per size)."""
+    sizes = bench.sizes
+    async with bench.servers(0) as lives:
+        crowds = await measure_crowd(bench, lives, n, f"curve_{n}_crowd")
+        rates = scaled_rates(sizes.fanout_rates, sizes.fanout_clients, n)
+        best = await climb(bench, lives, f"curve_{n}_fanout", rates)
+    return {
+        live.name: {
+            "fanout_rate": best.get(live.name, {}).get("rate"),
+            "fanout_cpu_us": best.get(live.name, {}).get("server_cpu_us_per_delivery"),
+            "crowd_p99_ms": crowds[live.name]["p99_ms"],
+            "crowd_cpu_us": crowds[live.name]["server_cpu_us_per_delivery"],
+        }
+        for live in lives
+    }
+
+
+async def curve(bench: Bench) -> list[Row]:
+    """Scenario 9: fan-out and crowd at each of the curve's sizes, ours against the
+    reference; the rows, and a plot of them."""
+    from bench.plot import plot_curve  # matplotlib takes a while to import: only here
+
+    points = {n: await curve_point(bench, n) for n in bench.sizes.curve_sizes}
+    bench.details["curve"] = points
+    plot_curve(points, CURVE_FIGURES, bench.curve_png)
+    print(f"  curve plotted to {bench.curve_png}", flush=True)
+    return [
+        Row(
+            "9 curve",
+            f"{figure}, {n} clients",
+            point["ours"][key],
+            point.get("reference", {}).get(key),
+            unit,
+            higher_is_better=higher,
+        )
+        for key, figure, unit, higher in CURVE_FIGURES
+        for n, point in points.items()
+    ]
+
+
 SCENARIOS = {
     "fanout": fanout,
     "markdown": markdown,
@@ -924,7 +988,8 @@ SCENARIOS = {
     "workers": workers,
     "soak": soak,
     "sidebar": sidebar,
+    "curve": curve,
 }
-# What runs without --scenarios: the soak is long, and the sidebar's 10,000 sockets in 200
-# rooms a set-up of its own; they run when named.
-DEFAULT_SCENARIOS = [name for name in SCENARIOS if name not in ("soak", "sidebar")]
+# What runs without --scenarios: the soak and the curve are long, and the sidebar's 10,000
+# sockets in 200 rooms a set-up of its own; they run when named.
+DEFAULT_SCENARIOS = [name for name in SCENARIOS if name not in ("soak", "sidebar", "curve")]
