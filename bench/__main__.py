@@ -17,7 +17,7 @@ from typing import Any
 
 from bench.loadgen import LoadGen, raise_open_files
 from bench.population import SOCKETS_PER_USER, database, populate
-from bench.scenarios import DEFAULT_SCENARIOS, SCENARIOS, Bench, Row, Sizes
+from bench.scenarios import DEFAULT_SCENARIOS, NAMED_ONLY, SCENARIOS, Bench, Row, Sizes
 
 
 def machine() -> dict[str, Any]:
@@ -164,7 +164,7 @@ def main() -> int:
         "--scenarios",
         default=",".join(DEFAULT_SCENARIOS),
         help=f"comma-separated, from: {', '.join(SCENARIOS)} "
-        "(soak, sidebar and curve only when named)",
+        f"({', '.join(NAMED_ONLY)} only when named)",
     )
     parser.add_argument("--database", choices=["postgres", "sqlite"], default="postgres")
     parser.add_argument("--clients", type=int, help="fan-out and storm clients (default 1000)")
