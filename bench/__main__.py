@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.loadgen import LoadGen, raise_open_files
+from bench.loadgen import LoadGen, descriptors_suffice, raise_open_files
 from bench.population import SOCKETS_PER_USER, database, populate
 from bench.scenarios import DEFAULT_SCENARIOS, NAMED_ONLY, SCENARIOS, Bench, Row, Sizes
 
@@ -94,7 +94,6 @@ async def run(args: argparse.Namespace, open_files: int) -> dict[str, Any]:
         sizes.storm_clients,
         sizes.latency_clients,
         sizes.crowd_clients if {"crowd", "restart"} & set(chosen) else 0,
-        max(sizes.curve_sizes) if "curve" in chosen else 0,
     )
     users = -(-sockets // SOCKETS_PER_USER)
     if "soak" in chosen:
@@ -102,10 +101,12 @@ async def run(args: argparse.Namespace, open_files: int) -> dict[str, Any]:
     if "sidebar" in chosen:
         users = max(users, sizes.sidebar_users)
         sockets = max(sockets, sizes.sidebar_sockets)
-    # A server holds them all, beside its database connections and log.
-    if open_files < sockets + 1000:
+    if "curve" in chosen:
+        users = max(users, -(-max(sizes.curve_sizes) // SOCKETS_PER_USER))
+    # The curve skips the sizes that do not fit, with a row saying so; the rest must fit.
+    if not descriptors_suffice(sockets, args.processes, open_files):
         raise SystemExit(
-            f"{sockets} sockets need {sockets + 1000} open files, the limit is {open_files}: "
+            f"{sockets} sockets need more open files than the limit of {open_files}: "
             "raise the hard limit (ulimit -Hn) or run smaller sizes"
         )
     started = time.monotonic()
@@ -134,6 +135,7 @@ async def run(args: argparse.Namespace, open_files: int) -> dict[str, Any]:
             sweep=args.sweep,
             deflate=not args.no_deflate,
             curve_png=args.curve_png,
+            open_files=open_files,
         )
         rows: list[Row] = []
         try:

@@ -55,6 +55,14 @@ def raise_open_files() -> int:
     return hard
 
 
+def descriptors_suffice(clients: int, processes: int, limit: int) -> bool:
+    """Whether ``limit`` open files hold ``clients`` sockets on a server (beside its database
+    connections, log and listener) and, in each of ``processes`` generator processes, its share
+    of ours and the reference's clients at once."""
+    spare = 256
+    return clients + spare <= limit and 2 * -(-clients // processes) + spare <= limit
+
+
 @dataclass
 class Target:
     """Where one client connects, and as whom (a real quart-auth cookie, or none)."""

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from bench.loadgen import CONNECT_CONCURRENCY, LoadGen, Target
+from bench.loadgen import CONNECT_CONCURRENCY, LoadGen, Target, descriptors_suffice
 from bench.population import HISTORY_ROOM, ROOM, SECRET, Population
 from bench.servers import HOST, MARKDOWN_MESSAGE, Senders, Server, start_ours, start_reference
 from bench.sidebar import arrange, run_sidebar
@@ -227,6 +227,7 @@ class Bench:
     sweep: bool = False  # fan-out: try every rate, even after a failed one (CPU per delivery)
     deflate: bool = True  # clients offer permessage-deflate, as browsers do
     curve_png: Path = Path("bench/results/curve.png")
+    open_files: int = 1 << 16  # this process's limit, which the servers inherit
     details: dict[str, Any] = field(default_factory=dict)
     _seq: int = 0
 
@@ -959,11 +960,28 @@ async def curve(bench: Bench) -> list[Row]:
     reference; the rows, and a plot of them."""
     from bench.plot import plot_curve  # matplotlib takes a while to import: only here
 
-    points = {n: await curve_point(bench, n) for n in bench.sizes.curve_sizes}
+    def fits(n: int) -> bool:
+        return descriptors_suffice(n, bench.loadgen.size, bench.open_files)
+
+    points = {n: await curve_point(bench, n) for n in bench.sizes.curve_sizes if fits(n)}
+    skipped = [
+        Row(
+            "9 curve",
+            f"{n} clients",
+            None,
+            note=f"not run: more sockets than the open-files limit of {bench.open_files} "
+            "holds (raise the hard limit: ulimit -Hn)",
+        )
+        for n in bench.sizes.curve_sizes
+        if not fits(n)
+    ]
+    for row in skipped:
+        print(f"  curve: {row.figure}: {row.note}", flush=True)
     bench.details["curve"] = points
-    plot_curve(points, CURVE_FIGURES, bench.curve_png)
-    print(f"  curve plotted to {bench.curve_png}", flush=True)
-    return [
+    if points:
+        plot_curve(points, CURVE_FIGURES, bench.curve_png)
+        print(f"  curve plotted to {bench.curve_png}", flush=True)
+    return skipped + [
         Row(
             "9 curve",
             f"{figure}, {n} clients",
