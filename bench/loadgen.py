@@ -127,6 +127,7 @@ class Client(asyncio.Protocol):
         self.counts = bytearray() if counts is None else counts
         self.cursor: int | None = None  # the newest change applied, as the page keeps it
         self.seen_at = 0  # monotonic ns of the first frame with the sink's needle (0: none yet)
+        self.closed_at = 0.0  # monotonic seconds when the connection ended (0: open)
         self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.closed: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self.transport: asyncio.Transport | None = None
@@ -245,6 +246,7 @@ class Client(asyncio.Protocol):
         if not self.opened.done():
             self.opened.set_exception(ConnectionError(f"handshake refused ({code})"))
         if not self.closed.done():
+            self.closed_at = time.monotonic()
             self.closed.set_result(code)
 
     def received(self, lo: int, hi: int) -> tuple[int, int]:
@@ -384,9 +386,13 @@ class Group:
         }
 
     async def drop(self) -> dict[str, Any]:
-        """Cut every connection as a network failure would (no closing handshake)."""
+        """Cut every connection as a network failure would (no closing handshake); those the
+        server already closed (a restart) count as gone since then."""
         self._dropped = [(c.target, c.cursor, c.counts) for c in self.clients]
-        self._dropped_at = time.monotonic()
+        # What ``away=`` says on the reconnect, as the page counts it from its wsClose.
+        self._dropped_at = min(
+            (c.closed_at for c in self.clients if c.closed_at), default=time.monotonic()
+        )
         for client in self.clients:
             if client.transport is not None:
                 client.transport.abort()

@@ -732,6 +732,7 @@ async def reconnect_storm(
 
 
 def storm_losses(result: dict[str, Any]) -> int:
+    """Messages missed or doubled, and reconnects refused, in a ``reconnect_storm`` result."""
     return int(result["missing"] + result["duplicated"] + result["reconnect_failed"])
 
 
