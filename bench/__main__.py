@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.loadgen import LoadGen, raise_open_files
+from bench.loadgen import LoadGen, descriptors_suffice, raise_open_files
 from bench.population import SOCKETS_PER_USER, database, populate
-from bench.scenarios import DEFAULT_SCENARIOS, SCENARIOS, Bench, Row, Sizes
+from bench.scenarios import DEFAULT_SCENARIOS, NAMED_ONLY, SCENARIOS, Bench, Row, Sizes
 
 
 def machine() -> dict[str, Any]:
@@ -65,7 +65,7 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
+async def run(args: argparse.Namespace, open_files: int) -> dict[str, Any]:
     sizes = Sizes.smoke() if args.smoke else Sizes()
     if args.clients:
         sizes = replace(sizes, fanout_clients=args.clients, storm_clients=args.clients)
@@ -75,6 +75,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         sizes = replace(sizes, crowd_clients=args.crowd)
     if args.workers:
         sizes = replace(sizes, workers=args.workers)
+    if args.curve_sizes:
+        sizes = replace(sizes, curve_sizes=tuple(int(n) for n in args.curve_sizes.split(",")))
     if args.soak_minutes is not None:
         sizes = replace(sizes, soak_minutes=args.soak_minutes)
     if args.soak_rate is not None:
@@ -91,7 +93,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         sizes.fanout_clients,
         sizes.storm_clients,
         sizes.latency_clients,
-        sizes.crowd_clients if "crowd" in chosen else 0,
+        sizes.crowd_clients if {"crowd", "restart"} & set(chosen) else 0,
     )
     users = -(-sockets // SOCKETS_PER_USER)
     if "soak" in chosen:
@@ -99,6 +101,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     if "sidebar" in chosen:
         users = max(users, sizes.sidebar_users)
         sockets = max(sockets, sizes.sidebar_sockets)
+    if "curve" in chosen:
+        users = max(users, -(-max(sizes.curve_sizes) // SOCKETS_PER_USER))
+    # The curve skips the sizes that do not fit, with a row saying so; the rest must fit.
+    if not descriptors_suffice(sockets, args.processes, open_files):
+        raise SystemExit(
+            f"{sockets} sockets need more open files than the limit of {open_files}: "
+            "raise the hard limit (ulimit -Hn) or run smaller sizes"
+        )
     started = time.monotonic()
     async with database(args.database) as url:
         print(
@@ -124,6 +134,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             profile=args.profile,
             sweep=args.sweep,
             deflate=not args.no_deflate,
+            curve_png=args.curve_png,
+            open_files=open_files,
         )
         rows: list[Row] = []
         try:
@@ -153,11 +165,12 @@ def main() -> int:
     parser.add_argument(
         "--scenarios",
         default=",".join(DEFAULT_SCENARIOS),
-        help=f"comma-separated, from: {', '.join(SCENARIOS)} (soak only when named)",
+        help=f"comma-separated, from: {', '.join(SCENARIOS)} "
+        f"({', '.join(NAMED_ONLY)} only when named)",
     )
     parser.add_argument("--database", choices=["postgres", "sqlite"], default="postgres")
     parser.add_argument("--clients", type=int, help="fan-out and storm clients (default 1000)")
-    parser.add_argument("--crowd", type=int, help="crowd clients (default 10000)")
+    parser.add_argument("--crowd", type=int, help="crowd and restart clients (default 10000)")
     parser.add_argument("--workers", type=int, help="worker processes in scenario 6 (default 2)")
     parser.add_argument(
         "--soak-minutes", type=float, help="soak: how long the sockets churn (default 30)"
@@ -173,6 +186,13 @@ def main() -> int:
         "--sidebar-members", type=int, help="sidebar: members of the big room (default 1000)"
     )
     parser.add_argument("--sidebar-posts", type=int, help="sidebar: posts measured (default 20)")
+    parser.add_argument(
+        "--curve-sizes",
+        help="curve: client counts, comma-separated (default 1000,3000,10000,20000)",
+    )
+    parser.add_argument(
+        "--curve-png", type=Path, default=Path("bench/results/curve.png"), help="curve: the plot"
+    )
     parser.add_argument("--processes", type=int, default=3, help="load generator processes")
     parser.add_argument("--no-reference", action="store_true", help="skip the reference server")
     parser.add_argument(
@@ -191,8 +211,7 @@ def main() -> int:
     parser.add_argument("--rates", help="fan-out rates to try, comma-separated (msg/s)")
     parser.add_argument("--json", type=Path, default=Path("bench/results/latest.json"))
     args = parser.parse_args()
-    raise_open_files()
-    report = asyncio.run(run(args))
+    report = asyncio.run(run(args, open_files=raise_open_files()))
     print(report["table"])
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2, default=str))

@@ -36,12 +36,31 @@ MAX_SEQ = 1 << 20  # seqs are per run and bounded; counts live in one bytearray 
 CONNECT_CONCURRENCY = 64
 DEFLATE_OFFER = "permessage-deflate; client_max_window_bits"  # what Chromium sends
 DEFLATE_TAIL = b"\x00\x00\xff\xff"  # RFC 7692 7.2.2: stripped by the sender, added back
+# A server process holds every client of a scenario (20,000 in the curve's last size), and each
+# generator process its share of ours and the reference's at once: more than the 20,000 some
+# machines allow.
+OPEN_FILES_WANTED = 1 << 16
 
 
-def raise_open_files() -> None:
-    """Thousands of sockets need the soft descriptor limit at the hard one (children inherit)."""
+def raise_open_files() -> int:
+    """Thousands of sockets need descriptors: the soft limit goes to the hard one, and the hard
+    one to OPEN_FILES_WANTED where the process may raise it (children inherit both). Returns
+    the limit now."""
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < OPEN_FILES_WANTED:
+        with contextlib.suppress(ValueError, OSError):  # needs CAP_SYS_RESOURCE
+            resource.setrlimit(resource.RLIMIT_NOFILE, (OPEN_FILES_WANTED, OPEN_FILES_WANTED))
+            return OPEN_FILES_WANTED
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+def descriptors_suffice(clients: int, processes: int, limit: int) -> bool:
+    """Whether ``limit`` open files hold ``clients`` sockets on a server (beside its database
+    connections, log and listener) and, in each of ``processes`` generator processes, its share
+    of ours and the reference's clients at once."""
+    spare = 256
+    return clients + spare <= limit and 2 * -(-clients // processes) + spare <= limit
 
 
 @dataclass
@@ -108,6 +127,7 @@ class Client(asyncio.Protocol):
         self.counts = bytearray() if counts is None else counts
         self.cursor: int | None = None  # the newest change applied, as the page keeps it
         self.seen_at = 0  # monotonic ns of the first frame with the sink's needle (0: none yet)
+        self.closed_at = 0.0  # monotonic seconds when the connection ended (0: open)
         self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.closed: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self.transport: asyncio.Transport | None = None
@@ -226,6 +246,7 @@ class Client(asyncio.Protocol):
         if not self.opened.done():
             self.opened.set_exception(ConnectionError(f"handshake refused ({code})"))
         if not self.closed.done():
+            self.closed_at = time.monotonic()
             self.closed.set_result(code)
 
     def received(self, lo: int, hi: int) -> tuple[int, int]:
@@ -365,9 +386,13 @@ class Group:
         }
 
     async def drop(self) -> dict[str, Any]:
-        """Cut every connection as a network failure would (no closing handshake)."""
+        """Cut every connection as a network failure would (no closing handshake); those the
+        server already closed (a restart) count as gone since then."""
         self._dropped = [(c.target, c.cursor, c.counts) for c in self.clients]
-        self._dropped_at = time.monotonic()
+        # What ``away=`` says on the reconnect, as the page counts it from its wsClose.
+        self._dropped_at = min(
+            (c.closed_at for c in self.clients if c.closed_at), default=time.monotonic()
+        )
         for client in self.clients:
             if client.transport is not None:
                 client.transport.abort()

@@ -4,6 +4,7 @@ CPU time and memory from ``/proc`` (Linux)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -44,6 +45,9 @@ class Server:
     port: int
     log: Path
     live_path: str
+    ready_url: str
+    args: list[str]  # how it was started, so that it can be started again the same way
+    env: dict[str, str]
     extra: dict[str, str] = field(default_factory=dict)
 
     def pids(self) -> list[int]:
@@ -79,13 +83,30 @@ class Server:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(5)
 
+    def restart(self) -> None:
+        """Stop it, then start the same command again: the same port and database."""
+        self.stop()
+        self.process = _popen(self.args, self.env, self.log)
+        _wait_ready(self)
 
-def _wait_ready(server: Server, url: str) -> Server:
+
+def _popen(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, *args],
+        env=os.environ | env,
+        cwd=ROOT,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own group: workers stop with it
+    )
+
+
+def _wait_ready(server: Server) -> Server:
     for _ in range(300):
         if server.process.poll() is not None:
             raise RuntimeError(f"{server.name} exited early:\n{server.log.read_text()[-3000:]}")
         try:
-            with urllib.request.urlopen(url, timeout=0.5):
+            with urllib.request.urlopen(server.ready_url, timeout=0.5):
                 return server
         except OSError:
             time.sleep(0.05)
@@ -94,16 +115,11 @@ def _wait_ready(server: Server, url: str) -> Server:
 
 
 def _spawn(name: str, args: list[str], env: dict[str, str], port: int, live_path: str) -> Server:
+    """Start ``python <args>`` and wait until it answers ``/healthz`` on ``port``."""
     log = Path(tempfile.mkstemp(prefix=f"bench-{name}-", suffix=".log")[1])
-    process = subprocess.Popen(
-        [sys.executable, *args],
-        env=os.environ | env,
-        cwd=ROOT,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own group: workers stop with it
-    )
-    return Server(name, process, port, log, live_path)
+    ready_url = f"http://{HOST}:{port}/healthz"
+    server = Server(name, _popen(args, env, log), port, log, live_path, ready_url, args, env)
+    return _wait_ready(server)
 
 
 def start_ours(
@@ -132,15 +148,13 @@ def start_ours(
         "CHAT_LINK_PREVIEWS": "0",
     }
     args = ["-m", "chat_app", "serve", "--port", str(port), "--workers", str(workers)]
-    server = _spawn(name, args, env, port, f"/rooms/{room}/live")
-    return _wait_ready(server, f"http://{HOST}:{port}/healthz")
+    return _spawn(name, args, env, port, f"/rooms/{room}/live")
 
 
 def start_reference() -> Server:
     """The minimal ``websockets`` broadcast server in ``bench/reference.py``."""
     port = free_port()
-    server = _spawn("reference", ["-m", "bench.reference", "--port", str(port)], {}, port, "/live")
-    return _wait_ready(server, f"http://{HOST}:{port}/healthz")
+    return _spawn("reference", ["-m", "bench.reference", "--port", str(port)], {}, port, "/live")
 
 
 MIX_EMOJI = ("👍", "🎉", "👀", "🙏")
@@ -199,6 +213,12 @@ class Senders:
         for sock in self._sockets:
             await sock.close()
 
+    async def reopen(self) -> None:
+        """Connect again, as the composer does once its server is back from a restart."""
+        await self.__aexit__()
+        self._sockets, self._drains = [], []
+        await self.__aenter__()
+
     async def _drain(self, index: int) -> None:
         # Senders read everything they are sent, so the server never sees them as slow, and
         # heartbeat like the page, so it never sees them as gone.
@@ -212,12 +232,14 @@ class Senders:
 
         heart = asyncio.create_task(beat())
         try:
-            async for frame in sock:
-                self.notices += 'id="notice"' in str(frame)
-                for found in own_target.findall(str(frame)):
-                    if int(found) not in self._targets.setdefault(index, []):
-                        self._targets[index].append(int(found))
-                        self._check_targets()
+            # A restart closes the socket with 1012: the end of this drain, not an error.
+            with contextlib.suppress(websockets.ConnectionClosed):
+                async for frame in sock:
+                    self.notices += 'id="notice"' in str(frame)
+                    for found in own_target.findall(str(frame)):
+                        if int(found) not in self._targets.setdefault(index, []):
+                            self._targets[index].append(int(found))
+                            self._check_targets()
         finally:
             heart.cancel()
 

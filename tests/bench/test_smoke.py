@@ -1,5 +1,7 @@
 """The benchmark harness at tiny sizes, so it cannot rot. No timing is asserted: only that every
-scenario runs, reports its rows, and that no client lost or got twice any message."""
+scenario runs, reports its rows, and that no client lost or got twice any message. The default
+scenarios run, and in the same run the restart and the curve (one size), which otherwise run
+only when named."""
 
 from __future__ import annotations
 
@@ -8,17 +10,22 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.scenarios import DEFAULT_SCENARIOS
 from tests.conftest import DATABASE
 
 
 def test_smoke_run_reports_every_scenario_without_loss(tmp_path: Path) -> None:
-    out = tmp_path / "bench.json"
+    out, png = tmp_path / "bench.json", tmp_path / "curve.png"
     run = subprocess.run(
         [
             sys.executable,
             "-m",
             "bench",
             "--smoke",
+            "--scenarios",
+            ",".join([*DEFAULT_SCENARIOS, "restart", "curve"]),
+            "--curve-png",
+            str(png),
             "--database",
             DATABASE,
             "--processes",
@@ -35,7 +42,7 @@ def test_smoke_run_reports_every_scenario_without_loss(tmp_path: Path) -> None:
     report = json.loads(out.read_text())
 
     scenarios = {row["scenario"].split()[0] for row in report["rows"]}
-    assert scenarios == {"1", "2", "3", "4", "5", "6"}
+    assert scenarios == {"1", "2", "3", "4", "5", "6", "9"}
     assert "| scenario | figure | ours | reference |" in report["table"]
     for row in report["rows"]:
         if row["scenario"].startswith("6") and DATABASE != "postgres":
@@ -58,3 +65,12 @@ def test_smoke_run_reports_every_scenario_without_loss(tmp_path: Path) -> None:
             assert (step["missing"], step["duplicated"], step["closed"]) == (0, 0, 0), step
         storm = details[f"storm_{server}"]
         assert (storm["missing"], storm["duplicated"], storm["reconnect_failed"]) == (0, 0, 0)
+        for size in details["curve"]:
+            for step in details[f"curve_{size}_fanout_{server}"] + [
+                details[f"curve_{size}_crowd_{server}"]
+            ]:
+                assert step["deliveries"] > 0
+                assert (step["missing"], step["duplicated"], step["closed"]) == (0, 0, 0), step
+    restart = details["restart_ours"]
+    assert (restart["missing"], restart["duplicated"], restart["reconnect_failed"]) == (0, 0, 0)
+    assert png.read_bytes().startswith(b"\x89PNG")
