@@ -9,6 +9,7 @@ import pytest
 
 from chat_app.actions import edit_message, toggle_reaction
 from chat_app.models.changes import newest_change
+from chat_app.realtime import streams
 from chat_app.realtime.connection import Connection
 from chat_app.realtime.events import PresenceChanged, RoomChanged, decode, encode
 from chat_app.realtime.hub import Hub
@@ -62,6 +63,38 @@ async def test_tabs_returning_together_share_one_people_render_until_presence_ch
         assert again is first
         await hub.deliver([PresenceChanged(user_id=alice.id)])
         assert await hub.presence_for_returning_tab(general.id, since) is not first
+
+
+async def test_tabs_returning_while_their_people_render_runs_share_it_and_a_failed_one_is_not_kept(  # type: ignore[no-untyped-def]
+    app, alice, general, monkeypatch
+) -> None:
+    """A connect storm: tabs arriving together all find the render not finished yet."""
+    hub = Hub(app)
+    renders: list[int] = []
+    real = streams.render_presence_update
+
+    async def counted(room_id, **kwargs):  # type: ignore[no-untyped-def]
+        renders.append(room_id)
+        await asyncio.sleep(0.05)
+        if len(renders) == 1:
+            raise ConnectionError("database away")
+        return await real(room_id, **kwargs)
+
+    monkeypatch.setattr(streams, "render_presence_update", counted)
+    now = int(datetime.now(UTC).timestamp())
+    since = datetime.fromtimestamp(now - now % 5 - 30 + 1, UTC)
+    async with app.app_context():
+        failed = await asyncio.gather(
+            *(hub.presence_for_returning_tab(general.id, since) for _ in range(3)),
+            return_exceptions=True,
+        )
+        assert all(isinstance(outcome, ConnectionError) for outcome in failed)
+        texts = await asyncio.gather(
+            *(hub.presence_for_returning_tab(general.id, since) for _ in range(5))
+        )
+    assert renders == [general.id, general.id]
+    assert all(text is texts[0] for text in texts)
+    assert f'id="presence-{alice.id}"' in texts[0]
 
 
 async def test_tabs_returning_while_a_people_render_waits_share_one_and_get_the_waiting_one(  # type: ignore[no-untyped-def]
