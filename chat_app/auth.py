@@ -8,7 +8,7 @@ from quart import abort
 from quart_auth import Action, AuthUser, QuartAuth, current_user
 
 from chat_app.models import Room, User
-from chat_app.models.rooms import room_for_member, rooms_of
+from chat_app.models.rooms import room_for_member, rooms_of, session_member_room
 from chat_app.models.users import session_user
 from chat_app.security import AUTH_COOKIE
 
@@ -25,8 +25,12 @@ class Viewer(AuthUser):
     def of(cls, user: User) -> Viewer:
         """A viewer who is ``user`` already (a request signed in by token, not cookie)."""
         viewer = cls(None)
-        viewer._user, viewer._loaded = user, True
+        viewer.knows(user)
         return viewer
+
+    def knows(self, user: User) -> None:
+        """``user`` is the session's, found by a query that asked for more."""
+        self._user, self._loaded = user, True
 
     async def user(self) -> User | None:
         """The active user of an unexpired session, or None."""
@@ -71,6 +75,20 @@ async def room_or_404(user: User, slug: str) -> Room:
     if room is None:
         abort(404)
     return room
+
+
+async def member_in_room_or_refused(slug: str) -> tuple[User, Room]:
+    """The signed-in user and the room ``slug`` seen through their membership, in one query
+    where both are right (a websocket handshake: ``login_required`` would cost a query of
+    its own); otherwise 401 without a valid session, and 404 for outsiders."""
+    viewer = current_viewer()
+    found = None if viewer.auth_id is None else await session_member_room(viewer.auth_id, slug)
+    if found is None:
+        await viewer_user()  # 401 when the session is what is wrong
+        abort(404)
+    user, room = found
+    viewer.knows(user)
+    return user, room
 
 
 async def rooms_or_404(user: User, slug: str) -> tuple[Room, list[Room]]:

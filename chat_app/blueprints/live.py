@@ -13,7 +13,7 @@ from typing import Any, cast
 
 from quart import Blueprint, abort, current_app, session, websocket
 from quart.wrappers.base import ClientDisconnectedError
-from quart_auth import current_user, login_required
+from quart_auth import current_user
 
 from chat_app import metrics
 from chat_app.actions import (
@@ -25,7 +25,7 @@ from chat_app.actions import (
 )
 from chat_app.actions.presence import signal_typing, socket_closed, socket_opened, stop_typing
 from chat_app.actions.reads import mark_read
-from chat_app.auth import room_or_404, viewer_user
+from chat_app.auth import member_in_room_or_refused
 from chat_app.db import database_unavailable
 from chat_app.logs import log_event, log_unavailable
 from chat_app.models import Room, User
@@ -49,13 +49,13 @@ NOT_DONE_NOTICE = "The server cannot reach its database right now: that was not 
 
 
 @blueprint.websocket("/rooms/<slug>/live")
-@login_required
 async def live(slug: str) -> None:
     """Authenticate and authorize before accept, catch up, then stream both ways."""
+    if current_user.auth_id is None:
+        abort(401)
     if not origin_allowed(websocket.headers.get("Origin"), websocket.scheme, websocket.host):
         abort(403)
-    user = await viewer_user()
-    room = await room_or_404(user, slug)
+    user, room = await member_in_room_or_refused(slug)
     hub: Hub = current_app.extensions["hub"]
     if hub.sockets_of(user.id) >= current_app.config["WS_MAX_SOCKETS_PER_USER"]:
         abort(429)

@@ -16,7 +16,7 @@ from tortoise import fields
 from tortoise.functions import Count
 from tortoise.models import Model
 
-from chat_app.models.users import User
+from chat_app.models.users import User, in_session
 
 SLUG_MAX = 64
 NAME_MAX = 100
@@ -133,6 +133,19 @@ async def room_for_member(user_id: int, slug: str) -> Room | None:
         return None
     found = await Membership.filter(user_id=user_id, room__slug=slug).select_related("room").first()
     return _with_roles([found])[0] if found is not None else None
+
+
+async def session_member_room(token: str, slug: str) -> tuple[User, Room] | None:
+    """The active user of the unexpired session ``token`` and the room called ``slug`` (with
+    ``viewer_role``) if they belong to it, in one query; None if either is not so."""
+    if not possible_slug(slug):
+        return None
+    found = (
+        await Membership.filter(in_session(token, via="user__"), room__slug=slug)
+        .select_related("user", "room")
+        .first()
+    )
+    return (found.user, _with_roles([found])[0]) if found is not None else None
 
 
 async def rooms_of(user_id: int) -> list[Room]:

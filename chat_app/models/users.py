@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime
+from typing import Any
 
 from tortoise import fields
+from tortoise.expressions import Q
 from tortoise.models import Model
 
 # Long IN lists go in batches: the ORM takes ~25 ms to build one of 10,000 values, all of it on
@@ -85,11 +87,20 @@ class AuthSession(Model):
         indexes = (("user_id",),)  # "log out everywhere" and deactivation find them by user
 
 
+def in_session(token: str, via: str = "") -> Q:
+    """The filter for the active user whose unexpired session ``token`` is, on a query that
+    reaches the user through ``via`` (a relation path ending in ``__``, or none: users)."""
+    conditions: dict[str, Any] = {
+        f"{via}sessions__token": token,
+        f"{via}sessions__expires_at__gt": datetime.now(UTC),
+        f"{via}is_active": True,
+    }
+    return Q(**conditions)
+
+
 async def session_user(token: str) -> User | None:
     """The active user whose unexpired session ``token`` is, or None: one query."""
-    return await User.filter(
-        sessions__token=token, sessions__expires_at__gt=datetime.now(UTC), is_active=True
-    ).first()
+    return await User.filter(in_session(token)).first()
 
 
 async def valid_session_tokens(tokens: set[str]) -> set[str]:

@@ -11,6 +11,7 @@ import re
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
 
@@ -21,9 +22,9 @@ from quart.testing import QuartClient, WebsocketResponseError
 
 from chat_app.actions import post_message
 from chat_app.blueprints import live
-from chat_app.models import Message, Room, User
+from chat_app.models import AuthSession, Message, Room, User
 from chat_app.models.changes import newest_change
-from tests.conftest import ORIGIN, send_frame
+from tests.conftest import ORIGIN, queries_made, send_frame
 
 LIVE = "/rooms/general/live?after=0"  # a page always says what it has; 0 = nothing
 
@@ -113,6 +114,35 @@ async def test_handshake_without_session_is_refused(client: QuartClient, general
         async with client.websocket(LIVE, headers={"Origin": ORIGIN}) as ws:
             await ws.receive()
     assert refused.value.response.status_code == 401
+
+
+@pytest.mark.parametrize("ended", ["expired", "revoked", "deactivated"])
+async def test_handshake_whose_session_ended_is_refused_401_even_in_a_room_of_theirs(
+    alice_client: QuartClient, alice: User, general: Room, ended: str
+) -> None:
+    match ended:
+        case "expired":
+            await AuthSession.filter(user_id=alice.id).update(
+                expires_at=datetime.now(UTC) - timedelta(seconds=1)
+            )
+        case "revoked":
+            await AuthSession.filter(user_id=alice.id).delete()
+        case "deactivated":
+            await User.filter(id=alice.id).update(is_active=False)
+    with pytest.raises(WebsocketResponseError) as refused:
+        async with alice_client.websocket(LIVE, headers={"Origin": ORIGIN}) as ws:
+            await ws.receive()
+    assert refused.value.response.status_code == 401
+
+
+async def test_a_handshake_finds_the_session_and_the_room_in_one_query(
+    alice_client: QuartClient, general: Room
+) -> None:
+    with queries_made() as queries:
+        async with alice_client.websocket(LIVE, headers={"Origin": ORIGIN}) as ws:
+            await receive(ws)
+    [lookup] = [query for query in queries if "auth_sessions" in query]
+    assert "memberships" in lookup and "rooms" in lookup
 
 
 @pytest.mark.parametrize(
