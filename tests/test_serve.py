@@ -41,3 +41,13 @@ def test_the_production_profile_serves_on_uvloop() -> None:
     finally:
         loop.close()
     assert _loop_factory("asyncio") is None
+
+
+def test_the_production_profile_queues_a_reconnect_storm_of_connections() -> None:
+    """With Hypercorn's default backlog of 100 the kernel dropped some handshakes of a few
+    thousand tabs connecting at once."""
+    from hypercorn.config import Config
+
+    from chat_app import ROOT
+
+    assert Config.from_toml(str(ROOT / "hypercorn.toml")).backlog >= 1024
