@@ -198,7 +198,8 @@ def main() -> int:
     parser.add_argument(
         "--profile",
         type=Path,
-        help="write py-spy collapsed stacks of our server during fan-out here",
+        help="write py-spy stacks of our server during fan-out here (and during the "
+        "crowd's connects to crowd-connects beside it)",
     )
     parser.add_argument(
         "--sweep", action="store_true", help="fan-out: go through every rate even after one fails"

@@ -223,7 +223,8 @@ class Bench:
     population: Population
     loadgen: LoadGen
     with_reference: bool = True
-    profile: Path | None = None  # py-spy's collapsed stacks of our server during fan-out
+    # py-spy's stacks of our server during fan-out (and the crowd's connects, beside it)
+    profile: Path | None = None
     sweep: bool = False  # fan-out: try every rate, even after a failed one (CPU per delivery)
     deflate: bool = True  # clients offer permessage-deflate, as browsers do
     curve_png: Path = Path("bench/results/curve.png")
@@ -504,11 +505,22 @@ async def measure_crowd(
         await live.step(1, 1)  # warm: templates, queries, pools
         bases[live.name] = live.server.rss_bytes()
     for live in lives:
+        # CPU seconds, not wall time, per handshake: outside load slows the connects but
+        # leaves this figure alone. The settling counts too: presence work that a connect
+        # storm defers is still work per handshake.
+        profiler = None
+        if bench.profile and live is lives[0]:
+            profiler = start_profiler(live.server, bench.profile.with_name(f"{label}-connects"))
+        cpu = live.server.cpu_seconds()
         joined = await live.connect(n)
         settled = await settle(live.server)
+        if profiler is not None:
+            stop_profiler(profiler)
+        handshake_ms = (live.server.cpu_seconds() - cpu) / max(1, joined["connected"]) * 1000
         print(
             f"  {label} {live.name}: {joined['connected']} connected in "
-            f"{joined['seconds']:.1f} s, settled {settled:.1f} s later",
+            f"{joined['seconds']:.1f} s, settled {settled:.1f} s later; server CPU "
+            f"{handshake_ms:.2f} ms per handshake",
             flush=True,
         )
         results[live.name] = {
@@ -516,6 +528,7 @@ async def measure_crowd(
             "handshakes_per_second": joined["connected"] / max(joined["seconds"], 1e-9),
             "settle_seconds": settled,
             "failed_handshakes": joined["failed"],
+            "cpu_ms_per_handshake": handshake_ms,
         }
     for live in lives:
         result = await live.step(1, bench.sizes.crowd_seconds)
@@ -575,6 +588,12 @@ async def crowd(bench: Bench) -> list[Row]:
             f"≥ {wanted_rate:,.0f}/s",
             met=ours["handshakes_per_second"] >= wanted_rate,
             higher_is_better=True,
+        ),
+        Row(
+            "2 crowd",
+            "server CPU per handshake, until settled",
+            *by_name(results, "cpu_ms_per_handshake"),
+            "ms",
         ),
         Row(
             "2 crowd",
