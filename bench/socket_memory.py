@@ -109,10 +109,12 @@ class Load:
         await asyncio.sleep(SETTLE_SECONDS)
 
 
-def report(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, per: int, top: int) -> None:
-    """The traced difference per ``per`` units, and its largest allocation sites."""
+def report(
+    before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, per: int, unit: str, top: int
+) -> None:
+    """The traced difference per ``per`` of ``unit``, and its largest allocation sites."""
     total = sum(s.size_diff for s in after.compare_to(before, "filename"))
-    print(f"traced: {total / per / KB:.2f} KB per socket ({total / KB:,.0f} KB for {per:,})")
+    print(f"traced: {total / per / KB:.2f} KB per {unit} ({total / KB:,.0f} KB for {per:,})")
     print("top lines (innermost frame):")
     for stat in after.compare_to(before, "lineno")[:top]:
         frame = stat.traceback[-1]
@@ -120,7 +122,7 @@ def report(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, per: int, 
             f"  {stat.size_diff / per:8.0f} B {stat.count_diff / per:6.2f} blocks  "
             f"{_short(frame.filename)}:{frame.lineno}"
         )
-    print("top tracebacks (innermost first, per socket):")
+    print(f"top tracebacks (innermost first, per {unit}):")
     for stat in after.compare_to(before, "traceback")[:top]:
         print(f"  {stat.size_diff / per:8.0f} B {stat.count_diff / per:6.2f} blocks")
         for frame in list(stat.traceback)[::-1][:7]:
@@ -148,7 +150,7 @@ async def per_socket(population: Population, base: int, more: int, top: int) -> 
             print(f"{'traced' if traced else 'plain'} server, {base:,} → {base + more:,} sockets")
             print(f"RSS: {rss_growth / more / KB:.1f} KB per socket")
             if tracer is not None and first is not None:
-                report(first, await tracer.snapshot(), more, top)
+                report(first, await tracer.snapshot(), more, "socket", top)
             await load.group.close()
 
 
@@ -186,8 +188,8 @@ async def churn(
             await asyncio.gather(sending, return_exceptions=True)
             await tabs.close_all()
         (n0, first), (n1, last) = snapshots[0], snapshots[-1]
-        print(f"between {n0:,} and {n1:,} reconnects, per 1,000 reconnects:")
-        report(first, last, max(1, (n1 - n0) // 1000), top)
+        print(f"between {n0:,} and {n1:,} reconnects:")
+        report(first, last, max(1, (n1 - n0) // 1000), "1,000 reconnects", top)
 
 
 async def run(args: argparse.Namespace) -> None:
