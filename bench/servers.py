@@ -130,10 +130,12 @@ def start_ours(
     name: str = "ours",
     workers: int = 1,
     broker_url: str = "memory://",
+    launcher: tuple[str, ...] = ("chat_app",),
 ) -> Server:
     """``python -m chat_app serve`` (Hypercorn, hypercorn.toml) with the per-user send rate and
     the per-socket frame rate raised so a few sender sockets can drive hundreds of messages per
-    second."""
+    second. ``launcher``: the module (and its arguments) that runs ``chat_app``'s command line
+    (``bench.traced`` traces its memory)."""
     port = free_port()
     env = {
         "CHAT_DATABASE_URL": database_url,
@@ -147,7 +149,7 @@ def start_ours(
         # The Markdown messages carry a link: what is measured is fan-out, not fetching pages.
         "CHAT_LINK_PREVIEWS": "0",
     }
-    args = ["-m", "chat_app", "serve", "--port", str(port), "--workers", str(workers)]
+    args = ["-m", *launcher, "serve", "--port", str(port), "--workers", str(workers)]
     return _spawn(name, args, env, port, f"/rooms/{room}/live")
 
 

@@ -59,8 +59,10 @@ class Churn:
 def reset(sock: websockets.ClientConnection) -> None:
     """Drop the connection with a TCP RST and no close frame (a laptop lid, a lost network)."""
     raw = sock.transport.get_extra_info("socket")
-    if raw is not None:  # SO_LINGER 0: close() sends RST instead of FIN
-        raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    # SO_LINGER 0: close() sends RST instead of FIN (unless the server closed it already).
+    with contextlib.suppress(OSError):
+        if raw is not None:
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     sock.transport.abort()
 
 

@@ -31,7 +31,7 @@ from chat_app.ratelimits import limits_from
 from chat_app.realtime.broker import Broker, broker_from_url
 from chat_app.realtime.hub import Hub
 from chat_app.realtime.streams import dom_id
-from chat_app.realtime.websocket import PromptWebsocket
+from chat_app.realtime.websocket import OneTaskWebsocketConnection, PromptWebsocket
 from chat_app.security import init_security
 from chat_app.storage import storage_from_config, storage_of
 
@@ -50,6 +50,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
         static_folder=str(ROOT / "static"),
     )
     app.websocket_class = PromptWebsocket
+    app.asgi_websocket_class = OneTaskWebsocketConnection
     settings = config.load(overrides=overrides)
     app.config.update(settings)
     app.request_class = upload_request_class(app.config)

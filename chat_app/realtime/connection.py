@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Set
+from collections.abc import Callable, Iterable, Mapping, Set
 from types import MappingProxyType
 from typing import Protocol
 
@@ -68,7 +68,8 @@ class Connection:
         self._live = False  # until go_live(): the catch-up is written first
         self._writer: asyncio.Task[None] | None = None
         self._writing = False
-        self.ended = asyncio.Event()  # the socket should close, or a write failed
+        self.ended = False  # the socket should close, or a write failed
+        self.on_end: Callable[[], None] | None = None  # called once, when it ends
         self.error: Exception | None = None
         self.close_code: int | None = None
         self.close_reason = ""
@@ -89,7 +90,7 @@ class Connection:
 
     def offer_all(self, fragments: list[Fragment]) -> None:
         """Send ``fragments`` as one frame; close the socket when it cannot keep up."""
-        if self.ended.is_set():
+        if self.ended:
             return
         if len(self._waiting) + len(fragments) > self._queue_size:
             metrics.QUEUE_DROPS.inc()
@@ -112,9 +113,16 @@ class Connection:
 
     def end(self) -> None:
         """Stop writing: the socket is closing or gone."""
-        self.ended.set()
+        self._ended()
         if self._writer is not None and not self._writer.done():
             self._writer.cancel()  # a client that stopped reading must not hold its task
+
+    def _ended(self) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        if self.on_end is not None:
+            self.on_end()
 
     def _write_if_idle(self) -> None:
         if not self._live or self._writing or not self._waiting:
@@ -140,12 +148,12 @@ class Connection:
     async def _write(self, text: str) -> None:
         """Write ``text``, then what was offered meanwhile, as fast as the client reads."""
         try:
-            while text and not self.ended.is_set():
+            while text and not self.ended:
                 await self.socket.send(text)
                 text = self._take_waiting()
         except Exception as error:  # the client went away mid-write (or worse: logged)
             self.error = error
-            self.ended.set()
+            self._ended()
         finally:
             self._writing = False
 
