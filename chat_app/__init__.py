@@ -34,6 +34,7 @@ from chat_app.realtime.streams import dom_id
 from chat_app.realtime.websocket import OneTaskWebsocketConnection, PromptWebsocket
 from chat_app.security import init_security
 from chat_app.storage import storage_from_config, storage_of
+from chat_app.templating import init_templating
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -69,6 +70,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     app.jinja_env.globals["dom_id"] = dom_id
     app.jinja_env.globals["quick_reactions"] = QUICK_REACTIONS
     app.jinja_env.filters.update(TEMPLATE_FILTERS)
+    init_templating(app)
 
     hub = Hub(app)
     broker: Broker = broker_from_url(

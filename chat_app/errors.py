@@ -14,7 +14,6 @@ from quart import (
     got_websocket_exception,
     has_request_context,
     has_websocket_context,
-    render_template,
     request,
     url_for,
     websocket,
@@ -32,6 +31,7 @@ from chat_app.bodies import carries_files
 from chat_app.db import UNAVAILABLE_ERRORS, database_unavailable
 from chat_app.logs import log_event, log_unavailable
 from chat_app.security import local_path
+from chat_app.templating import render_template
 
 log = logging.getLogger(__name__)
 

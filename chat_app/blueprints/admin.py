@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from quart import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from quart import Blueprint, abort, current_app, redirect, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from chat_app.actions import InvitationError, create_invitation, revoke_invitation
 from chat_app.auth import current_viewer
 from chat_app.models import User
 from chat_app.models.invitations import recent_invitations
+from chat_app.templating import render_template
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 

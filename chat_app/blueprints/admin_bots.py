@@ -3,7 +3,7 @@ Workspace admins only; 404 for everyone else."""
 
 from __future__ import annotations
 
-from quart import Blueprint, redirect, render_template, request, url_for
+from quart import Blueprint, redirect, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from chat_app.actions.bots import (
@@ -21,6 +21,7 @@ from chat_app.models import Room, User
 from chat_app.models.bots import bots, webhooks_of
 from chat_app.models.rooms import RoomKind
 from chat_app.models.tokens import tokens_of
+from chat_app.templating import render_template
 
 blueprint = Blueprint("admin_bots", __name__, url_prefix="/admin")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from quart import Blueprint, current_app, render_template
+from quart import Blueprint, current_app
 from quart_auth import login_required
 from quart_schema import (
     DataSource,
@@ -78,6 +78,7 @@ from chat_app.models.messages import page, with_authors
 from chat_app.models.presence import presence_visible_to
 from chat_app.models.rooms import room_for_member, rooms_of
 from chat_app.search import SearchError, search_text
+from chat_app.templating import render_template
 
 blueprint = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 security_scheme_blueprint(blueprint, [{"bearer": []}])

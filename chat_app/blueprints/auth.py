@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quart import Blueprint, current_app, redirect, render_template, request, url_for
+from quart import Blueprint, current_app, redirect, request, url_for
 from quart_auth import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -20,6 +20,7 @@ from chat_app.actions.accounts import RegistrationClosed, registration_refused
 from chat_app.actions.invitations import usable_invitation
 from chat_app.auth import Viewer, current_viewer, viewer_user
 from chat_app.security import client_address, local_path, rotate_csrf_token
+from chat_app.templating import render_template
 
 blueprint = Blueprint("auth", __name__)
 

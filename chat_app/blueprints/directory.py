@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
-from quart import Blueprint, abort, redirect, render_template, request, url_for
+from quart import Blueprint, abort, redirect, request, url_for
 from quart_auth import login_required
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -20,6 +20,7 @@ from chat_app.auth import viewer_user
 from chat_app.blueprints.frame import frame
 from chat_app.models import User
 from chat_app.models.rooms import NAME_MAX, TOPIC_MAX, open_rooms, rooms_of
+from chat_app.templating import render_template
 
 blueprint = Blueprint("directory", __name__)
 

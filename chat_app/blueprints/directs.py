@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Blueprint, current_app, redirect, render_template, request, url_for
+from quart import Blueprint, current_app, redirect, request, url_for
 from quart_auth import login_required
 
 from chat_app.actions.directs import open_direct
@@ -12,6 +12,7 @@ from chat_app.actions.rooms import RoomError
 from chat_app.auth import viewer_user
 from chat_app.blueprints.directory import page_frame
 from chat_app.models import User
+from chat_app.templating import render_template
 
 blueprint = Blueprint("directs", __name__)
 

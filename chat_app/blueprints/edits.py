@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quart import Blueprint, current_app, redirect, render_template, request, url_for
+from quart import Blueprint, current_app, redirect, request, url_for
 from quart.typing import ResponseReturnValue
 from quart_auth import login_required
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -21,6 +21,7 @@ from chat_app.models import Message, User
 from chat_app.models.messages import shown
 from chat_app.realtime.streams import dom_id
 from chat_app.security import csrf_token
+from chat_app.templating import render_template
 
 blueprint = Blueprint("edits", __name__)
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 
-from quart import Blueprint, render_template, request
+from quart import Blueprint, request
 from quart_auth import login_required
 
 from chat_app.actions.mentions import may_mention_everyone
 from chat_app.auth import room_or_404, viewer_user
 from chat_app.models.mentions import EVERYONE
 from chat_app.models.rooms import Membership
+from chat_app.templating import render_template
 
 blueprint = Blueprint("mentions", __name__)
 

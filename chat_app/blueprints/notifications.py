@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from quart import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from quart import Blueprint, abort, current_app, redirect, request, url_for
 from quart_auth import login_required
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -26,6 +26,7 @@ from chat_app.errors import error_json
 from chat_app.models.notifications import levels_of
 from chat_app.push import pusher_of
 from chat_app.security import csrf_exempt
+from chat_app.templating import render_template
 
 blueprint = Blueprint("notifications", __name__)
 

@@ -3,7 +3,7 @@ its owner can fetch) and "Delete my account" (the password again)."""
 
 from __future__ import annotations
 
-from quart import Blueprint, abort, current_app, redirect, render_template, request, send_file
+from quart import Blueprint, abort, current_app, redirect, request, send_file
 from quart import Response as QuartResponse
 from quart_auth import login_required, logout_user
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -16,6 +16,7 @@ from chat_app.blueprints.forms import from_htmx
 from chat_app.models import User
 from chat_app.models.data_exports import export_of, latest_export
 from chat_app.security import client_address, rotate_csrf_token
+from chat_app.templating import render_template
 
 blueprint = Blueprint("privacy", __name__)
 

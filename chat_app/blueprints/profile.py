@@ -3,7 +3,7 @@ stylesheet (consecutive messages by one author share one header)."""
 
 from __future__ import annotations
 
-from quart import Blueprint, Response, redirect, render_template, request, url_for
+from quart import Blueprint, Response, redirect, request, url_for
 from quart_auth import login_required
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -12,6 +12,7 @@ from chat_app.actions.profile import ProfileRejected, update_profile
 from chat_app.auth import room_or_404, viewer_user
 from chat_app.blueprints.files import read_upload
 from chat_app.models.messages import recent_author_ids
+from chat_app.templating import render_template
 
 blueprint = Blueprint("profile", __name__)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Blueprint, abort, redirect, render_template, request, url_for
+from quart import Blueprint, abort, redirect, request, url_for
 from quart_auth import login_required
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -26,6 +26,7 @@ from chat_app.blueprints.frame import frame
 from chat_app.models import Room, User
 from chat_app.models.presence import room_presence
 from chat_app.models.rooms import NAME_MAX, TOPIC_MAX, members_of
+from chat_app.templating import render_template
 
 blueprint = Blueprint("room_settings", __name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from markupsafe import Markup
-from quart import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from quart import Blueprint, abort, current_app, redirect, request, url_for
 from quart_auth import login_required
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -21,6 +21,7 @@ from chat_app.models.unread import NOTHING_UNREAD, first_unread, mark_of, unread
 from chat_app.realtime.hub import Hub
 from chat_app.realtime.streams import dom_id
 from chat_app.security import csrf_token
+from chat_app.templating import render_template
 
 blueprint = Blueprint("rooms", __name__)
 
@@ -54,10 +55,11 @@ async def message_list(
 ) -> Markup:
     """``messages`` rendered by their partial, as one piece of HTML for a page to place.
 
-    Rendered apart from the page because Jinja's async mode passes every piece of output up
-    through each enclosing template and block, six levels deep on a room page: rendering the
-    list on its own took a quarter off the history page's render time. The "New messages"
-    divider goes before message ``first_unread``.
+    Rendered apart from the page because every piece of output passes up through each
+    enclosing template and block, six levels deep on a room page: rendering the list on its
+    own took a quarter off the history page's render time (in Jinja's async mode, which
+    rendered pages then; ``chat_app.templating``). The "New messages" divider goes before
+    message ``first_unread``.
     """
     html = await render_template(
         "messages/_list.html",

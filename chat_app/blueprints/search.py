@@ -3,7 +3,7 @@ a complete page that works without JavaScript (the navbar's box submits to it)."
 
 from __future__ import annotations
 
-from quart import Blueprint, render_template, request
+from quart import Blueprint, request
 from quart_auth import login_required
 
 from chat_app.auth import viewer_user
@@ -11,6 +11,7 @@ from chat_app.blueprints.directory import page_frame
 from chat_app.blueprints.rooms import cursor_arg
 from chat_app.search import Results, SearchError, parse, search
 from chat_app.security import csrf_token
+from chat_app.templating import render_template
 
 blueprint = Blueprint("search", __name__)
 

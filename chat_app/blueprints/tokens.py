@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quart import Blueprint, redirect, render_template, request, url_for
+from quart import Blueprint, redirect, request, url_for
 from quart_auth import login_required
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -10,6 +10,7 @@ from chat_app.actions.tokens import TOKEN_DAYS_MAX, TokenError, create_token, re
 from chat_app.auth import viewer_user
 from chat_app.models import User
 from chat_app.models.tokens import SCOPE_READ, SCOPE_WRITE, tokens_of
+from chat_app.templating import render_template
 
 blueprint = Blueprint("tokens", __name__)
 

@@ -9,7 +9,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from quart import current_app, render_template
+from quart import current_app
 
 from chat_app.models import ChangeKind, Membership, Message
 from chat_app.models.changes import Logged
@@ -17,6 +17,7 @@ from chat_app.models.messages import CLIENT_ID_RE, Quote, excerpt, new_client_id
 from chat_app.models.presence import MemberPresence, room_presence
 from chat_app.models.rooms import Room
 from chat_app.models.unread import Mark
+from chat_app.templating import render_template
 
 
 def dom_id(kind: str, record_id: int | str) -> str:
