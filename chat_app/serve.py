@@ -26,6 +26,7 @@ from quart import Quart
 
 from chat_app import config as settings_module
 from chat_app import create_app
+from chat_app.access_log import AccessLogger
 from chat_app.db import check_database
 from chat_app.logs import configure_logging
 from chat_app.realtime.broker import is_in_process
@@ -38,8 +39,10 @@ GC_THRESHOLDS = (10_000, 10, 10)  # CPython's default: (700, 10, 10); see tune_g
 def hypercorn_config(
     settings: Mapping[str, Any], host: str, port: int, toml: Path | None = None
 ) -> Config:
-    """Hypercorn settings: ``hypercorn.toml`` if given, our frame limit, and the address."""
+    """Hypercorn settings: ``hypercorn.toml`` if given, our frame limit, the address, and
+    the access log's lazy logger."""
     config = Config.from_toml(str(toml)) if toml and toml.exists() else Config()
+    config.logger_class = AccessLogger
     config.bind = [f"{host}:{port}"]
     config.websocket_max_message_size = settings["WS_MAX_FRAME_BYTES"]
     return config
