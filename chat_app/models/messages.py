@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -95,20 +96,21 @@ def excerpt(text: str) -> str:
     return line if len(line) <= EXCERPT_CHARS else line[: EXCERPT_CHARS - 1].rstrip() + "…"
 
 
-async def shown(messages: list[Message]) -> list[Message]:
-    """``messages`` (authors loaded) with what their partial shows besides: reactions, the
-    originals that replies quote, whom they mention, their files and their link previews.
-    One query for reactions; one each for files, mentions, previews and originals only if a
-    message has files, mentions someone, has a link or replies."""
-    groups = await reaction_groups([m.id for m in messages])
-    files = await attachments_of(m.id for m in messages if m.file_count)
-    mentions = await mentioned_in(m.id for m in messages if "@" in m.content)
-    previews = await previews_of(m.id for m in messages if "<a " in m.content_html)
-    originals = {m.reply_to_id for m in messages if m.reply_to_id is not None}
-    quoted: dict[int, Message] = {}
-    if originals:
-        rows = await Message.filter(id__in=originals).select_related("author")
-        quoted = {row.id: row for row in rows}
+async def shown(
+    messages: list[Message], reactions: dict[int, list[ReactionGroup]] | None = None
+) -> list[Message]:
+    """``messages`` (authors loaded) with what their partial shows besides: reactions (unless
+    given, read already), the originals that replies quote, whom they mention, their files
+    and their link previews. One query for reactions; one each for files, mentions, previews
+    and originals only if a message has files, mentions someone, has a link or replies. The
+    queries run side by side: a page or a fan-out waits for one round trip, not five."""
+    groups, files, mentions, previews, quoted = await asyncio.gather(
+        reaction_groups([m.id for m in messages]) if reactions is None else _ready(reactions),
+        attachments_of(m.id for m in messages if m.file_count),
+        mentioned_in(m.id for m in messages if "@" in m.content),
+        previews_of(m.id for m in messages if "<a " in m.content_html),
+        _originals({m.reply_to_id for m in messages if m.reply_to_id is not None}),
+    )
     for message in messages:
         message.reaction_groups = groups.get(message.id, [])
         message.mentioned = mentions.get(message.id, NOBODY)
@@ -169,10 +171,25 @@ async def _after(room_id: int, after: int, limit: int) -> list[Message]:
 
 
 async def with_authors(message_ids: list[int]) -> list[Message]:
-    """These messages, ready for their partial, oldest first (deleted ones are left out)."""
-    return await shown(
-        await Message.filter(id__in=message_ids).order_by("id").select_related("author")
+    """These messages, ready for their partial, oldest first (deleted ones are left out).
+    Their reactions are read beside them, the ids being known: the fan-out's path to the
+    sockets waits for one round trip fewer."""
+    messages, reactions = await asyncio.gather(
+        Message.filter(id__in=message_ids).order_by("id").select_related("author"),
+        reaction_groups(message_ids),
     )
+    return await shown(messages, reactions)
+
+
+async def _ready[T](value: T) -> T:
+    return value
+
+
+async def _originals(ids: set[int]) -> dict[int, Message]:
+    """The messages that replies quote, with their authors, by id."""
+    if not ids:
+        return {}
+    return {row.id: row for row in await Message.filter(id__in=ids).select_related("author")}
 
 
 async def in_batches(
