@@ -65,16 +65,16 @@ class LazyAtoms(dict[str, str]):
     def __init__(self, request: Scope, response: Summary, request_time: float) -> None:
         # Never empty: logging treats a lone empty mapping argument as no mapping at all.
         super().__init__(l="-")
-        self._request = (request, response, request_time)
+        self._args = (request, response, request_time)
         self._full: Mapping[str, str] | None = None
 
     def __missing__(self, key: str) -> str:
         quick = QUICK_ATOMS.get(key)
         if quick is not None:
-            value = quick(*self._request)
+            value = quick(*self._args)
         else:
             if self._full is None:
-                self._full = AccessLogAtoms(*self._request)
+                self._full = AccessLogAtoms(*self._args)
             value = self._full[key]
         self[key] = value
         return value

@@ -51,7 +51,7 @@ def test_lines_are_those_hypercorn_writes(
     assert "%(" not in ours
 
 
-def test_a_line_of_the_default_format_reads_no_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_line_of_the_default_format_reads_no_environment() -> None:
     atoms = LazyAtoms(HTTP, RESPONSE, 0.25)
     Config.access_log_format % atoms
     assert "{path}e" not in atoms and atoms._full is None

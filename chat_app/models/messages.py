@@ -103,7 +103,8 @@ async def shown(
     given, read already), the originals that replies quote, whom they mention, their files
     and their link previews. One query for reactions; one each for files, mentions, previews
     and originals only if a message has files, mentions someone, has a link or replies. The
-    queries run side by side: a page or a fan-out waits for one round trip, not five."""
+    queries run side by side: a page or a fan-out waits for one round trip, not five. So
+    never inside a transaction, whose one connection takes one query at a time."""
     groups, files, mentions, previews, quoted = await asyncio.gather(
         reaction_groups([m.id for m in messages]) if reactions is None else _ready(reactions),
         attachments_of(m.id for m in messages if m.file_count),
