@@ -9,6 +9,7 @@ ones.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import cast
 
@@ -16,6 +17,7 @@ from tortoise import fields
 from tortoise.functions import Count
 from tortoise.models import Model
 
+from chat_app.models.compiled import Compiled
 from chat_app.models.users import User, in_session
 
 SLUG_MAX = 64
@@ -126,25 +128,42 @@ def _with_roles(memberships: list[Membership]) -> list[Room]:
     return rooms
 
 
+_MEMBER_ROOM = Compiled(
+    lambda user_id, slug: (
+        Membership.filter(user_id=user_id, room__slug=slug).select_related("room").first()
+    ),
+    markers=(-1, "\0slug"),
+    related=("room",),
+)
+
+
 async def room_for_member(user_id: int, slug: str) -> Room | None:
     """The room called ``slug`` if ``user_id`` belongs to it (with ``viewer_role``), else None
-    (outsiders get 404)."""
+    (outsiders get 404): one query, built once."""
     if not possible_slug(slug):
         return None
-    found = await Membership.filter(user_id=user_id, room__slug=slug).select_related("room").first()
+    found = await _MEMBER_ROOM.first(user_id, slug)
     return _with_roles([found])[0] if found is not None else None
+
+
+_SESSION_MEMBER_ROOM = Compiled(
+    lambda token, now, slug: (
+        Membership.filter(in_session(token, via="user__", now=now), room__slug=slug)
+        .select_related("user", "room")
+        .first()
+    ),
+    markers=("\0token", datetime(1, 1, 1, tzinfo=UTC), "\0slug"),
+    related=("user", "room"),
+)
 
 
 async def session_member_room(token: str, slug: str) -> tuple[User, Room] | None:
     """The active user of the unexpired session ``token`` and the room called ``slug`` (with
-    ``viewer_role``) if they belong to it, in one query; None if either is not so."""
+    ``viewer_role``) if they belong to it, in one query (built once: it runs for every
+    websocket handshake); None if either is not so."""
     if not possible_slug(slug):
         return None
-    found = (
-        await Membership.filter(in_session(token, via="user__"), room__slug=slug)
-        .select_related("user", "room")
-        .first()
-    )
+    found = await _SESSION_MEMBER_ROOM.first(token, datetime.now(UTC), slug)
     return (found.user, _with_roles([found])[0]) if found is not None else None
 
 

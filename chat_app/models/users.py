@@ -87,12 +87,13 @@ class AuthSession(Model):
         indexes = (("user_id",),)  # "log out everywhere" and deactivation find them by user
 
 
-def in_session(token: str, via: str = "") -> Q:
-    """The filter for the active user whose unexpired session ``token`` is, on a query that
-    reaches the user through ``via`` (a relation path ending in ``__``, or none: users)."""
+def in_session(token: str, via: str = "", now: datetime | None = None) -> Q:
+    """The filter for the active user whose session ``token`` is, unexpired at ``now`` (by
+    default the present), on a query that reaches the user through ``via`` (a relation path
+    ending in ``__``, or none: users)."""
     conditions: dict[str, Any] = {
         f"{via}sessions__token": token,
-        f"{via}sessions__expires_at__gt": datetime.now(UTC),
+        f"{via}sessions__expires_at__gt": now or datetime.now(UTC),
         f"{via}is_active": True,
     }
     return Q(**conditions)
