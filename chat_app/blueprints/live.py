@@ -190,16 +190,21 @@ async def _answer(next_frame: Receive, connection: Connection, user: User, room:
         if len(frame) > max_bytes:
             connection.close(TOO_BIG, "frame too large")
             return
-        data = _parse(frame)
-        try:
-            await _handle(data, connection, user, room)
-        except Exception as error:
-            if not database_unavailable(error):
-                raise
-            log_unavailable(log, "websocket", error)
-            reply = await _not_done(data or {})
-            if reply:
-                connection.offer(None, reply)
+        await _answer_frame(frame, connection, user, room)
+        del frame  # not held while waiting for the next one (an idle socket's memory)
+
+
+async def _answer_frame(frame: str, connection: Connection, user: User, room: Room) -> None:
+    data = _parse(frame)
+    try:
+        await _handle(data, connection, user, room)
+    except Exception as error:
+        if not database_unavailable(error):
+            raise
+        log_unavailable(log, "websocket", error)
+        reply = await _not_done(data or {})
+        if reply:
+            connection.offer(None, reply)
 
 
 async def _handle(
