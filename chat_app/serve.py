@@ -24,8 +24,8 @@ from hypercorn.config import Config, Sockets
 from hypercorn.utils import wrap_app
 from quart import Quart
 
-from chat_app import app_queue, create_app
 from chat_app import config as settings_module
+from chat_app import create_app, lean_hypercorn
 from chat_app.access_log import AccessLogger
 from chat_app.db import check_database
 from chat_app.logs import configure_logging
@@ -74,7 +74,7 @@ async def _shutdown_trigger(app: Quart, grace: float) -> None:
 
 async def serve(app: Quart, config: Config, sockets: Sockets | None = None) -> None:
     """Serve ``app`` until SIGTERM/SIGINT; sockets get 1012 so their tabs reconnect at once."""
-    app_queue.install()
+    lean_hypercorn.install()
     await worker_serve(
         wrap_app(app, config.wsgi_max_body_size, None),
         config,

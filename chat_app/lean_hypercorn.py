@@ -1,11 +1,18 @@
-"""A lighter queue between Hypercorn and the app, one per connection.
+"""Lighter versions of two objects Hypercorn makes for every connection.
 
-Hypercorn hands each request's or websocket's events to the app through an ``asyncio.Queue``
-of at most ``max_app_queue_size`` events: three deques and an ``Event`` (a fourth), ~3 KB, of
-a websocket's ~36 KB, held for as long as the socket is open. Hypercorn uses only ``put``
-(waiting while the queue is full, which is its back-pressure on a client that sends faster
-than the app reads) and ``get``. ``AppQueue`` does just that with three lists (~170 bytes
-empty). ``install()`` makes Hypercorn's TCP server use it.
+An idle websocket is mostly the objects its server keeps for it, and in CPython an empty
+``collections.deque`` costs ~760 bytes. Hypercorn gives each connection two structures
+built on deques that hold at most a few items:
+
+- the queue of events for the app, an ``asyncio.Queue`` of at most ``max_app_queue_size``:
+  three deques and an ``asyncio.Event`` (a fourth), ~3 KB. Hypercorn only ``put``s (waiting
+  while it is full: its back-pressure on a client that sends faster than the app reads) and
+  ``get``s; ``AppQueue`` does that with three lists (~170 bytes empty).
+- the HTTP/1.1 protocol's ``can_read`` event, an ``asyncio.Event`` behind a wrapper;
+  ``LeanEvent`` has a list of waiters only while someone waits.
+
+Of a websocket's ~36 KB that is ~3.8 KB. ``install()`` makes Hypercorn's asyncio server use
+both; everything else about it is unchanged.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from functools import partial
 from typing import Any
 
 from hypercorn.asyncio import task_group as hypercorn_task_group
-from hypercorn.asyncio import tcp_server
+from hypercorn.asyncio import tcp_server, worker_context
 from hypercorn.config import Config
 from hypercorn.typing import AppWrapper, ASGIReceiveEvent, ASGISendEvent, Scope
 
@@ -101,6 +108,47 @@ class AppQueueTaskGroup(hypercorn_task_group.TaskGroup):
         return queue.put
 
 
+class LeanEvent:
+    """Hypercorn's event (``asyncio.Event``'s behaviour, with awaitable ``set`` and
+    ``clear``): ``wait`` returns once it is set; ``set`` wakes every waiter."""
+
+    __slots__ = ("_is_set", "_waiters")
+
+    def __init__(self) -> None:
+        self._is_set = False
+        self._waiters: list[asyncio.Future[None]] | None = None  # only while someone waits
+
+    def is_set(self) -> bool:
+        return self._is_set
+
+    async def set(self) -> None:
+        self._is_set = True
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def clear(self) -> None:
+        self._is_set = False
+
+    async def wait(self) -> None:
+        if self._is_set:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            if self._waiters is not None and waiter in self._waiters:  # cancelled, not woken
+                self._waiters.remove(waiter)
+                if not self._waiters:
+                    self._waiters = None
+
+
 def install() -> None:
-    """Make Hypercorn's asyncio TCP server give each connection an ``AppQueue``."""
+    """Make Hypercorn's asyncio server give each connection an ``AppQueue`` and
+    ``LeanEvent``s."""
     tcp_server.TaskGroup = AppQueueTaskGroup  # type: ignore[attr-defined]
+    worker_context.WorkerContext.event_class = LeanEvent

@@ -1,4 +1,4 @@
-"""The queue between Hypercorn and the app: order, back-pressure, cancellation, a real server."""
+"""Hypercorn's lighter queue and event: order, back-pressure, cancellation, a real server."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from typing import Any
 
 import httpx
 import pytest
-from hypercorn.asyncio import serve, tcp_server
+from hypercorn.asyncio import serve, tcp_server, worker_context
 from hypercorn.config import Config
 
-from chat_app import app_queue
-from chat_app.app_queue import AppQueue
+from chat_app import lean_hypercorn
+from chat_app.lean_hypercorn import AppQueue, LeanEvent
 from tests.conftest import free_port
 
 
@@ -70,6 +70,40 @@ async def test_a_cancelled_putter_puts_nothing() -> None:
 QUEUES_SEEN: list[type] = []
 
 
+async def test_an_event_wakes_every_waiter_once_set() -> None:
+    event = LeanEvent()
+    waiters = [asyncio.create_task(event.wait()) for _ in range(3)]
+    await asyncio.sleep(0.01)
+    assert not any(waiter.done() for waiter in waiters) and not event.is_set()
+    await event.set()
+    await asyncio.wait_for(asyncio.gather(*waiters), 1)
+    await asyncio.wait_for(event.wait(), 1)  # set: returns at once
+
+
+async def test_a_cleared_event_makes_waiters_wait_again() -> None:
+    event = LeanEvent()
+    await event.set()
+    await event.clear()
+    waiting = asyncio.create_task(event.wait())
+    await asyncio.sleep(0.01)
+    assert not waiting.done()
+    await event.set()
+    await asyncio.wait_for(waiting, 1)
+
+
+async def test_a_cancelled_wait_leaves_nothing_behind() -> None:
+    event = LeanEvent()
+    cancelled, kept = asyncio.create_task(event.wait()), asyncio.create_task(event.wait())
+    await asyncio.sleep(0.01)
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    assert event._waiters is not None and len(event._waiters) == 1
+    await event.set()
+    await asyncio.wait_for(kept, 1)
+    assert event._waiters is None
+
+
 async def echo_body(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """An ASGI app that reads its request body slowly, event by event, and sends it back."""
     if scope["type"] == "lifespan":
@@ -93,8 +127,9 @@ async def test_a_real_hypercorn_server_passes_a_long_request_body_through_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(tcp_server, "TaskGroup", tcp_server.TaskGroup)  # restored afterwards
-    app_queue.install()
-    assert tcp_server.TaskGroup is app_queue.AppQueueTaskGroup
+    monkeypatch.setattr(worker_context.WorkerContext, "event_class", LeanEvent)
+    lean_hypercorn.install()
+    assert tcp_server.TaskGroup is lean_hypercorn.AppQueueTaskGroup
     config = Config()
     port = free_port()
     config.bind = [f"127.0.0.1:{port}"]
