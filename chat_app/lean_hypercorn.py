@@ -11,8 +11,8 @@ built on deques that hold at most a few items:
 - the HTTP/1.1 protocol's ``can_read`` event, an ``asyncio.Event`` behind a wrapper;
   ``LeanEvent`` has a list of waiters only while someone waits.
 
-Of a websocket's ~36 KB that is ~3.8 KB. ``install()`` makes Hypercorn's asyncio server use
-both; everything else about it is unchanged.
+Of a websocket's ~36 KB traced the two were ~3.4 KB. ``install()`` makes Hypercorn's asyncio
+server use both; everything else about it is unchanged.
 """
 
 from __future__ import annotations
