@@ -67,9 +67,6 @@ async def test_a_cancelled_putter_puts_nothing() -> None:
     assert await queue.get() == "next"
 
 
-QUEUES_SEEN: list[type] = []
-
-
 async def test_an_event_wakes_every_waiter_once_set() -> None:
     event = LeanEvent()
     waiters = [asyncio.create_task(event.wait()) for _ in range(3)]
@@ -104,6 +101,9 @@ async def test_a_cancelled_wait_leaves_nothing_behind() -> None:
     assert event._waiters is None
 
 
+QUEUES_SEEN: list[type] = []
+
+
 async def echo_body(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """An ASGI app that reads its request body slowly, event by event, and sends it back."""
     if scope["type"] == "lifespan":
@@ -127,9 +127,11 @@ async def test_a_real_hypercorn_server_passes_a_long_request_body_through_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(tcp_server, "TaskGroup", tcp_server.TaskGroup)  # restored afterwards
-    monkeypatch.setattr(worker_context.WorkerContext, "event_class", LeanEvent)
+    context = worker_context.WorkerContext
+    monkeypatch.setattr(context, "event_class", context.event_class)
     lean_hypercorn.install()
     assert tcp_server.TaskGroup is lean_hypercorn.AppQueueTaskGroup
+    assert context.event_class is LeanEvent
     config = Config()
     port = free_port()
     config.bind = [f"127.0.0.1:{port}"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from tortoise import connections
 from tortoise.models import Model
@@ -24,6 +24,8 @@ class _Statement:
     sql: str
     slots: tuple[int | None, ...]  # for each parameter: which argument, or None for a constant
     constants: tuple[Any, ...]
+    # For each related model: its attribute, the prefix of its columns, its model.
+    related: tuple[tuple[str, str, type[Model]], ...]
 
 
 class Compiled[M: Model]:
@@ -58,7 +60,13 @@ class Compiled[M: Model]:
                     raise ValueError(f"marker {marker!r} is not one parameter of {sql}")
             pairs = zip(slots, params, strict=True)
             constants = tuple(None if slot is not None else param for slot, param in pairs)
-            statement = _Statement(query.model, sql, slots, constants)
+            model: type[Model] = query.model
+            fields = model._meta.fields_map
+            related = tuple(
+                (name, f"{model._meta.db_table}__{name}.", fields[name].related_model)  # type: ignore[attr-defined]
+                for name in self._related
+            )
+            statement = _Statement(model, sql, slots, constants, related)
             self._statements[dialect] = statement
         return statement
 
@@ -77,16 +85,15 @@ class Compiled[M: Model]:
             for slot, constant in zip(statement.slots, statement.constants, strict=True)
         ]
         rows = await client.execute_query_dict(statement.sql, values)
-        return self._hydrate(statement.model, rows[0]) if rows else None
+        return cast(M, _hydrate(statement, rows[0])) if rows else None
 
-    def _hydrate(self, model: type[Model], row: dict[str, Any]) -> M:
-        # The related models' columns come as "table__name.column": not fields of ``model``.
-        instance: M = model._init_from_db(**row)  # type: ignore[assignment]
-        for name in self._related:
-            prefix = f"{model._meta.db_table}__{name}."
-            values = {key[len(prefix) :]: v for key, v in row.items() if key.startswith(prefix)}
-            related_model = model._meta.fields_map[name].related_model  # type: ignore[attr-defined]
-            present = any(v is not None for v in values.values())
-            found = related_model._init_from_db(**values) if present else None
-            object.__setattr__(instance, f"_{name}", found)  # where Tortoise keeps it too
-        return instance
+
+def _hydrate(statement: _Statement, row: dict[str, Any]) -> Model:
+    # The related models' columns come as "table__name.column": not fields of the model.
+    instance = statement.model._init_from_db(**row)
+    for name, prefix, related_model in statement.related:
+        values = {key[len(prefix) :]: v for key, v in row.items() if key.startswith(prefix)}
+        present = any(v is not None for v in values.values())
+        found = related_model._init_from_db(**values) if present else None
+        object.__setattr__(instance, f"_{name}", found)  # where Tortoise keeps it too
+    return instance

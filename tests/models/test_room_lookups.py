@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from tortoise.queryset import QuerySet
 
 from chat_app.actions.accounts import start_session
 from chat_app.models import AuthSession, Membership, Room, User
@@ -39,13 +40,22 @@ async def test_a_member_gets_the_room_and_user_as_the_orm_reads_them(
     assert by_id.viewer_role == "admin"
 
 
-async def test_each_lookup_is_one_query(alice: User, general: Room) -> None:
+async def test_each_lookup_is_one_query_whose_sql_is_not_built_again(
+    alice: User, general: Room, monkeypatch: pytest.MonkeyPatch
+) -> None:
     token = await start_session(alice, days=1)
     await session_member_room(token, "general")  # built here, if no test built it before
+    await room_for_member(alice.id, "general")
+    builds: list[object] = []
+    make_query = QuerySet._make_query
+    monkeypatch.setattr(
+        QuerySet, "_make_query", lambda self: builds.append(self) or make_query(self)
+    )
     with queries_made() as statements:
         assert await session_member_room(token, "general") is not None
         assert await room_for_member(alice.id, "general") is not None
     assert len(statements) == 2
+    assert builds == []
 
 
 async def test_outsiders_expired_sessions_and_deactivated_users_find_nothing(
