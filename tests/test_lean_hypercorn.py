@@ -1,14 +1,22 @@
-"""Hypercorn's lighter queue and event: order, back-pressure, cancellation, a real server."""
+"""Hypercorn's lighter queue, event and lists: order, back-pressure, cancellation, a real
+server."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+import websockets
+from hypercorn.asyncio import run as hypercorn_run
 from hypercorn.asyncio import serve, tcp_server, worker_context
 from hypercorn.config import Config
+from hypercorn.protocol import ws_stream
+from wsproto.connection import ConnectionType
+from wsproto.events import CloseConnection
+from wsproto.frame_protocol import CloseReason
 
 from chat_app import lean_hypercorn
 from chat_app.lean_hypercorn import AppQueue, LeanEvent
@@ -102,16 +110,31 @@ async def test_a_cancelled_wait_leaves_nothing_behind() -> None:
 
 
 QUEUES_SEEN: list[type] = []
+DISCONNECTS: list[dict[str, Any]] = []
 
 
-async def echo_body(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """An ASGI app that reads its request body slowly, event by event, and sends it back."""
+async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """An ASGI app: ``POST /`` reads its body slowly and sends it back, ``GET /big`` sends
+    32 MB, a websocket echoes three messages and records its disconnect."""
     if scope["type"] == "lifespan":
         while (event := await receive())["type"] != "lifespan.shutdown":
             await send({"type": "lifespan.startup.complete"})
         await send({"type": "lifespan.shutdown.complete"})
         return
+    if scope["type"] == "websocket":
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        for _ in range(3):
+            message = await receive()
+            await send({"type": "websocket.send", "text": message["text"]})
+        DISCONNECTS.append(await receive())
+        return
     QUEUES_SEEN.append(type(getattr(receive, "__self__", None)))
+    if scope["path"] == "/big":
+        length = [(b"content-length", str(len(BIG)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": length})
+        await send({"type": "http.response.body", "body": BIG})
+        return
     body = b""
     while True:
         event = await receive()
@@ -123,38 +146,102 @@ async def echo_body(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-async def test_a_real_hypercorn_server_passes_a_long_request_body_through_it(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(tcp_server, "TaskGroup", tcp_server.TaskGroup)  # restored afterwards
-    context = worker_context.WorkerContext
-    monkeypatch.setattr(context, "event_class", context.event_class)
+BIG = bytes(range(256)) * 4096 * 32  # far more than the socket buffers hold
+
+
+@pytest.fixture
+async def lean_server(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[int]:
+    """A real Hypercorn server running ``app`` after ``install()``; its port."""
+    for module, name in (
+        (tcp_server, "TaskGroup"),
+        (worker_context.WorkerContext, "event_class"),
+        (ws_stream, "Connection"),
+        (hypercorn_run, "TCPServer"),
+    ):
+        monkeypatch.setattr(module, name, getattr(module, name))  # restored afterwards
     lean_hypercorn.install()
     assert tcp_server.TaskGroup is lean_hypercorn.AppQueueTaskGroup
-    assert context.event_class is LeanEvent
+    assert worker_context.WorkerContext.event_class is LeanEvent
+    assert ws_stream.Connection is lean_hypercorn.LeanWsprotoConnection
+    assert hypercorn_run.TCPServer is lean_hypercorn.LeanTCPServer
     config = Config()
     port = free_port()
     config.bind = [f"127.0.0.1:{port}"]
     config.accesslog = None
     stop = asyncio.Event()
-    server = asyncio.create_task(serve(echo_body, config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
+    server = asyncio.create_task(serve(app, config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
+    for _ in range(50):
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            break
+        except OSError:
+            await asyncio.sleep(0.05)
+    try:
+        yield port
+    finally:
+        stop.set()
+        await asyncio.wait_for(server, 10)
+
+
+async def test_a_real_hypercorn_server_passes_a_long_request_body_through_it(
+    lean_server: int,
+) -> None:
     body = bytes(range(256)) * 4096  # 1 MB: many more events than the queue holds
 
     async def chunks() -> Any:
         for start in range(0, len(body), 16384):
             yield body[start : start + 16384]
 
-    try:
-        async with httpx.AsyncClient() as client:
-            for _ in range(50):
-                try:
-                    response = await client.post(f"http://127.0.0.1:{port}/", content=chunks())
-                    break
-                except httpx.ConnectError:
-                    await asyncio.sleep(0.05)
-        assert response.status_code == 200
-        assert response.content == body
-        assert QUEUES_SEEN[-1] is AppQueue
-    finally:
-        stop.set()
-        await asyncio.wait_for(server, 10)
+    async with httpx.AsyncClient() as client:
+        response = await client.post(f"http://127.0.0.1:{lean_server}/", content=chunks())
+    assert response.status_code == 200
+    assert response.content == body
+    assert QUEUES_SEEN[-1] is AppQueue
+
+
+async def test_a_client_that_reads_slowly_pauses_the_server_and_gets_everything(
+    lean_server: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pauses: list[Any] = []
+    pause_writing = asyncio.streams.FlowControlMixin.pause_writing
+
+    def recording_pause(protocol: Any) -> None:
+        pauses.append(protocol._drain_waiters)
+        pause_writing(protocol)
+
+    monkeypatch.setattr(asyncio.streams.FlowControlMixin, "pause_writing", recording_pause)
+    reader, writer = await asyncio.open_connection("127.0.0.1", lean_server)
+    writer.write(b"GET /big HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n")
+    await asyncio.sleep(0.3)  # the server fills the socket's buffers and waits to drain
+    response = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    assert response.endswith(BIG)
+    assert pauses and all(type(waiters) is list for waiters in pauses)
+
+
+@pytest.mark.parametrize("close", ["close frame", "TCP reset"])
+async def test_a_websocket_passes_messages_both_ways_and_reports_its_client_gone(
+    lean_server: int, close: str
+) -> None:
+    async with websockets.connect(f"ws://127.0.0.1:{lean_server}/") as socket:
+        for text in ("one", "two", "three"):
+            await socket.send(text)
+            assert await asyncio.wait_for(socket.recv(), 5) == text
+        if close == "TCP reset":
+            socket.transport.abort()
+    for _ in range(100):
+        if DISCONNECTS:
+            break
+        await asyncio.sleep(0.02)
+    assert DISCONNECTS.pop()["type"] == "websocket.disconnect"
+
+
+def test_wsproto_reports_a_lost_connection_as_an_abnormal_close() -> None:
+    connection = lean_hypercorn.LeanWsprotoConnection(ConnectionType.SERVER)
+    assert type(connection._events) is lean_hypercorn.EventList
+    connection.receive_data(None)  # the TCP connection is gone
+    events = list(connection.events())
+    assert len(events) == 1 and isinstance(events[0], CloseConnection)
+    assert events[0].code == CloseReason.ABNORMAL_CLOSURE
+    assert list(connection.events()) == []
