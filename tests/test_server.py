@@ -92,6 +92,20 @@ async def test_handshake_from_another_origin_is_refused(server: Server) -> None:
             pass
 
 
+async def test_a_websockets_access_line_names_its_client_though_the_socket_drops_its_headers(
+    server: Server,
+) -> None:
+    cookie = await sign_up(server.base, "dora")
+    headers = {"Origin": server.base, "Cookie": cookie, "User-Agent": "dora-agent/1.0"}
+    url = f"{server.ws_base}/rooms/general/live?after=0"
+    async with connect(url, additional_headers=headers, user_agent_header=None) as ws:
+        await ws.send(frame("after the accept"))
+        await received(ws, "after the accept")
+    lines = server.log.read_text().splitlines()
+    [line] = [line for line in lines if "GET /rooms/general/live 1.1" in line]
+    assert '" 101 ' in line and "dora-agent/1.0" in line
+
+
 async def test_sigterm_closes_sockets_with_1012_and_exits(
     server: Server, sockets: tuple[ClientConnection, ...]
 ) -> None:

@@ -52,7 +52,8 @@ NOT_DONE_NOTICE = "The server cannot reach its database right now: that was not 
 @blueprint.websocket("/rooms/<slug>/live")
 async def live(slug: str) -> None:
     """Authenticate and authorize before accept, catch up, then stream both ways."""
-    if current_user.auth_id is None:
+    session_token = current_user.auth_id
+    if session_token is None:
         abort(401)
     if not origin_allowed(websocket.headers.get("Origin"), websocket.scheme, websocket.host):
         abort(403)
@@ -67,7 +68,7 @@ async def live(slug: str) -> None:
         user.id,
         room.id,
         current_app.config["WS_QUEUE_SIZE"],
-        session_token=current_user.auth_id,
+        session_token=session_token,
     )
     hub.attach(connection)  # subscribe first, so nothing committed from now on is missed
     log_event(log, "ws.connect", user=user.id, room=room.id)

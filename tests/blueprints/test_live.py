@@ -391,3 +391,24 @@ async def test_closed_sockets_are_freed_at_once_and_the_hub_returns_to_empty(
     assert alive == 0
     assert (hub._rooms, hub._by_user) == ({}, {})
     assert (ledger._opened, ledger._closed, ledger._waiting) == ([], [], [])
+
+
+async def test_an_open_socket_keeps_none_of_its_handshake_headers_and_still_works(
+    app: Quart, alice_client: QuartClient, bob_client: QuartClient, general: Room
+) -> None:
+    # Cookies, Origin and Host are read before the accept; a socket may then stay open for
+    # days, and its headers were ~2.5 KB of it.
+    hub = app.extensions["hub"]
+    headers = {"Origin": ORIGIN, "User-Agent": "x" * 2000}
+    async with alice_client.websocket(LIVE, headers=headers) as alice_ws:
+        await alice_ws.send(send_frame("before bob"))
+        await receive_until(alice_ws, "before bob")
+        [connection] = hub.connections()
+        assert connection.socket.scope["headers"] == []
+        assert not connection.socket.headers
+        async with bob_client.websocket(LIVE, headers={"Origin": ORIGIN}) as bob_ws:
+            await alice_ws.send(send_frame("after the headers went"))
+            await receive_until(bob_ws, "after the headers went")
+            assert "after the headers went" in await receive_until(
+                alice_ws, "after the headers went"
+            )
