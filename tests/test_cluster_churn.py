@@ -24,6 +24,7 @@ import pytest
 from tortoise import Tortoise
 
 from chat_app.models import Message, Room
+from chat_app.models.changes import newest_change
 from tests.conftest import DATABASE, Cluster, Server, sign_up
 from tests.tabs import Element, Headlines, Tab
 
@@ -37,7 +38,9 @@ SENDERS = 16  # half on node A, half on node B (then on C, once B is gone)
 SENDS_PER_SECOND = 4.0  # each, on average
 RECEIVERS_PER_NODE = 4
 DROP_EVERY = (0.3, 2.0)  # seconds a receiver's connection lives
-SETTLE_SECONDS = 5.0  # for the last frames to arrive before the tabs are compared
+# At most, for the nodes to finish what they were sent and the tabs to show it: on a busy
+# machine a node applies the senders' frames seconds after they were sent.
+SETTLE_SECONDS = 30.0
 EMOJI = ("👍", "🎉", "👀")
 
 
@@ -154,6 +157,25 @@ def agrees(tab: Tab, truth: Truth) -> bool:
     return not any(differences(tab, truth).values())
 
 
+async def settled(room_id: int, tabs: list[Tab]) -> tuple[int, Truth]:
+    """The room's newest change and the database's state once every tab shows it (or as it
+    stands after SETTLE_SECONDS).
+
+    The nodes may still be committing what the senders sent, and the tabs apply changes while
+    the database is read: a reading counts only if no change was committed during it, and a
+    tab agrees only once it has applied exactly the newest change. Else a tab that is a
+    change ahead of the reading, or behind it, would be compared with the wrong state."""
+    until = time.monotonic() + SETTLE_SECONDS
+    while True:
+        newest = await newest_change(room_id)
+        truth = await room_truth(room_id)
+        steady = newest == await newest_change(room_id)
+        caught_up = all(tab.page.change == newest and agrees(tab, truth) for tab in tabs)
+        if (steady and caught_up) or time.monotonic() > until:
+            return newest, truth
+        await asyncio.sleep(0.5)
+
+
 async def change_kinds(room_id: int) -> Counter[str]:
     """How many changes of each kind ``room_id`` has had: the mix must really have happened."""
     rows = await Tortoise.get_connection("default").execute_query_dict(
@@ -206,20 +228,20 @@ async def churn(cluster: Cluster, broker_url: str) -> None:
             tab.calm()
 
         room = await Room.get(slug="general")
-        settle_until = time.monotonic() + SETTLE_SECONDS
-        truth = await room_truth(room.id)
-        while time.monotonic() < settle_until and not all(agrees(tab, truth) for tab in receivers):
-            await asyncio.sleep(0.5)
-            truth = await room_truth(room.id)
+        until_calm = time.monotonic() - started
+        newest, truth = await settled(room.id, receivers)
         elapsed = time.monotonic() - started
 
+    cursors = Counter(tab.page.change for tab in receivers)
     actions = sum((s.actions for s in senders), Counter())
     found = [differences(tab, truth) for tab in receivers]
     lost = sorted({i for d in found for i in d["missing"]})
     summary = (
         f"broker {broker_url.split(':')[0]}: {len(truth.contents)} messages in the database,"
         f" sent {dict(actions)}, {sum(t.resets for t in receivers)} resets,"
-        f" {elapsed:.1f} s; missing from receivers: {len(lost)} distinct {lost[:20]};"
+        f" calm after {until_calm:.1f} s, {elapsed:.1f} s in all; newest change {newest},"
+        f" receivers' cursors {dict(cursors)};"
+        f" missing from receivers: {len(lost)} distinct {lost[:20]};"
         f" per receiver: {[{k: len(v) for k, v in d.items() if v} for d in found]};"
         f" orphan replaces: {sum(len(t.page.orphans) for t in receivers)}"
     )
