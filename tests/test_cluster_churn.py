@@ -230,11 +230,12 @@ async def churn(cluster: Cluster, broker_url: str) -> None:
         room = await Room.get(slug="general")
         until_calm = time.monotonic() - started
         newest, truth = await settled(room.id, receivers)
+        # At once, with no await: a change committed late must not reach a tab in between.
+        found = [differences(tab, truth) for tab in receivers]
+        cursors = Counter(tab.page.change for tab in receivers)
         elapsed = time.monotonic() - started
 
-    cursors = Counter(tab.page.change for tab in receivers)
     actions = sum((s.actions for s in senders), Counter())
-    found = [differences(tab, truth) for tab in receivers]
     lost = sorted({i for d in found for i in d["missing"]})
     summary = (
         f"broker {broker_url.split(':')[0]}: {len(truth.contents)} messages in the database,"
