@@ -78,8 +78,9 @@ DEFAULTS: dict[str, Any] = {
     # N / PRESENCE_FRAMES_PER_SECOND seconds (10,000 sockets: every 5 s).
     "PRESENCE_RENDER_SECONDS": 0.25,
     "PRESENCE_FRAMES_PER_SECOND": 2000,
-    # Rooms with more members get only the changed entries of the people list, not all of it;
-    # a tab back in such a room gets at most the latest PRESENCE_CATCH_UP_MAX changes.
+    # The people list shows a room's first PRESENCE_FULL_LIST_MAX members by name; rooms with
+    # more get its counts and only the changed entries it lists, not all of it; a tab back in
+    # such a room gets at most the latest PRESENCE_CATCH_UP_MAX changes.
     "PRESENCE_FULL_LIST_MAX": 100,
     "PRESENCE_CATCH_UP_MAX": 25,
     "COOKIE_SECURE": True,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Blueprint, abort, redirect, request, url_for
+from quart import Blueprint, abort, current_app, redirect, request, url_for
 from quart_auth import login_required
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -24,7 +24,7 @@ from chat_app.auth import room_or_404, rooms_or_404, viewer_user
 from chat_app.blueprints.directory import refuse_room
 from chat_app.blueprints.frame import frame
 from chat_app.models import Room, User
-from chat_app.models.presence import room_presence
+from chat_app.models.presence import room_people
 from chat_app.models.rooms import NAME_MAX, TOPIC_MAX, members_of
 from chat_app.templating import render_template
 
@@ -50,7 +50,7 @@ async def _page(
     html = await render_template(
         "room_settings/show.html",
         **await frame(user, rooms, room),
-        people=await room_presence(room.id),
+        people=await room_people(room.id, current_app.config["PRESENCE_FULL_LIST_MAX"]),
         members=await members_of(room.id),
         form=shown,
         error=error,

@@ -15,7 +15,7 @@ from chat_app.blueprints.frame import frame
 from chat_app.models import Message, User
 from chat_app.models.changes import newest_change
 from chat_app.models.messages import Quote, excerpt, latest, new_client_id, page, page_before
-from chat_app.models.presence import room_presence
+from chat_app.models.presence import room_people
 from chat_app.models.rooms import room_for_member
 from chat_app.models.unread import NOTHING_UNREAD, first_unread, mark_of, unread_of
 from chat_app.realtime.hub import Hub
@@ -46,7 +46,7 @@ async def shell(user: User, slug: str) -> dict[str, Any]:
         **await frame(user, rooms, room),
         "unread": unread.get(room.id, NOTHING_UNREAD),
         "marks": {r.id: mark_of(r, unread.get(r.id)) for r in rooms},
-        "people": await room_presence(room.id),
+        "people": await room_people(room.id, current_app.config["PRESENCE_FULL_LIST_MAX"]),
     }
 
 

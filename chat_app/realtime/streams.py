@@ -8,13 +8,14 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 
 from quart import current_app
 
-from chat_app.models import ChangeKind, Membership, Message
+from chat_app.models import ChangeKind, Message
 from chat_app.models.changes import Logged
 from chat_app.models.messages import CLIENT_ID_RE, Quote, excerpt, new_client_id
-from chat_app.models.presence import MemberPresence, room_presence
+from chat_app.models.presence import MemberPresence, RoomPeople, room_people
 from chat_app.models.rooms import Room
 from chat_app.models.unread import Mark
 from chat_app.templating import render_template
@@ -150,35 +151,48 @@ async def render_desktop_notice(notice: dict[str, str], message_id: int) -> str:
     )
 
 
-async def render_people(people: Sequence[MemberPresence]) -> str:
-    """A room's people list with who is online (replaced by its id)."""
+async def render_people(people: RoomPeople) -> str:
+    """A room's people list with who is online (replaced by its id), and its counts."""
     return await render_template("streams/people.html", people=people)
 
 
-async def render_members(people: Sequence[MemberPresence]) -> str:
-    """Only these people's entries of the list, each swapped by its id."""
-    return await render_template("streams/members.html", people=people)
+async def render_members(changed: Sequence[MemberPresence], people: RoomPeople) -> str:
+    """Only the ``changed`` entries of ``people``'s list, each swapped by its id, and its
+    counts."""
+    return await render_template("streams/members.html", changed=changed, people=people)
 
 
 async def render_presence_update(
     room_id: int, *, users: Collection[int] | None = None, since: datetime | None = None
 ) -> str:
     """The people list of ``room_id`` after ``users`` changed, or for a tab that saw it last
-    ``since``: the whole list in a small room. In one of more than PRESENCE_FULL_LIST_MAX
-    members, only the entries of ``users``, or the latest PRESENCE_CATCH_UP_MAX of those
-    changed ``since``, each swapped by its id: at ~800 bytes an entry, a whole list of
-    thousands to every socket would cost more than the messages. So in such a room, a tab
-    shows someone who joined after it loaded, or more changes than that while it was away
-    (everyone back after a restart), on its next load.
+    ``since``: the whole list where it shows everyone. A room of more than
+    PRESENCE_FULL_LIST_MAX members lists only its first PRESENCE_FULL_LIST_MAX by name, so
+    its updates carry the counts and only the listed entries of ``users``, or the latest
+    PRESENCE_CATCH_UP_MAX of those changed ``since``, each swapped by its id: a
+    connect storm in a room of 10,000 sent every socket ~390 KB of entries of people its
+    list had no room for (3.9 GB in all). A tab shows more changes than that while it was
+    away (everyone back after a restart) on its next load.
     """
-    most: int = current_app.config["PRESENCE_FULL_LIST_MAX"]
-    whole = users is None and since is None
-    if whole or await Membership.filter(room_id=room_id).count() <= most:
-        return await render_people(await room_presence(room_id))
+    people = await room_people(room_id, current_app.config["PRESENCE_FULL_LIST_MAX"])
+    if people.complete:
+        return await render_people(people)
     if users is not None:
-        return await render_members(await room_presence(room_id, only=users))
-    latest: int = current_app.config["PRESENCE_CATCH_UP_MAX"]
-    return await render_members(await room_presence(room_id, changed_since=since, latest=latest))
+        changed = [person for person in people.shown if person.user_id in users]
+    elif since is not None:
+        changed = _latest_changes(people.shown, since, current_app.config["PRESENCE_CATCH_UP_MAX"])
+    else:
+        return await render_people(people)
+    return await render_members(changed, people)
+
+
+def _latest_changes(
+    people: Sequence[MemberPresence], since: datetime, latest: int
+) -> list[MemberPresence]:
+    """The ``latest`` of ``people`` whose presence changed at or after ``since``, by name."""
+    changed = [p for p in people if p.last_seen is not None and p.last_seen >= since]
+    changed.sort(key=attrgetter("last_seen"), reverse=True)
+    return sorted(changed[:latest], key=attrgetter("username"))
 
 
 def typing_text(names: Sequence[str]) -> str:

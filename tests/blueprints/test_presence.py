@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,7 +18,7 @@ from chat_app.housekeeping import housekeep, housekeep_forever
 from chat_app.models import LiveSocket, Room, User, UserPresence
 from chat_app.realtime.streams import typing_text
 from tests.blueprints.test_live import LIVE, drain, live_pair, receive_until
-from tests.conftest import ORIGIN, PASSWORD, csrf_from, send_frame
+from tests.conftest import ORIGIN, PASSWORD, csrf_from, log_in, send_frame
 
 TYPING = json.dumps({"typing": 1, "HEADERS": {}})
 HEARTBEAT = json.dumps({"heartbeat": 1, "HEADERS": {}})
@@ -72,20 +72,60 @@ async def test_people_list_follows_sockets_of_the_same_user(
     assert await LiveSocket.all().count() == 0
 
 
-async def test_large_rooms_get_only_the_changed_entries_of_the_people_list(
-    app: Quart, alice_client: QuartClient, bob_client: QuartClient, alice: User, general: Room
-) -> None:
+@pytest.fixture
+def listing_two(app: Quart) -> Iterator[None]:
+    """People lists show only a room's first two members by name, for this test."""
     saved = app.config["PRESENCE_FULL_LIST_MAX"]
-    app.config["PRESENCE_FULL_LIST_MAX"] = 1  # alice and bob make this room "large"
-    try:
-        async with bob_client.websocket(LIVE, headers={"Origin": ORIGIN}) as bob_ws:
-            await drain(bob_ws)
-            async with alice_client.websocket(LIVE, headers={"Origin": ORIGIN}):
-                pushed = await receive_until(bob_ws, f'id="presence-{alice.id}"')
-                assert '<ul id="people"' not in pushed
-                assert 'data-online="true"' in pushed
-    finally:
-        app.config["PRESENCE_FULL_LIST_MAX"] = saved
+    app.config["PRESENCE_FULL_LIST_MAX"] = 2
+    yield
+    app.config["PRESENCE_FULL_LIST_MAX"] = saved
+
+
+async def test_a_large_rooms_page_lists_its_first_members_and_counts_them_all(
+    listing_two: None, alice_client: QuartClient, bob: User, general: Room
+) -> None:
+    carol = await register_user("carol", PASSWORD)
+    await UserPresence.create(user=carol, is_online=True)
+    page = await (await alice_client.get("/rooms/general")).get_data(as_text=True)
+    listed = page[page.index('<ul id="people"') : page.index("</ul>", page.index('id="people"'))]
+    assert f'id="presence-{bob.id}"' in listed
+    assert f'id="presence-{carol.id}"' not in listed  # third by name
+    assert '<span id="people-count">3 members, 1 online</span>' in page
+    assert 'href="/rooms/general/settings#room-members">All members</a>' in page
+    settings = await (await alice_client.get("/rooms/general/settings")).get_data(as_text=True)
+    assert "carol" in settings  # where everyone is
+
+
+async def test_a_small_rooms_page_lists_everyone_with_no_link(
+    alice_client: QuartClient, bob: User, general: Room
+) -> None:
+    page = await (await alice_client.get("/rooms/general")).get_data(as_text=True)
+    assert f'id="presence-{bob.id}"' in page
+    assert '<span id="people-count">2 members, 0 online</span>' in page
+    assert "All members" not in page
+
+
+async def test_a_large_room_pushes_the_counts_and_only_listed_entries(
+    app: Quart,
+    listing_two: None,
+    alice_client: QuartClient,
+    bob_client: QuartClient,
+    alice: User,
+    bob: User,
+    general: Room,
+) -> None:
+    carol = await register_user("carol", PASSWORD)
+    carol_client = await log_in(app, "carol")
+    async with bob_client.websocket(LIVE, headers={"Origin": ORIGIN}) as bob_ws:
+        await drain(bob_ws)
+        async with alice_client.websocket(LIVE, headers={"Origin": ORIGIN}):
+            pushed = await receive_until(bob_ws, "2 online")
+            assert f'<li id="presence-{alice.id}" data-online="true">' in pushed
+            assert '<ul id="people"' not in pushed
+            async with carol_client.websocket(LIVE, headers={"Origin": ORIGIN}):
+                pushed = await receive_until(bob_ws, "3 online")
+                assert f'id="presence-{carol.id}"' not in pushed  # not listed
+                assert '<span id="people-count">3 members, 3 online</span>' in pushed
 
 
 async def test_a_tab_back_in_a_large_room_gets_only_what_changed_while_it_was_away(
@@ -93,8 +133,9 @@ async def test_a_tab_back_in_a_large_room_gets_only_what_changed_while_it_was_aw
 ) -> None:
     carol = await register_user("carol", PASSWORD)  # offline for an hour
     await UserPresence.create(user=carol, last_seen=datetime.now(UTC) - timedelta(hours=1))
+    await register_user("dave", PASSWORD)  # not listed
     saved = app.config["PRESENCE_FULL_LIST_MAX"]
-    app.config["PRESENCE_FULL_LIST_MAX"] = 2  # three members: a large room
+    app.config["PRESENCE_FULL_LIST_MAX"] = 3
     try:
         async with bob_client.websocket(LIVE, headers={"Origin": ORIGIN}) as bob_ws:
             await drain(bob_ws)  # bob came online just now
@@ -104,8 +145,11 @@ async def test_a_tab_back_in_a_large_room_gets_only_what_changed_while_it_was_aw
             assert f'id="presence-{bob.id}"' in caught_up
             assert f'id="presence-{carol.id}"' not in caught_up  # unchanged for an hour
             assert '<ul id="people"' not in caught_up
+            assert '<span id="people-count">4 members, 2 online</span>' in caught_up
             async with alice_client.websocket(LIVE, headers={"Origin": ORIGIN}) as alice_ws:
-                assert f'id="presence-{carol.id}"' in await drain(alice_ws)  # no away: all
+                whole = await drain(alice_ws)  # no away: the whole list
+            assert '<ul id="people"' in whole
+            assert f'id="presence-{carol.id}"' in whole
     finally:
         app.config["PRESENCE_FULL_LIST_MAX"] = saved
 
@@ -114,20 +158,21 @@ async def test_a_tab_away_during_many_changes_gets_only_the_latest_of_them(
     app: Quart, alice_client: QuartClient, general: Room
 ) -> None:
     earliest = datetime.now(UTC) - timedelta(seconds=60)
-    for n in range(4):
+    for n in range(5):
         user = await register_user(f"member{n}", PASSWORD)
         await UserPresence.create(user=user, last_seen=earliest + timedelta(seconds=n))
     saved = dict(app.config)
-    app.config.update(PRESENCE_FULL_LIST_MAX=2, PRESENCE_CATCH_UP_MAX=2)
+    app.config.update(PRESENCE_FULL_LIST_MAX=5, PRESENCE_CATCH_UP_MAX=2)
     try:
         url = f"{LIVE}&away=120"
         async with alice_client.websocket(url, headers={"Origin": ORIGIN}) as ws:
             caught_up = await drain(ws)
     finally:
         app.config.update(saved)
-    # The latest two changes: alice's own (she just came online) and member3's.
+    # The latest two changes of those listed (alice, member0 to member3): alice's own (she
+    # just came online) and member3's; member4's is later, but member4 is not listed.
     assert "member3" in caught_up
-    assert not any(f"member{n}" in caught_up for n in range(3))
+    assert not any(f"member{n}" in caught_up for n in (0, 1, 2, 4))
 
 
 @pytest.mark.parametrize("away", ["-5", "1e9", "x", "99999999", "%00"])
