@@ -32,7 +32,7 @@ from chat_app.realtime.broker import Broker, broker_from_url
 from chat_app.realtime.hub import Hub
 from chat_app.realtime.streams import dom_id
 from chat_app.realtime.websocket import OneTaskWebsocketConnection, PromptWebsocket
-from chat_app.security import init_security
+from chat_app.security import CSRF_COOKIE, init_security
 from chat_app.storage import storage_from_config, storage_of
 from chat_app.templating import init_templating
 
@@ -56,7 +56,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Quart:
     app.config.update(settings)
     app.request_class = upload_request_class(app.config)
     app.config.update(
-        SESSION_COOKIE_NAME="parley_csrf",
+        SESSION_COOKIE_NAME=CSRF_COOKIE,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings["COOKIE_SECURE"],
         PERMANENT_SESSION_LIFETIME=timedelta(days=settings["SESSION_DAYS"]),

@@ -5,16 +5,20 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from hmac import compare_digest
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
+from itsdangerous import BadSignature
 from quart import Quart, Response, abort, current_app, g, request, session
+from quart.sessions import SecureCookieSession, SecureCookieSessionInterface
+from quart.wrappers import BaseRequestWebsocket, Websocket
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_FIELD = "csrf_token"
 CSRF_EXEMPT_MARK = "_csrf_exempt"
 CSRF_HEADER = "X-CSRF-Token"
 AUTH_COOKIE = "parley_session"  # quart-auth's cookie (chat_app.auth)
+CSRF_COOKIE = "parley_csrf"  # Quart's session cookie, which holds the CSRF token
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -81,9 +85,44 @@ def csrf_token() -> str:
     return token
 
 
+def socket_csrf_token(session_cookie: str | None) -> str:
+    """The CSRF token in a websocket's session cookie, as its handshake sent it ("" if none)."""
+    sessions = cast(CsrfSessions, current_app.session_interface)
+    opened = sessions.load(current_app, session_cookie)
+    token = None if opened is None else opened.get(CSRF_FIELD)
+    return token if isinstance(token, str) else ""
+
+
 def rotate_csrf_token() -> None:
     """A new token at login and logout, so one captured before does not carry over."""
     session[CSRF_FIELD] = secrets.token_urlsafe(32)
+
+
+class CsrfSessions(SecureCookieSessionInterface):
+    """Quart's signed-cookie session, which holds the CSRF token, not opened for websockets:
+    a handshake unsigned its cookie for nothing (5 % of a connect's CPU in a storm), since a
+    socket needs the token only to hand back a rejected composer. It reads it then, with
+    ``load`` on the cookie it kept."""
+
+    async def open_session(
+        self, app: Quart, request: BaseRequestWebsocket
+    ) -> SecureCookieSession | None:
+        if isinstance(request, Websocket):
+            return None  # Quart makes a null session: one that refuses to be written
+        return self.load(app, request.cookies.get(self.get_cookie_name(app)))
+
+    def load(self, app: Quart, cookie: str | None) -> SecureCookieSession | None:
+        """The session in ``cookie`` (empty when it is missing, forged or expired)."""
+        signer = self.get_signing_serializer(app)
+        if signer is None:
+            return None  # no secret key
+        if cookie is None:
+            return self.session_class()
+        try:
+            lifetime = int(app.permanent_session_lifetime.total_seconds())
+            return self.session_class(signer.loads(cookie, max_age=lifetime))
+        except BadSignature:
+            return self.session_class()
 
 
 def csrf_exempt[View: Callable[..., Any]](view: View) -> View:
@@ -129,7 +168,8 @@ async def add_security_headers(response: Response) -> Response:
 
 
 def init_security(app: Quart) -> None:
-    """Install the CSRF check and the headers on ``app``."""
+    """Install the CSRF session and check and the headers on ``app``."""
+    app.session_interface = CsrfSessions()
     app.before_request(check_csrf)
     app.after_request(add_security_headers)
     app.jinja_env.globals["csrf_token"] = csrf_token

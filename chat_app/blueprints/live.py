@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from quart import Blueprint, abort, current_app, session, websocket
+from quart import Blueprint, abort, current_app, websocket
 from quart.wrappers.base import ClientDisconnectedError
 from quart_auth import current_user
 
@@ -37,7 +37,7 @@ from chat_app.realtime.connection import Connection
 from chat_app.realtime.hub import Hub
 from chat_app.realtime.inbox import dropped_notice, gated
 from chat_app.realtime.websocket import PromptWebsocket
-from chat_app.security import CSRF_FIELD, origin_allowed
+from chat_app.security import origin_allowed, socket_csrf_token
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("live", __name__)
@@ -269,7 +269,9 @@ async def _post(connection: Connection, user: User, room: Room, data: dict[str, 
         )
     except MessageRejected as error:
         text = content if isinstance(content, str) else ""
-        reply = await streams.render_rejected(_csrf(), text, str(error), client_id, slug=room.slug)
+        reply = await streams.render_rejected(
+            _csrf(connection), text, str(error), client_id, slug=room.slug
+        )
         connection.offer(None, reply)
     else:
         message.author = user  # the author is the sender: no query to load it
@@ -295,7 +297,6 @@ async def _change(connection: Connection, user: User, data: dict[str, Any]) -> N
         connection.offer(None, await streams.render_notice(str(error)))
 
 
-def _csrf() -> str:
+def _csrf(connection: Connection) -> str:
     # The composer keeps working as a plain form if the socket goes away.
-    token = session.get(CSRF_FIELD)
-    return token if isinstance(token, str) else ""
+    return socket_csrf_token(cast(PromptWebsocket, connection.socket).session_cookie)

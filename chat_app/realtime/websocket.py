@@ -32,6 +32,7 @@ from wsproto.connection import ConnectionState
 
 from chat_app import metrics
 from chat_app.realtime.inbox import GatedBuffer
+from chat_app.security import CSRF_COOKIE
 
 TEXT_FIN = 0x81  # FIN bit and the text opcode
 DIRECT_FRAMES = metrics.FRAMES_SENT.labels("direct")
@@ -103,6 +104,7 @@ class PromptWebsocket(Websocket):
 
     buffer_class = GatedBuffer
     buffer: GatedBuffer
+    session_cookie: str | None = None  # the CSRF session's, kept from the handshake
 
     async def accept(
         self, headers: dict[str, str] | Headers | None = None, subprotocol: str | None = None
@@ -111,6 +113,7 @@ class PromptWebsocket(Websocket):
         if direct is not None and not direct.stream.handshake.accepted:
             direct.stream.handshake.extensions = None  # declines permessage-deflate: see above
         await super().accept(headers, subprotocol)
+        self.session_cookie = self.cookies.get(CSRF_COOKIE)  # parsed and kept by the first accept
         # The handshake's headers were read before the accept (cookies, Origin, Host) and the
         # access line is written; kept, they would be ~2.5 KB of a socket open for days.
         self.scope["headers"] = []

@@ -24,7 +24,7 @@ from chat_app.actions import post_message
 from chat_app.blueprints import live
 from chat_app.models import AuthSession, Message, Room, User
 from chat_app.models.changes import newest_change
-from tests.conftest import ORIGIN, queries_made, send_frame
+from tests.conftest import ORIGIN, csrf_from, queries_made, send_frame
 
 LIVE = "/rooms/general/live?after=0"  # a page always says what it has; 0 = nothing
 
@@ -412,3 +412,34 @@ async def test_an_open_socket_keeps_none_of_its_handshake_headers_and_still_work
             assert "after the headers went" in await receive_until(
                 alice_ws, "after the headers went"
             )
+
+
+async def test_a_post_rejected_over_the_socket_hands_back_a_composer_that_still_posts(
+    alice_client: QuartClient, general: Room
+) -> None:
+    page = await (await alice_client.get("/rooms/general")).get_data(as_text=True)
+    async with alice_client.websocket(LIVE, headers={"Origin": ORIGIN}) as ws:
+        await drain(ws)
+        await ws.send(send_frame("x" * 4001))
+        composer = await receive_until(ws, 'id="composer"')
+    assert "x" * 4001 in composer  # the text is kept, with the reason
+    token = csrf_from(composer)
+    assert token == csrf_from(page)  # the one the session cookie holds, not a new one
+    posted = await alice_client.post(
+        "/rooms/general/messages",
+        form={"content": "by plain form", "client_id": "a" * 32, "csrf_token": token},
+    )
+    assert posted.status_code in (200, 303)
+    assert await Message.filter(content="by plain form").exists()
+
+
+async def test_a_forged_session_cookie_gets_a_composer_without_a_token(
+    alice_client: QuartClient, general: Room
+) -> None:
+    alice_client.set_cookie("localhost", "parley_csrf", "eyJjc3JmX3Rva2VuIjoiZm9yZ2VkIn0.forged")
+    async with alice_client.websocket(LIVE, headers={"Origin": ORIGIN}) as ws:
+        await drain(ws)
+        await ws.send(send_frame(""))
+        composer = await receive_until(ws, 'id="composer"')
+    assert 'name="csrf_token" value=""' in composer
+    assert "forged" not in composer
