@@ -111,7 +111,6 @@ async def test_a_large_room_pushes_the_counts_and_only_listed_entries(
     alice_client: QuartClient,
     bob_client: QuartClient,
     alice: User,
-    bob: User,
     general: Room,
 ) -> None:
     carol = await register_user("carol", PASSWORD)
