@@ -171,8 +171,9 @@ async def render_presence_update(
     its updates carry the counts and only the listed entries of ``users``, or the latest
     PRESENCE_CATCH_UP_MAX of those changed ``since``, each swapped by its id: a
     connect storm in a room of 10,000 sent every socket ~390 KB of entries of people its
-    list had no room for (3.9 GB in all). A tab shows more changes than that while it was
-    away (everyone back after a restart) on its next load.
+    list had no room for (3.9 GB in all). A tab shows someone listed who joined after it
+    loaded, or more changes than that while it was away (everyone back after a restart), on
+    its next load.
     """
     people = await room_people(room_id, current_app.config["PRESENCE_FULL_LIST_MAX"])
     if people.complete:
