@@ -113,11 +113,12 @@ class PromptWebsocket(Websocket):
         if direct is not None and not direct.stream.handshake.accepted:
             direct.stream.handshake.extensions = None  # declines permessage-deflate: see above
         await super().accept(headers, subprotocol)
-        self.session_cookie = self.cookies.get(CSRF_COOKIE)  # parsed and kept by the first accept
-        # The handshake's headers were read before the accept (cookies, Origin, Host) and the
-        # access line is written; kept, they would be ~2.5 KB of a socket open for days.
-        self.scope["headers"] = []
-        self.headers = Headers()
+        if self.scope["headers"]:  # the first accept (``send`` calls it again on its slow path)
+            self.session_cookie = self.cookies.get(CSRF_COOKIE)
+            # The handshake's headers were read before the accept (cookies, Origin, Host) and
+            # the access line is written; kept, they would be ~2.5 KB of a socket open for days.
+            self.scope["headers"] = []
+            self.headers = Headers()
 
     @functools.cached_property
     def direct(self) -> DirectWrite | None:
