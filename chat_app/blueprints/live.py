@@ -165,7 +165,8 @@ async def _catch_up(hub: Hub, connection: Connection, after: int | None) -> None
     if after > delivered:  # ahead of this node (fine), or of the log: a forged or stale cursor
         after = min(after, await newest_change(connection.room_id))
     connection.cursor = after
-    async for newest, text in hub.catch_up(connection.room_id, after, connection.user_id):
+    catching_up = hub.catch_up(connection.room_id, after, connection.user_id, joined=True)
+    async for newest, text in catching_up:
         await connection.socket.send(text)
         connection.cursor = max(connection.cursor, newest)
 

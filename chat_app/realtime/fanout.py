@@ -15,8 +15,10 @@ the catch-up, and every later one reaches the socket live.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
 from typing import cast
 
 from quart import Quart
@@ -28,6 +30,7 @@ from chat_app.models.messages import with_authors
 from chat_app.realtime import streams
 from chat_app.realtime.connection import Rooms, write_each
 from chat_app.realtime.events import RoomChanged
+from chat_app.realtime.shared import SharedTasks
 
 READ_PAGE = 500
 QUOTE_CLASS = re.compile(r'class="quote-of-(\d+) ')  # an excerpt of message N in an envelope
@@ -36,15 +39,21 @@ QUOTE_CLASS = re.compile(r'class="quote-of-(\d+) ')  # an excerpt of message N i
 # minute at 20 changes a second. After a restart the cache is empty anyway. (4,096 took
 # minutes to fill: ~3 MB of the soak scenario's growth.)
 RENDERED_KEPT = 1024
+# Catch-up pages of different rooms or cursors being read at once; a change delivered makes
+# every later read a new one, so only the latest few are ever shared.
+PAGES_KEPT = 16
 
 
 class _Feed:
     """What this node has delivered of one room's log while it has sockets there."""
 
-    __slots__ = ("delivered", "ready")
+    __slots__ = ("delivered", "delivering", "ready")
 
     def __init__(self, room_id: int) -> None:
         self.delivered = 0
+        # Deliveries between their read of the log and their pass over the sockets: a socket
+        # joining meanwhile is in neither that read's catch-up nor that pass.
+        self.delivering = 0
         # Shared by every socket that joins meanwhile; it survives a joining handler that
         # is cancelled (its client left), so the feed is never left half set up.
         self.ready = asyncio.ensure_future(self._start(room_id))
@@ -56,6 +65,16 @@ class _Feed:
         return self.ready.done() and (self.ready.cancelled() or bool(self.ready.exception()))
 
 
+@dataclass(frozen=True, slots=True)
+class _Page:
+    """Up to READ_PAGE changes after a cursor, as a tab that missed them all applies them."""
+
+    envelopes: list[streams.Rendered]  # one per message changed: its last change's
+    newest: int  # the page's last change: the tab's cursor after it
+    cursor: str  # the element that records ``newest``
+    full: bool  # READ_PAGE changes: more may follow
+
+
 class ChangeFanout:
     """Delivers each room's committed changes to its sockets on this node, in order."""
 
@@ -64,6 +83,14 @@ class ChangeFanout:
         self._rooms = rooms
         self._feeds: dict[int, _Feed] = {}
         self._rendered: dict[tuple[int, ChangeKind], streams.Rendered] = {}
+        # After a restart or a blip thousands of tabs of a room come back within seconds
+        # with the same cursor, and each catch-up read and rendered the same page: the read
+        # alone was 15 % of the server's CPU in a 10,000-client restart storm. Pages are
+        # shared by (room, cursor, D), asked for while this node has delivered up to change
+        # D and no delivery is under way: read after that, a page holds every change up to
+        # D (what was delivered was committed), and every later change reaches each socket
+        # that joined by then live, as the next delivery reads the log after it joined.
+        self._pages = SharedTasks[tuple[int, int, int], _Page | None](PAGES_KEPT)
 
     async def watch(self, room_id: int) -> int:
         """Follow ``room_id`` (a socket has joined it); the newest change delivered there.
@@ -116,48 +143,69 @@ class ChangeFanout:
     async def _deliver(self, room_id: int, feed: _Feed) -> list[tuple[int, int]]:
         posted: list[tuple[int, int]] = []
         while True:
-            logged = await changes_after(room_id, feed.delivered, READ_PAGE)
-            if not logged:
-                return posted
-            rendered = await self._render(room_id, logged)
-            posted += [
-                (room_id, r.author_id)
-                for c, r in zip(logged, rendered, strict=True)
-                if c.kind is ChangeKind.POSTED and r.author_id is not None
-            ]
-            authors = {r.author_id for r in rendered if r.author_id is not None}
-            await write_each(
-                self._rooms.sockets_in(room_id),
-                [r.fragment_for(None) for r in rendered],
-                {a: [r.fragment_for(a) for r in rendered] for a in authors},
-            )
-            feed.delivered = max(feed.delivered, logged[-1].change)
+            feed.delivering += 1
+            try:
+                logged = await changes_after(room_id, feed.delivered, READ_PAGE)
+                if not logged:
+                    return posted
+                rendered = await self._render(room_id, logged)
+                posted += [
+                    (room_id, r.author_id)
+                    for c, r in zip(logged, rendered, strict=True)
+                    if c.kind is ChangeKind.POSTED and r.author_id is not None
+                ]
+                authors = {r.author_id for r in rendered if r.author_id is not None}
+                await write_each(
+                    self._rooms.sockets_in(room_id),
+                    [r.fragment_for(None) for r in rendered],
+                    {a: [r.fragment_for(a) for r in rendered] for a in authors},
+                )
+                feed.delivered = max(feed.delivered, logged[-1].change)
+            finally:
+                feed.delivering -= 1
             if len(logged) < READ_PAGE:
                 return posted
 
     async def catch_up(
-        self, room_id: int, after: int, viewer_id: int
+        self, room_id: int, after: int, viewer_id: int, *, joined: bool = False
     ) -> AsyncIterator[tuple[int, str]]:
         """What a tab that applied every change up to ``after`` lacks, as (newest change,
         HTML) a page at a time: the net effect of each message's changes (appended, replaced
-        or removed) and the new cursor. After a restart or a blip every tab replays the same
-        changes: the envelopes this node rendered lately are served from memory."""
+        or removed) and the new cursor. ``joined``: the tab's socket is watching the room
+        (see ``watch``), so the pages read for the tabs joining with it serve it too.
+
+        After a restart or a blip every tab replays the same changes: the envelopes this node
+        rendered lately are served from memory."""
         while True:
-            logged = await changes_after(room_id, after, READ_PAGE)
-            if not logged:
+            feed = self._feeds.get(room_id) if joined else None
+            if feed is None or feed.delivering:
+                page = await self._read_page(room_id, after)
+            else:
+                key = (room_id, after, feed.delivered)
+                page = await self._pages.run(key, functools.partial(self._read_page, *key[:2]))
+            if page is None:
                 return
-            net = streams.net_effect(logged)
-            known = {c.change: r for c in net if (r := self._rendered.get((c.change, c.kind)))}
-            fresh = [c for c in net if c.change not in known]
-            for r, c in zip(await self._render(room_id, fresh), fresh, strict=True):
-                known[c.change] = r
-            after = logged[-1].change
-            texts = [known[c.change].fragment_for(viewer_id)[1] for c in net]
-            async with self._app.app_context():
-                texts.append(await streams.render_cursor(after))
-            yield after, "".join(texts)
-            if len(logged) < READ_PAGE:
+            texts = [envelope.fragment_for(viewer_id)[1] for envelope in page.envelopes]
+            yield page.newest, "".join(texts) + page.cursor
+            if not page.full:
                 return
+            after = page.newest
+
+    async def _read_page(self, room_id: int, after: int) -> _Page | None:
+        """The page of the log after change ``after``, rendered (None: nothing after it)."""
+        logged = await changes_after(room_id, after, READ_PAGE)
+        if not logged:
+            return None
+        net = streams.net_effect(logged)
+        known = {c.change: r for c in net if (r := self._rendered.get((c.change, c.kind)))}
+        fresh = [c for c in net if c.change not in known]
+        for r, c in zip(await self._render(room_id, fresh), fresh, strict=True):
+            known[c.change] = r
+        newest = logged[-1].change
+        async with self._app.app_context():
+            cursor = await streams.render_cursor(newest)
+        envelopes = [known[c.change] for c in net]
+        return _Page(envelopes, newest, cursor, full=len(logged) == READ_PAGE)
 
     async def _render(self, room_id: int, logged: list[Logged]) -> list[streams.Rendered]:
         """Each change's envelope from its message's current state, and keep it."""

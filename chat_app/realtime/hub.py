@@ -201,9 +201,11 @@ class Hub:
         (see ChangeFanout.watch)."""
         return await self._changes.watch(room_id)
 
-    def catch_up(self, room_id: int, after: int, viewer_id: int) -> AsyncIterator[tuple[int, str]]:
+    def catch_up(
+        self, room_id: int, after: int, viewer_id: int, *, joined: bool = False
+    ) -> AsyncIterator[tuple[int, str]]:
         """What a tab lacks after change ``after`` (see ChangeFanout.catch_up)."""
-        return self._changes.catch_up(room_id, after, viewer_id)
+        return self._changes.catch_up(room_id, after, viewer_id, joined=joined)
 
     async def presence_for_returning_tab(self, room_id: int, since: datetime | None) -> str:
         """The people-list update for a tab back having seen it ``since`` (see PeopleList)."""

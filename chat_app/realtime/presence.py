@@ -16,6 +16,7 @@ from chat_app.logs import log_unavailable
 from chat_app.models import Membership
 from chat_app.realtime import streams
 from chat_app.realtime.connection import Rooms, write_each
+from chat_app.realtime.shared import SharedTasks
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ class PeopleList:
         # that come back together (a restart, a network blip) share one render, from the
         # moment it starts.
         self._generation = 0  # live renders started; changes after the last are pending
-        self._returning: dict[tuple[int, int, int], asyncio.Task[str]] = {}
+        self._returning = SharedTasks[tuple[int, int, int], str](RETURNING_RENDERS_KEPT)
 
     async def changed(self, users: Iterable[int]) -> None:
         """``users`` came online, went offline or changed status."""
@@ -100,25 +101,13 @@ class PeopleList:
         if since is None:
             return await streams.render_presence_update(room_id)
         bucket = int(since.timestamp()) // RETURNING_BUCKET_SECONDS * RETURNING_BUCKET_SECONDS
-        key = (room_id, bucket, self._generation)
-        rendering = self._returning.get(key)
-        if rendering is None:
-            # Shared while still rendering: tabs connecting together all missed a finished
-            # render, and each made its own (a third of a handshake's CPU in a storm).
-            widened = datetime.fromtimestamp(bucket, UTC)
-            rendering = asyncio.create_task(streams.render_presence_update(room_id, since=widened))
-            rendering.add_done_callback(lambda done: self._forget_failed(key, done))
-            if len(self._returning) >= RETURNING_RENDERS_KEPT:
-                del self._returning[next(iter(self._returning))]  # the oldest
-            self._returning[key] = rendering
-        # Shielded: the tab that started the render may leave; the others still want it.
-        return await asyncio.shield(rendering)
-
-    def _forget_failed(self, key: tuple[int, int, int], done: asyncio.Task[str]) -> None:
-        """A render that failed (the database away) is not shared: the next tab tries again."""
-        failed = done.cancelled() or done.exception() is not None
-        if failed and self._returning.get(key) is done:
-            del self._returning[key]
+        widened = datetime.fromtimestamp(bucket, UTC)
+        # Shared while it renders too: tabs connecting together all missed a finished render,
+        # and each made its own (a third of a handshake's CPU in a storm).
+        return await self._returning.run(
+            (room_id, bucket, self._generation),
+            lambda: streams.render_presence_update(room_id, since=widened),
+        )
 
     def cancel_timer(self) -> None:
         """Drop a scheduled render (shutdown)."""

@@ -10,7 +10,7 @@ import pytest
 from chat_app.actions import edit_message, toggle_reaction
 from chat_app.models.changes import newest_change
 from chat_app.realtime import streams
-from chat_app.realtime.connection import Connection
+from chat_app.realtime.connection import WRITE_SLICE, Connection
 from chat_app.realtime.events import PresenceChanged, RoomChanged, decode, encode
 from chat_app.realtime.hub import Hub
 from tests.conftest import fill_room
@@ -123,6 +123,62 @@ async def test_tabs_returning_while_a_people_render_waits_share_one_and_get_the_
             assert await hub.presence_for_returning_tab(general.id, since) is not first
     finally:
         app.config["PRESENCE_RENDER_SECONDS"] = throttle
+
+
+async def _joined(hub: Hub, user_id: int, room_id: int) -> Connection:
+    """A socket of ``user_id`` attached to ``room_id`` and watching it, as a handshake does."""
+    connection = Connection(RecordingSocket(), user_id=user_id, room_id=room_id, queue_size=8)
+    hub.attach(connection)
+    await hub.watch(room_id)
+    return connection
+
+
+async def _caught_up(hub: Hub, connection: Connection, after: int = 0) -> str:
+    pages = hub.catch_up(connection.room_id, after, connection.user_id, joined=True)
+    return "".join([text async for _, text in pages])
+
+
+async def test_tabs_joining_together_share_a_catch_up_and_get_what_followed_live(  # type: ignore[no-untyped-def]
+    app, alice, bob, general
+) -> None:
+    hub = Hub(app)
+    posted = await fill_room(general, alice, 3)
+    first = await _caught_up(hub, await _joined(hub, bob.id, general.id))
+    assert all(f'id="message-{m}"' in first for m in posted)
+    [late] = await fill_room(general, alice, 1, prefix="late")  # committed, no event here yet
+    second = await _joined(hub, bob.id, general.id)
+    assert await _caught_up(hub, second) == first  # the same page: one read for both tabs
+    polled = [text async for _, text in hub.catch_up(general.id, 0, bob.id)]
+    assert f'id="message-{late}"' in "".join(polled)  # a poll has no socket: it reads afresh
+    second.go_live()
+    await hub.deliver([RoomChanged(general.id, await newest_change(general.id))])
+    frames = "".join(second.socket.frames)  # type: ignore[attr-defined]
+    assert frames.count(f'id="message-{late}"') == 1  # the later change, live
+
+
+async def test_a_tab_joining_while_a_delivery_passes_over_the_sockets_reads_afresh(  # type: ignore[no-untyped-def]
+    app, alice, bob, general
+) -> None:
+    hub = Hub(app)
+    await fill_room(general, alice, 2)
+    others = [await _joined(hub, alice.id, general.id) for _ in range(WRITE_SLICE + 1)]
+    for connection in others:
+        connection.go_live()
+    await _caught_up(hub, await _joined(hub, bob.id, general.id))  # a page before the change
+    [late] = await fill_room(general, alice, 1, prefix="late")
+    change = await newest_change(general.id)
+    delivery = asyncio.create_task(hub.deliver([RoomChanged(general.id, change)]))
+    written = [c.socket for c in others]
+    while not any(socket.frames for socket in written):  # type: ignore[attr-defined]
+        await asyncio.sleep(0)
+    assert not all(socket.frames for socket in written)  # type: ignore[attr-defined]
+    # Mid-pass: the pass took its sockets before this one joined, and has not marked the
+    # change delivered, so the page kept from before would lack it.
+    joining = await _joined(hub, bob.id, general.id)
+    text = await _caught_up(hub, joining)
+    await delivery
+    joining.go_live()
+    assert f'id="message-{late}"' in text + "".join(joining.socket.frames)  # type: ignore[attr-defined]
 
 
 async def test_catch_ups_replay_the_live_renders_and_render_what_changed_since(  # type: ignore[no-untyped-def]
