@@ -47,19 +47,20 @@ PAGES_KEPT = 16
 class _Feed:
     """What this node has delivered of one room's log while it has sockets there."""
 
-    __slots__ = ("delivered", "delivering", "ready")
+    __slots__ = ("delivered", "ready", "seen")
 
     def __init__(self, room_id: int) -> None:
         self.delivered = 0
-        # Deliveries between their read of the log and their pass over the sockets: a socket
-        # joining meanwhile is in neither that read's catch-up nor that pass.
-        self.delivering = 0
+        # The newest change read to be delivered (delivered, or in a pass over the sockets
+        # that a socket joining now is not part of).
+        self.seen = 0
         # Shared by every socket that joins meanwhile; it survives a joining handler that
         # is cancelled (its client left), so the feed is never left half set up.
         self.ready = asyncio.ensure_future(self._start(room_id))
 
     async def _start(self, room_id: int) -> None:
         self.delivered = max(self.delivered, await newest_change(room_id))
+        self.seen = max(self.seen, self.delivered)
 
     def failed(self) -> bool:
         return self.ready.done() and (self.ready.cancelled() or bool(self.ready.exception()))
@@ -86,10 +87,10 @@ class ChangeFanout:
         # After a restart or a blip thousands of tabs of a room come back within seconds
         # with the same cursor, and each catch-up read and rendered the same page: the read
         # alone was 15 % of the server's CPU in a 10,000-client restart storm. Pages are
-        # shared by (room, cursor, D), asked for while this node has delivered up to change
-        # D and no delivery is under way: read after that, a page holds every change up to
-        # D (what was delivered was committed), and every later change reaches each socket
-        # that joined by then live, as the next delivery reads the log after it joined.
+        # shared by (room, cursor, S), asked for once deliveries here have read up to change
+        # S: a page read after that holds every change up to S (they were committed), and
+        # each later change reaches every socket that joined by then live, as the pass
+        # delivering it starts after its read, and so after that socket joined.
         self._pages = SharedTasks[tuple[int, int, int], _Page | None](PAGES_KEPT)
 
     async def watch(self, room_id: int) -> int:
@@ -143,26 +144,23 @@ class ChangeFanout:
     async def _deliver(self, room_id: int, feed: _Feed) -> list[tuple[int, int]]:
         posted: list[tuple[int, int]] = []
         while True:
-            feed.delivering += 1
-            try:
-                logged = await changes_after(room_id, feed.delivered, READ_PAGE)
-                if not logged:
-                    return posted
-                rendered = await self._render(room_id, logged)
-                posted += [
-                    (room_id, r.author_id)
-                    for c, r in zip(logged, rendered, strict=True)
-                    if c.kind is ChangeKind.POSTED and r.author_id is not None
-                ]
-                authors = {r.author_id for r in rendered if r.author_id is not None}
-                await write_each(
-                    self._rooms.sockets_in(room_id),
-                    [r.fragment_for(None) for r in rendered],
-                    {a: [r.fragment_for(a) for r in rendered] for a in authors},
-                )
-                feed.delivered = max(feed.delivered, logged[-1].change)
-            finally:
-                feed.delivering -= 1
+            logged = await changes_after(room_id, feed.delivered, READ_PAGE)
+            if not logged:
+                return posted
+            feed.seen = max(feed.seen, logged[-1].change)
+            rendered = await self._render(room_id, logged)
+            posted += [
+                (room_id, r.author_id)
+                for c, r in zip(logged, rendered, strict=True)
+                if c.kind is ChangeKind.POSTED and r.author_id is not None
+            ]
+            authors = {r.author_id for r in rendered if r.author_id is not None}
+            await write_each(
+                self._rooms.sockets_in(room_id),
+                [r.fragment_for(None) for r in rendered],
+                {a: [r.fragment_for(a) for r in rendered] for a in authors},
+            )
+            feed.delivered = max(feed.delivered, logged[-1].change)
             if len(logged) < READ_PAGE:
                 return posted
 
@@ -178,10 +176,10 @@ class ChangeFanout:
         rendered lately are served from memory."""
         while True:
             feed = self._feeds.get(room_id) if joined else None
-            if feed is None or feed.delivering:
+            if feed is None:
                 page = await self._read_page(room_id, after)
             else:
-                key = (room_id, after, feed.delivered)
+                key = (room_id, after, feed.seen)
                 page = await self._pages.run(key, functools.partial(self._read_page, *key[:2]))
             if page is None:
                 return
