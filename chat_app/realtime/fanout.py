@@ -40,8 +40,10 @@ QUOTE_CLASS = re.compile(r'class="quote-of-(\d+) ')  # an excerpt of message N i
 # minutes to fill: ~3 MB of the soak scenario's growth.)
 RENDERED_KEPT = 1024
 # Catch-up pages of different rooms or cursors being read at once; a change delivered makes
-# every later read a new one, so only the latest few are ever shared.
+# every later read a new one, so only the latest few are ever shared. A page of a cursor a day
+# old is 500 envelopes (~2 MB): none is held for long.
 PAGES_KEPT = 16
+PAGE_KEPT_SECONDS = 10.0
 
 
 class _Feed:
@@ -91,7 +93,7 @@ class ChangeFanout:
         # S: a page read after that holds every change up to S (they were committed), and
         # each later change reaches every socket that joined by then live, as the pass
         # delivering it starts after its read, and so after that socket joined.
-        self._pages = SharedTasks[tuple[int, int, int], _Page | None](PAGES_KEPT)
+        self._pages = SharedTasks[tuple[int, int, int], _Page | None](PAGES_KEPT, PAGE_KEPT_SECONDS)
 
     async def watch(self, room_id: int) -> int:
         """Follow ``room_id`` (a socket has joined it); the newest change delivered there.
