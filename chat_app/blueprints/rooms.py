@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from markupsafe import Markup
@@ -39,14 +40,18 @@ def cursor_arg(name: str, minimum: int = 1) -> int | None:
 async def shell(user: User, slug: str) -> dict[str, Any]:
     """What every room page's shell shows: the room (404 for outsiders), the viewer, their
     rooms and conversations with their unread marks, and the room's people. Three queries
-    (four with conversations)."""
+    (four with conversations); all but the first at once, as they need only the room."""
     room, rooms = await rooms_or_404(user, slug)
-    unread = await unread_of(user.id)
+    framed, unread, people = await asyncio.gather(
+        frame(user, rooms, room),
+        unread_of(user.id),
+        room_people(room.id, current_app.config["PRESENCE_FULL_LIST_MAX"]),
+    )
     return {
-        **await frame(user, rooms, room),
+        **framed,
         "unread": unread.get(room.id, NOTHING_UNREAD),
         "marks": {r.id: mark_of(r, unread.get(r.id)) for r in rooms},
-        "people": await room_people(room.id, current_app.config["PRESENCE_FULL_LIST_MAX"]),
+        "people": people,
     }
 
 
