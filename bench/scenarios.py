@@ -9,6 +9,7 @@ import random
 import signal
 import statistics
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -268,10 +269,10 @@ class Bench:
 
 
 def start_profiler(server: Server, out: Path) -> subprocess.Popen[bytes]:
-    """Sample the server with py-spy (installed separately) until interrupted."""
+    """Sample the server with py-spy (the dev extras' own, beside this Python) until interrupted."""
     return subprocess.Popen(
         [
-            "py-spy",
+            str(Path(sys.executable).with_name("py-spy")),
             "record",
             "--pid",
             str(server.process.pid),
