@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from chat_app.actions.reads import mark_read
 from chat_app.auth import room_or_404, rooms_or_404, viewer_user
 from chat_app.blueprints.frame import frame
-from chat_app.models import Message, User
+from chat_app.models import Message, Room, User
 from chat_app.models.changes import newest_change
 from chat_app.models.messages import Quote, excerpt, latest, new_client_id, page, page_before
 from chat_app.models.presence import room_people
@@ -41,7 +41,11 @@ async def shell(user: User, slug: str) -> dict[str, Any]:
     """What every room page's shell shows: the room (404 for outsiders), the viewer, their
     rooms and conversations with their unread marks, and the room's people. Three queries
     (four with conversations); all but the first at once, as they need only the room."""
-    room, rooms = await rooms_or_404(user, slug)
+    return await shell_of(user, *await rooms_or_404(user, slug))
+
+
+async def shell_of(user: User, room: Room, rooms: list[Room]) -> dict[str, Any]:
+    """``shell`` once the room is found: a page can read its messages meanwhile."""
     framed, unread, people = await asyncio.gather(
         frame(user, rooms, room),
         unread_of(user.id),
@@ -139,12 +143,16 @@ async def show(slug: str) -> tuple[str, int]:
 async def history(slug: str) -> str:
     """A full page of messages older than ``before``, newer than ``after``, or ``around`` one
     (a permalink); links to the pages on either side. Works without JS."""
-    frame = await shell(await viewer_user(), slug)
+    user = await viewer_user()
+    room, rooms = await rooms_or_404(user, slug)
     cursors = {name: cursor_arg(name) for name in ("before", "after", "around")}
     given = {name: value for name, value in cursors.items() if value is not None}
     if len(given) > 1:
         abort(400, "Give one of 'before', 'after' or 'around', not several.")
-    found = await page(frame["room"].id, current_app.config["HISTORY_PAGE_SIZE"], **given)
+    frame, found = await asyncio.gather(
+        shell_of(user, room, rooms),
+        page(room.id, current_app.config["HISTORY_PAGE_SIZE"], **given),
+    )
     return await render_template(
         "rooms/history.html",
         **frame,
