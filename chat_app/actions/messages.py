@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from dataclasses import dataclass
 
 from quart import current_app
 from tortoise.exceptions import IntegrityError
@@ -53,6 +54,14 @@ def clean_content(raw: object, *, required: bool = True) -> str:
     return content
 
 
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """What a post did: the message, and whether this post stored it (not a retry's)."""
+
+    message: Message
+    stored: bool
+
+
 async def post_message(
     author: User,
     room: Room,
@@ -68,6 +77,19 @@ async def post_message(
     Membership is checked here, not only when the socket opened: a member removed meanwhile,
     or a room archived meanwhile, takes no new messages.
     """
+    posted = await post(author, room, content, client_id, reply_to, attachments)
+    return posted.message
+
+
+async def post(
+    author: User,
+    room: Room,
+    content: object,
+    client_id: object,
+    reply_to: object = None,
+    attachments: object = None,
+) -> Posted:
+    """``post_message``, telling a stored message from a retry's."""
     if not isinstance(client_id, str) or not CLIENT_ID_RE.fullmatch(client_id):
         raise MessageRejected("This message has no valid client id; reload the page.")
     files = attachment_ids_from(attachments)
@@ -80,7 +102,7 @@ async def post_message(
         _in_room(original, room),
     )
     if existing is not None:
-        return existing
+        return Posted(existing, stored=False)
     if not original_there:
         raise MessageRejected("The message you reply to is not in this room (any more).")
     mentions = await mentions_in(author, room, text)
@@ -113,7 +135,7 @@ async def _store(
     reply_to: int | None,
     mentions: Mentions,
     files: list[int],
-) -> Message:
+) -> Posted:
     try:
         async with in_transaction():
             message = await Message.create(
@@ -132,10 +154,10 @@ async def _store(
         raced = await Message.get_or_none(author_id=author.id, client_id=client_id)
         if raced is None:
             raise
-        return raced
+        return Posted(raced, stored=False)
     metrics.MESSAGES_POSTED.inc()
     await announce(room.id, change)
     notify_of(message, mentioned_user_ids=mentions.user_ids, everyone=mentions.everyone)
     call_bots(message, author, room, mentions.user_ids)
     preview_later(message)
-    return message
+    return Posted(message, stored=True)

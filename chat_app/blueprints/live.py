@@ -21,9 +21,9 @@ from chat_app.actions import (
     MessageRejected,
     delete_message,
     edit_message,
-    post_message,
     toggle_reaction,
 )
+from chat_app.actions.messages import post
 from chat_app.actions.presence import signal_typing, socket_closed, socket_opened, stop_typing
 from chat_app.actions.reads import mark_read
 from chat_app.auth import member_in_room_or_refused
@@ -265,7 +265,7 @@ async def _post(connection: Connection, user: User, room: Room, data: dict[str, 
     when it comes, replaces it. A rejection restores the text with the reason."""
     content, client_id = data.get("content"), data.get("client_id")
     try:
-        message = await post_message(
+        posted = await post(
             user, room, content, client_id, data.get("reply_to"), data.get("attachments")
         )
     except MessageRejected as error:
@@ -275,8 +275,11 @@ async def _post(connection: Connection, user: User, room: Room, data: dict[str, 
         )
         connection.offer(None, reply)
     else:
+        message = posted.message
         message.author = user  # the author is the sender: no query to load it
-        await shown([message])
+        # Nor for reactions of a message stored just now: none reached it yet (a retry's may
+        # have some).
+        await shown([message], reactions={} if posted.stored else None)
         connection.offer(None, await streams.render_messages([message], user.id))
 
 

@@ -20,7 +20,8 @@ import pytest
 from quart import Quart
 from quart.testing import QuartClient, WebsocketResponseError
 
-from chat_app.actions import post_message
+from chat_app.actions import post_message, toggle_reaction
+from chat_app.actions.messages import Posted
 from chat_app.blueprints import live
 from chat_app.models import AuthSession, Message, Room, User
 from chat_app.models.changes import newest_change
@@ -292,6 +293,24 @@ async def test_retried_frame_is_stored_and_broadcast_once(
     assert await Message.filter(content="sent twice").count() == 1
 
 
+async def test_a_retry_is_confirmed_with_the_reactions_its_message_has_by_then(
+    app: Quart, alice_client: QuartClient, bob_client: QuartClient, bob: User, general: Room
+) -> None:
+    async with live_pair(alice_client, bob_client) as (alice_ws, bob_ws):
+        frame = send_frame("liked before the retry", client_id="retry-client-02")
+        await alice_ws.send(frame)
+        await receive_until(bob_ws, "liked before the retry")
+        first = await drain(alice_ws)
+        assert 'class="reaction ' not in first  # a message stored just now has none
+        message = await Message.get(content="liked before the retry")
+        async with app.app_context():
+            await toggle_reaction(bob, message.id, "🎉")
+        await drain(alice_ws)  # the reaction's change
+        await alice_ws.send(frame)  # chat.js's retry: the stored copy, as it is now
+        confirmed = await receive_until(alice_ws, "liked before the retry")
+    assert 'class="reaction ' in confirmed and "🎉" in confirmed
+
+
 async def test_frames_are_json_as_htmx_sends_them(alice_client: QuartClient, general: Room) -> None:
     frame = json.loads(send_frame("shape"))
     assert set(frame) == {"csrf_token", "client_id", "content", "HEADERS"}
@@ -330,9 +349,9 @@ async def test_a_database_failure_answers_the_frame_and_the_socket_reads_on(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     failures = {"post": 2, "typing": 1}
-    real_post = live.post_message
+    real_post = live.post
 
-    async def post_while_down(*args: Any) -> Message:
+    async def post_while_down(*args: Any) -> Posted:
         if failures["post"]:
             failures["post"] -= 1
             raise ConnectionRefusedError(111, "Connection refused")
@@ -342,7 +361,7 @@ async def test_a_database_failure_answers_the_frame_and_the_socket_reads_on(
         failures["typing"] -= 1
         raise asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed")
 
-    monkeypatch.setattr(live, "post_message", post_while_down)
+    monkeypatch.setattr(live, "post", post_while_down)
     monkeypatch.setattr(live, "signal_typing", typing_while_down)
     frame = send_frame("saved later", client_id="outage-client-01")
     async with live_pair(alice_client, bob_client, settled=True) as (alice_ws, bob_ws):
