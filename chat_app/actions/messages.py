@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from quart import current_app
@@ -62,25 +63,6 @@ class Posted:
     stored: bool
 
 
-async def post_message(
-    author: User,
-    room: Room,
-    content: object,
-    client_id: object,
-    reply_to: object = None,
-    attachments: object = None,
-) -> Message:
-    """Store a message (a reply to ``reply_to`` when given, carrying the uploads named by
-    ``attachments``: then its text may be empty) and, after the commit, announce its change.
-
-    A retry with the same ``client_id`` returns the stored message and publishes nothing.
-    Membership is checked here, not only when the socket opened: a member removed meanwhile,
-    or a room archived meanwhile, takes no new messages.
-    """
-    posted = await post(author, room, content, client_id, reply_to, attachments)
-    return posted.message
-
-
 async def post(
     author: User,
     room: Room,
@@ -89,7 +71,13 @@ async def post(
     reply_to: object = None,
     attachments: object = None,
 ) -> Posted:
-    """``post_message``, telling a stored message from a retry's."""
+    """Store a message (a reply to ``reply_to`` when given, carrying the uploads named by
+    ``attachments``: then its text may be empty) and, after the commit, announce its change.
+
+    A retry with the same ``client_id`` returns the stored message and publishes nothing.
+    Membership is checked here, not only when the socket opened: a member removed meanwhile,
+    or a room archived meanwhile, takes no new messages.
+    """
     if not isinstance(client_id, str) or not CLIENT_ID_RE.fullmatch(client_id):
         raise MessageRejected("This message has no valid client id; reload the page.")
     files = attachment_ids_from(attachments)
@@ -110,6 +98,17 @@ async def post(
     return await finish_even_if_cancelled(
         _store(author, room, text, client_id, original, mentions, files)
     )
+
+
+def _message_of[**P](post: Callable[P, Awaitable[Posted]]) -> Callable[P, Awaitable[Message]]:
+    async def message_only(*args: P.args, **kwargs: P.kwargs) -> Message:
+        return (await post(*args, **kwargs)).message
+
+    return message_only
+
+
+# ``post``'s message alone: what every caller but the socket's (which confirms it) wants.
+post_message = _message_of(post)
 
 
 async def _in_room(message_id: int | None, room: Room) -> bool:
